@@ -1,0 +1,442 @@
+"""The ``namesmith`` command line: argparse subcommands, thin over the Python API.
+
+User errors end in one line on stderr and exit code 2 (never a traceback);
+a diverged training run exits 1; Ctrl-C exits 130 after saving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from . import __version__
+from .config import FIELDS, PRESETS, TrainConfig, resolve
+from .errors import ConfigError, NamesmithError
+
+# ----- help texts for the training options (one per TrainConfig field) --------------
+TRAIN_HELP = {
+    "val": "validation file (default: a --val-fraction split of the corpus)",
+    "val_fraction": "share of the corpus held out for validation (default 0.1)",
+    "keep_case": "keep upper case (the default lowercases, as the notebook does)",
+    "max_item_len": "refuse corpus items longer than this (default 64)",
+    "model": "model type",
+    "hidden": "hidden units per layer",
+    "layers": "stacked recurrent layers",
+    "embed": "embedding size (0 = one-hot input, as the notebook)",
+    "dropout": "dropout between layers and before the output (training only)",
+    "learn_h0": "learn the initial hidden state",
+    "order": "n-gram order (for --model ngram)",
+    "discount": "n-gram Kneser-Ney discount (default: estimated from the counts)",
+    "dtype": "float32 (fast) or float64 (exact)",
+    "optimizer": "optimizer",
+    "lr": "learning rate",
+    "momentum": "momentum (for --optimizer momentum)",
+    "beta1": "Adam beta1",
+    "beta2": "Adam beta2",
+    "eps": "Adam/Adagrad epsilon",
+    "weight_decay": "weight decay (L2 for sgd/momentum/adam, decoupled for adamw)",
+    "clip": "gradient clipping: norm (global L2 norm), value (elementwise, the notebook's) or none",
+    "clip_value": "the clipping threshold",
+    "schedule": "learning-rate schedule",
+    "warmup": "linear warm-up steps",
+    "decay_every": "steps between decays (--schedule step)",
+    "decay_steps": "length of the cosine/linear decay in steps (default: the run's --steps; "
+    "set it to resume a shorter run into a longer one bit for bit)",
+    "gamma": "decay factor (--schedule step)",
+    "min_lr": "final learning rate (--schedule cosine/linear)",
+    "batch_size": "names per batch",
+    "bucket": "group names of similar length into batches (less padding)",
+    "steps": "stop after this many optimizer steps in total (counted across resumes)",
+    "epochs": "stop after this many passes over the training names",
+    "time_limit": "stop after this many seconds of this run",
+    "eval_every": "evaluate on the validation names every N steps",
+    "patience": "stop early after N evaluations without improvement",
+    "log_every": "log the training loss every N steps",
+    "samples": "names printed at each evaluation",
+    "seed": "random seed (the same seed gives the same run)",
+}
+CHOICES = {
+    "dtype": ["float32", "float64"],
+    "optimizer": ["sgd", "momentum", "adagrad", "adam", "adamw"],
+    "clip": ["norm", "value", "none"],
+    "schedule": ["constant", "step", "cosine", "linear"],
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _type_of(name: str):
+    typ = str(FIELDS[name].type)
+    if typ.startswith("int"):
+        return int
+    if typ.startswith("float"):
+        return float
+    return str
+
+
+def _add_train(sub) -> None:
+    from .models import MODELS
+
+    p = sub.add_parser(
+        "train",
+        help="train a model (default: the built-in corpus, the default model, ~3 minutes)",
+        description="Train a model on CORPUS (a file with one name per line, or a built-in corpus "
+        "name; default: the built-in corpus). Options override --preset and --config.",
+    )
+    p.add_argument("corpus", nargs="?", default=argparse.SUPPRESS, help="corpus file or built-in corpus name")
+    p.add_argument("-o", "--out", default=argparse.SUPPRESS, help="where to save the best model (default model.npz)")
+    p.add_argument("--recipe", choices=["seed"], help="'seed': reproduce the tutorial notebook exactly")
+    p.add_argument("--config", metavar="TOML", help="read training options from a TOML file")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=argparse.SUPPRESS, help="a named configuration")
+    p.add_argument("--resume", metavar="CKPT", help="continue a run from a checkpoint, bit for bit")
+    p.add_argument("--no-progress", action="store_true", help="plain log lines even on a terminal")
+    for f in fields(TrainConfig):
+        if f.name in ("corpus", "out", "preset"):
+            continue
+        flag = _flag(f.name)
+        helptext = TRAIN_HELP.get(f.name, "")
+        if str(f.type).startswith("bool"):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=helptext)
+        else:
+            choices = sorted(MODELS) if f.name == "model" else CHOICES.get(f.name)
+            p.add_argument(flag, type=_type_of(f.name), choices=choices, default=argparse.SUPPRESS,
+                           dest=f.name, help=helptext)
+    p.set_defaults(func=cmd_train)
+
+
+def _add_sample_options(p, web_like: bool = False) -> None:
+    g = p.add_argument_group("generation controls")
+    g.add_argument("-n", "--num", type=int, default=10, help="how many names (default 10)")
+    g.add_argument("-t", "--temperature", type=float, default=1.0, help="0 = greedy; <1 safer, >1 wilder")
+    g.add_argument("--top-k", type=int, help="draw only from the K most likely characters")
+    g.add_argument("--top-p", type=float, help="draw only from the smallest set of characters with this mass")
+    g.add_argument("--prefix", default="", help="every name starts with this")
+    g.add_argument("--suffix", default="", help="every name ends with this (rejection sampling)")
+    g.add_argument("--contains", default="", help="every name contains this (rejection sampling)")
+    g.add_argument("--pattern", help="every name matches this Python regular expression (re.search)")
+    g.add_argument("--min-len", type=int, default=1, help="minimum length in characters (exact)")
+    g.add_argument("--max-len", type=int, default=50, help="maximum length in characters (exact, default 50)")
+    g.add_argument("--exclude-chars", default="", help="never use these characters")
+    g.add_argument("--only-chars", help="use only these characters")
+    g.add_argument("--novel", action="store_true", help="only names that are not in the training corpus")
+    g.add_argument("--exclude-file", help="also avoid the names in this file (one per line)")
+    g.add_argument("--unique", action="store_true", help="no duplicates in the output")
+    g.add_argument("--max-tries", type=int, help="candidate budget for the rejection filters (default 100*n+1000)")
+    g.add_argument("--seed", type=int, help="seed for reproducible names (each name's own seed is in --format json)")
+    g.add_argument("--best", type=int, metavar="K", help="the K most probable names instead of random ones")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="namesmith",
+        description="Character-level language models in NumPy that learn from a list of names and forge new ones.",
+    )
+    ap.add_argument("--version", action="version", version=f"namesmith {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_train(sub)
+
+    p = sub.add_parser("sample", help="generate names from a trained model")
+    p.add_argument("model", help="model file (.npz)")
+    _add_sample_options(p)
+    p.add_argument("--format", choices=["text", "json", "csv"], default="text")
+    p.add_argument("--raw", action="store_true", help="text output without capitalising the first letter")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("eval", help="held-out NLL of a model on a corpus (nats/char, end token included)")
+    p.add_argument("model")
+    p.add_argument("corpus", help="corpus file or built-in corpus name")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--samples", type=int, default=0, metavar="N",
+                   help="also generate N names at temperatures 0.5, 0.8, 1.0 and report their statistics")
+    p.add_argument("--seed", type=int, default=0, help="seed for --samples")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("score", help="how plausible is a name? log-probability and surprisal per character")
+    p.add_argument("model")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--file", help="score every name in this file (one per line)")
+    p.add_argument("--explain", action="store_true", help="show each character's surprisal")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("corpora", help="list the built-in corpora")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_corpora)
+
+    p = sub.add_parser("plot", help="draw training and validation loss curves to a PNG (needs matplotlib)")
+    p.add_argument("run", help="a model file, its .metrics.jsonl, or the run's -o path")
+    p.add_argument("-o", "--out", help="PNG path (default: next to the metrics file)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("serve", help="serve the name-generator web page and JSON API")
+    p.add_argument("models", nargs="*", metavar="[NAME=]MODEL", help="model files (default: the built-in model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve)
+    return ap
+
+
+# ----- commands ----------------------------------------------------------------------
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def cmd_train(args) -> int:
+    explicit = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    if args.recipe == "seed":
+        return _train_seed(args, explicit)
+    from .score import perplexity
+    from .train import paths_for, train
+
+    cfg = resolve(explicit, args.config)
+    progress = False if args.no_progress else None
+    result = train(cfg, resume=args.resume, cli_overrides=set(explicit), progress=progress)
+    lines = []
+    if result.best_val_nll is not None:
+        v = result.best_val_nll
+        lines.append(f"held-out NLL {v:.4f} nats/char ({v / math.log(2):.4f} bits/char, "
+                     f"perplexity {perplexity(v):.3f}) on the validation names")
+    paths = paths_for(result.paths["best"])
+    lines.append(f"stopped: {result.stopped} after {result.step} steps in {result.seconds:.1f}s")
+    lines.append(f"saved {paths['best']} (best) and {paths['last']} (last); metrics in {paths['metrics']}")
+    lines.append("sample names:")
+    lines += [f"  {_cap(n)}" for n in result.samples]
+    _out("\n".join(lines) + "\n")
+    return 0
+
+
+def _train_seed(args, explicit: dict) -> int:
+    from .checkpoint import save_checkpoint
+    from .corpus import BUILTIN_CORPORA, builtin_text, name_hashes
+    from .recipes.seed import train_seed
+    from .score import nll_quantiles
+
+    allowed = {"corpus", "out", "steps", "log_every"}
+    extra = sorted(set(explicit) - allowed)
+    if extra or args.resume or args.config:
+        bad = extra + (["resume"] if args.resume else []) + (["config"] if args.config else [])
+        raise ConfigError(f"--recipe seed is the notebook exactly; it takes only CORPUS, -o, --steps and "
+                          f"--log-every (not {', '.join('--' + b.replace('_', '-') for b in bad)})")
+    corpus = explicit.get("corpus")
+    if corpus is None:
+        raise ConfigError("--recipe seed needs a corpus file (the notebook used names.txt)")
+    path = corpus
+    tmp = None
+    if corpus in BUILTIN_CORPORA and not Path(corpus).exists():
+        import tempfile
+
+        tmp = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
+        tmp.write(builtin_text(corpus))
+        tmp.close()
+        path = tmp.name
+    iterations = explicit.get("steps", 200_000)
+    log_every = explicit.get("log_every", 10_000)
+    if iterations < 0 or log_every < 1:
+        raise ConfigError("--steps must be >= 0 and --log-every >= 1")
+    try:
+        result = train_seed(path, iterations=iterations, log_every=log_every, write=_out)
+    finally:
+        if tmp is not None:
+            Path(tmp.name).unlink(missing_ok=True)
+    out = explicit.get("out", "model.npz")
+    names = [n for n in result.examples if n]
+    from .corpus import Corpus
+
+    meta = {
+        "train": {"step": iterations, "recipe": "seed", "config": {"recipe": "seed", "corpus": corpus,
+                  "steps": iterations, "hidden": 50, "lr": 0.01, "clip": "value", "clip_value": 5.0}},
+        "corpus": {"source": str(corpus), "fingerprint": Corpus(tuple(result.examples)).fingerprint(),
+                   "names": len(result.examples), "lowercase": True},
+        "rng": {"scheme": "legacy np.random.seed(1) for init, seed(0) for the shuffle (the notebook's)"},
+    }
+    extras = {"train_hashes": name_hashes(names)}
+    if names:
+        extras["train_nll_quantiles"] = nll_quantiles(result.model, result.vocab, names)
+    save_checkpoint(out, result.model, result.vocab, meta, None, extras)
+    print(f"seed recipe: {iterations} iterations in {result.seconds:.1f}s "
+          f"({result.chars / max(result.seconds, 1e-9):,.0f} chars/s); saved {out}", file=sys.stderr)
+    return 0
+
+
+def _cap(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def _load(path):
+    from .checkpoint import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+def _sampler(ckpt, exclude_file=None):
+    from .corpus import read_corpus
+
+    exclude = set()
+    if exclude_file:
+        exclude = set(read_corpus(exclude_file, lowercase=ckpt.lowercase is not False).names)
+    return ckpt.sampler(exclude)
+
+
+def sample_options(args):
+    from .sample import SampleOptions
+
+    return SampleOptions(
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, prefix=args.prefix,
+        suffix=args.suffix, contains=args.contains, pattern=args.pattern, min_len=args.min_len,
+        max_len=args.max_len, exclude_chars=args.exclude_chars, only_chars=args.only_chars,
+        novel=args.novel, unique=args.unique, max_tries=args.max_tries,
+    )
+
+
+def cmd_sample(args) -> int:
+    ckpt = _load(args.model)
+    sampler = _sampler(ckpt, args.exclude_file)
+    opts = sample_options(args)
+    if args.best is not None:
+        samples = sampler.best(args.best, opts)
+        report = None
+    else:
+        if args.num < 0:
+            raise ConfigError("-n must be >= 0")
+        report = sampler.sample(args.num, opts, seed=args.seed)
+        samples = report.samples
+    rows = [s.to_dict() for s in samples]
+    if args.format == "json":
+        _out(json.dumps(rows, indent=2) + "\n")
+    elif args.format == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=["name", "logprob", "nats_per_char", "novel", "seed"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        _out(buf.getvalue())
+    else:
+        _out("".join((s.name if args.raw else _cap(s.name)) + "\n" for s in samples))
+    if report is not None and report.tries > len(samples):
+        print(f"accepted {len(samples)} of {report.tries} candidates ({report.acceptance:.1%})",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .corpus import load_corpus
+    from .score import evaluate, generation_report
+
+    ckpt = _load(args.model)
+    lowercase = ckpt.meta.get("corpus", {}).get("lowercase", True) is not False
+    corpus = load_corpus(args.corpus, lowercase=lowercase, max_len=10_000)
+    report = evaluate(ckpt.model, ckpt.vocab, corpus.names)
+    if args.samples:
+        report["generation"] = generation_report(
+            _sampler(ckpt), corpus.names, args.samples, seed=args.seed)
+    if args.json:
+        _out(json.dumps(report, indent=2) + "\n")
+        return 0
+    lines = [
+        f"corpus      {corpus.source}: {report['names']:,} names, {report['chars']:,} characters "
+        f"(+{report['names']:,} end tokens)",
+        f"NLL         {report['nll']:.4f} nats/char (end token included)",
+        f"bits/char   {report['bits_per_char']:.4f}",
+        f"perplexity  {report['perplexity']:.3f}",
+    ]
+    for g in report.get("generation", []):
+        lines.append(
+            f"T={g['temperature']:<4} novel {g['novel']:.1%}  unique {g['unique']:.1%}  "
+            f"held-out real {g['heldout_real']:.1%}  length TV distance {g['length_tv']:.3f}  "
+            f"mean length {g['mean_len']:.2f} (corpus {g['corpus_mean_len']:.2f})")
+    _out("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from .corpus import read_corpus
+    from .score import score_names
+
+    ckpt = _load(args.model)
+    names = list(args.names)
+    if args.file:
+        names += list(read_corpus(args.file, lowercase=False, max_len=10_000).names)
+    if not names:
+        raise ConfigError("give names to score, or --file FILE")
+    scores = score_names(ckpt.model, ckpt.vocab, names, quantiles=ckpt.extras.get("train_nll_quantiles"),
+                         lowercase=ckpt.meta.get("corpus", {}).get("lowercase"))
+    if args.json:
+        _out(json.dumps([s.to_dict() for s in scores], indent=2) + "\n")
+        return 0
+    lines = []
+    for s in scores:
+        pct = "" if s.percentile is None else f"  more plausible than {s.percentile:.1f}% of training names"
+        lines.append(f"{_cap(s.name):<20} logprob {s.logprob:8.3f}  {s.nats_per_char:.3f} nats/char{pct}")
+        if args.explain:
+            worst = max(s.surprisal, key=lambda cs: cs[1])
+            lines.append("    " + "  ".join(f"{c if c != '<end>' else '⏎'}:{v:.2f}" for c, v in s.surprisal)
+                         + f"   (least expected: {worst[0]!r}, {worst[1]:.2f} nats)")
+    _out("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_corpora(args) -> int:
+    from .corpus import builtin_corpora
+
+    rows = builtin_corpora()
+    if args.json:
+        _out(json.dumps(rows, indent=2) + "\n")
+        return 0
+    lines = [f"{'name':<16} {'names':>7} {'chars':>8}  description"]
+    for r in rows:
+        star = " (default)" if r["default"] else ""
+        lines.append(f"{r['name']:<16} {r['names']:>7,} {r['chars']:>8,}  {r['description']}{star}")
+    _out("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .plot import plot_run
+
+    out = plot_run(args.run, args.out)
+    _out(f"wrote {out}\n")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .web.server import serve_main
+
+    return serve_main(args.models, host=args.host, port=args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse already printed its one-line usage error
+        return int(e.code or 0)
+    try:
+        return int(args.func(args) or 0)
+    except NamesmithError as e:
+        print(f"namesmith: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("namesmith: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `namesmith sample ... | head`
+        try:
+            sys.stdout = open(__import__("os").devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except MemoryError:
+        print("namesmith: error: out of memory; try a smaller --batch-size or model", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

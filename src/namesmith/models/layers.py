@@ -1,0 +1,88 @@
+"""Stateless ops shared by the models, each a forward/backward pair with an explicit cache.
+
+Shape legend: N rows (B*T positions), V vocabulary, D input width, O output width.
+Weights use the notebook's orientation ``W (O, D)`` and column biases ``b (O, 1)``,
+so ``y = W x + b`` for a column ``x``; on row batches that is ``y = x W^T + b^T``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+# ----- table lookup (one-hot input times a weight matrix) -------------------
+def lookup_forward(table: np.ndarray, ids: np.ndarray):
+    """``out[...] = table[ids[...]]``: the product of one-hot rows with ``table (V, G)``.
+
+    Identical to ``onehot(ids) @ table`` but costs a gather instead of a product.
+    """
+    return table[ids], (ids, table.shape, table.dtype)  # (..., G)
+
+
+def lookup_backward(dout: np.ndarray, cache) -> np.ndarray:
+    """``dtable = onehot(ids)^T @ dout``: a scatter-add done as one (V, N) x (N, G) product.
+
+    For the small vocabularies of names (V ~ 30) the dense one-hot product is
+    much faster than ``np.add.at``.
+    """
+    ids, (V, G), dtype = cache
+    flat = ids.reshape(-1)
+    onehot = np.zeros((flat.size, V), dtype=dtype)  # (N, V)
+    onehot[np.arange(flat.size), flat] = 1
+    return onehot.T @ dout.reshape(-1, G)  # (V, G)
+
+
+# ----- affine ----------------------------------------------------------------
+def linear_forward(x: np.ndarray, W: np.ndarray, b: np.ndarray):
+    """``y = x W^T + b^T`` for rows ``x (N, D)``, ``W (O, D)``, ``b (O, 1)``."""
+    return x @ W.T + b.T, (x, W)  # (N, O)
+
+
+def linear_backward(dy: np.ndarray, cache):
+    """Returns ``dx (N, D)``, ``dW (O, D)``, ``db (O, 1)``."""
+    x, W = cache
+    return dy @ W, dy.T @ x, dy.sum(axis=0)[:, None]
+
+
+# ----- softmax + cross-entropy -----------------------------------------------
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """``log softmax(z)`` over the last axis, stable: ``z - max - log(sum(exp(z - max)))``."""
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_xent_forward(logits: np.ndarray, Y: np.ndarray, mask: np.ndarray, norm: float):
+    """Cross-entropy of ``softmax(logits)`` against targets ``Y``.
+
+    ``logits (N, V)``, ``Y (N,)``, ``mask (N,)``. Per-token NLL is
+    ``nll_i = -log p_i[Y_i] = logsumexp(z_i) - z_i[Y_i]``; the loss is
+    ``sum(nll * mask) / norm``.
+    """
+    logp = log_softmax(logits)  # (N, V)
+    nll = -logp[np.arange(Y.size), Y] * mask  # (N,)
+    return nll.sum() / norm, nll, (logp, Y, mask, norm)
+
+
+def softmax_xent_backward(cache) -> np.ndarray:
+    """``dloss/dlogits = (softmax(z) - onehot(Y)) * mask / norm``."""
+    logp, Y, mask, norm = cache
+    dz = np.exp(logp)  # (N, V)
+    dz[np.arange(Y.size), Y] -= 1
+    dz *= (mask / norm)[:, None]
+    return dz
+
+
+# ----- inverted dropout -------------------------------------------------------
+def dropout_forward(x: np.ndarray, p: float, rng: np.random.Generator):
+    """Zero each unit with probability ``p`` and scale the rest by ``1/(1-p)``."""
+    keep = (rng.random(x.shape, dtype=x.dtype) >= p).astype(x.dtype) / (1.0 - p)
+    return x * keep, keep
+
+
+def dropout_backward(dy: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    return dy * keep

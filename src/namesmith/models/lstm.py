@@ -1,0 +1,116 @@
+"""Long short-term memory (LSTM) language model, gates fused in one product per step.
+
+Equations with the code's names (row form; ``xa<t> = x<t> Wx^T + b^T`` holds the
+four gate pre-activations' input parts, computed before the time loop)::
+
+    [ai, af, ag, ao] = xa<t> + h<t-1> Wh^T       one (B, H) x (H, 4H) product
+    i = sigmoid(ai)   f = sigmoid(af)   g = tanh(ag)   o = sigmoid(ao)
+    c<t> = f * c<t-1> + i * g                      cell state   (B, H)
+    h<t> = o * tanh(c<t>)                          output       (B, H)
+
+The forget-gate bias starts at 1 (Jozefowicz et al., 2015). Backward, for
+``dh`` arriving at ``h<t>`` and ``dc`` arriving at ``c<t>`` from step t+1::
+
+    dc += dh * o * (1 - tanh(c)^2)
+    dai = dc * g * i(1-i);  daf = dc * c<t-1> * f(1-f)
+    dag = dc * i * (1-g^2); dao = dh * tanh(c) * o(1-o)
+    dh<t-1> = [dai, daf, dag, dao] Wh;  dc<t-1> = dc * f
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gru import _sigmoid
+from .recurrent import Cell, RecurrentLM
+
+
+def lstm_step_forward(xa_t, h_prev, c_prev, Wh):
+    """One LSTM step; returns ``h, c (B, H)`` and the activated gates ``(B, 4H)``."""
+    H = h_prev.shape[1]
+    a = xa_t + h_prev @ Wh.T  # (B, 4H)
+    gates = np.empty_like(a)  # (B, 4H): i, f, g, o after their nonlinearities
+    gates[:, : 2 * H] = _sigmoid(a[:, : 2 * H])
+    gates[:, 2 * H : 3 * H] = np.tanh(a[:, 2 * H : 3 * H])
+    gates[:, 3 * H :] = _sigmoid(a[:, 3 * H :])
+    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    c = f * c_prev + i * g  # (B, H)
+    h = o * np.tanh(c)  # (B, H)
+    return h, c, gates
+
+
+def lstm_forward(xa, h0, c0, Wh):
+    T, B, G = xa.shape
+    H = G // 4
+    hs = np.empty((T, B, H), dtype=xa.dtype)  # (T, B, H)
+    cs = np.empty((T, B, H), dtype=xa.dtype)  # (T, B, H)
+    gates = np.empty((T, B, G), dtype=xa.dtype)  # (T, B, 4H)
+    h, c = h0, c0
+    for t in range(T):
+        h, c, gates[t] = lstm_step_forward(xa[t], h, c, Wh)
+        hs[t], cs[t] = h, c
+    return hs, cs, (hs, cs, gates, h0, c0, Wh)
+
+
+def lstm_backward(dhs, cache):
+    hs, cs, gates, h0, c0, Wh = cache
+    T, B, H = hs.shape
+    i, f, g, o = (gates[..., k * H : (k + 1) * H] for k in range(4))
+    tc = np.tanh(cs)  # (T, B, H)
+    cprev = np.concatenate([c0[None], cs[:-1]])  # (T, B, H)
+    hprev = np.concatenate([h0[None], hs[:-1]])  # (T, B, H)
+    # factors independent of the incoming gradient, for all t at once
+    dc_dh = o * (1.0 - tc * tc)  # (T, B, H)
+    dao_dh = tc * o * (1.0 - o)  # (T, B, H)
+    dai_dc = g * i * (1.0 - i)
+    daf_dc = cprev * f * (1.0 - f)
+    dag_dc = i * (1.0 - g * g)
+    da = np.empty((T, B, 4 * H), dtype=hs.dtype)  # (T, B, 4H)
+    dh_next = np.zeros_like(h0)  # (B, H)
+    dc_next = np.zeros_like(c0)  # (B, H)
+    for t in range(T - 1, -1, -1):
+        dh = dhs[t] + dh_next  # (B, H)
+        dc = dc_next + dh * dc_dh[t]  # (B, H)
+        dat = da[t]
+        dat[:, :H] = dc * dai_dc[t]
+        dat[:, H : 2 * H] = dc * daf_dc[t]
+        dat[:, 2 * H : 3 * H] = dc * dag_dc[t]
+        dat[:, 3 * H :] = dh * dao_dh[t]
+        dh_next = dat @ Wh  # (B, H)
+        dc_next = dc * f[t]  # (B, H)
+    dWh = da.reshape(-1, 4 * H).T @ hprev.reshape(-1, H)  # (4H, H)
+    return da, dh_next, dc_next, dWh
+
+
+class LSTMCell(Cell):
+    gates = 4
+    state_names = ("h0", "c0")
+    Wx, b, Wh = "Wx", "b", "Wh"
+
+    @classmethod
+    def init_bias(cls, H, dtype):
+        b = np.zeros((4 * H, 1), dtype=dtype)
+        b[H : 2 * H] = 1.0  # forget gate
+        return b
+
+    @staticmethod
+    def forward(xa, state0, p):
+        hs, cs, cache = lstm_forward(xa, state0[0], state0[1], p["Wh"])
+        return hs, (hs, cs), cache
+
+    @staticmethod
+    def backward(dhs, cache):
+        dxa, dh0, dc0, dWh = lstm_backward(dhs, cache)
+        return dxa, (dh0, dc0), {"Wh": dWh}
+
+    @staticmethod
+    def step(xa_t, state, p):
+        h, c, _ = lstm_step_forward(xa_t, state[0], state[1], p["Wh"])
+        return h, (h, c)
+
+
+class LSTM(RecurrentLM):
+    """LSTM language model: stacked LSTM cells between the input lookup and a softmax."""
+
+    kind = "lstm"
+    cell = LSTMCell

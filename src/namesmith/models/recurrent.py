@@ -1,0 +1,272 @@
+"""Stacked recurrent language models: what RNN, GRU and LSTM share.
+
+A recurrent LM is ``L`` layers of one cell type between an input lookup and a
+softmax output. Shape legend: B batch, T time, V vocabulary, D embedding size,
+H hidden units, G gate width of the cell (H for RNN, 3H GRU, 4H LSTM).
+
+Layer 0 input. With ``embed == 0`` the input is one-hot, as in the notebook:
+``Wx0 x<t>`` is the column ``Wx0[:, id]``, so layer 0's input projection is a
+gather from ``Wx0^T (V, G)``; the start input (id 0) is the zero vector, so the
+first step sees only the bias (``x<0> = 0`` in the notebook). With
+``embed = D > 0`` an embedding table ``E (V, D)`` comes first (row 0 is a learned
+start embedding) and the projection ``E Wx0^T (V, G)`` is again a table, built
+once per batch, so no (B*T, D) x (D, G) product is ever needed.
+
+Layers ``l > 0`` take layer ``l-1``'s outputs (after dropout) as input; their
+input projections for all T steps are one product. Only ``h<t-1> Wh^T`` remains
+inside the time loop, one (B, H) x (H, G) product per step for the whole batch.
+
+Output: ``logits<t> = Wya h_L<t> + by``, ``p<t> = softmax(logits<t>)``, loss =
+sum over real positions of ``-log p<t>[y<t>]``, divided by ``batch.norm``.
+
+Parameter names: layer 0 uses the cell's names as they are (the vanilla RNN's
+are the notebook's ``Wax, Waa, b``); layer ``l > 0`` appends ``_l`` (``Waa_1``).
+``E`` is the embedding, ``Wya, by`` the output layer, ``h0`` (and ``c0``) the
+learned initial state when ``learn_h0`` is set.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError
+from .base import DTYPES, Model, _float, _int
+from .layers import (
+    dropout_backward,
+    dropout_forward,
+    linear_backward,
+    linear_forward,
+    lookup_backward,
+    lookup_forward,
+    softmax_xent_backward,
+    softmax_xent_forward,
+)
+
+
+class Cell:
+    """A recurrent cell: its parameter names and its sequence/step ops.
+
+    ``forward(xa, state0, p) -> (hs, states, cache)`` runs the recurrence over
+    precomputed input projections ``xa (T, B, G)`` (bias included) from the
+    initial state tuple ``state0``; ``hs (T, B, H)`` are the outputs and
+    ``states`` the tuple of per-step state sequences (each (T, B, H)).
+    ``backward(dhs, cache) -> (dxa, dstate0, dp)`` and
+    ``step(xa_t, state, p) -> (h, state)`` for one position.
+    """
+
+    gates: ClassVar[int] = 1
+    state_names: ClassVar[tuple[str, ...]] = ("h0",)  # learned initial state params
+    Wx: ClassVar[str] = "Wx"  # input weight (G, D_in)
+    b: ClassVar[str] = "b"  # input bias (G, 1)
+    Wh: ClassVar[str] = "Wh"  # recurrent weight (G, H)
+    extra: ClassVar[tuple[str, ...]] = ()  # other per-layer (·, 1) params
+
+    @classmethod
+    def extra_shapes(cls, H: int) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    @classmethod
+    def init_bias(cls, H: int, dtype) -> np.ndarray:
+        return np.zeros((cls.gates * H, 1), dtype=dtype)
+
+
+class RecurrentLM(Model):
+    """Base class of the RNN, GRU and LSTM language models (see module docstring)."""
+
+    cell: ClassVar[type[Cell]] = Cell
+    defaults: ClassVar[dict[str, Any]] = {
+        "hidden": 128,
+        "layers": 1,
+        "embed": 0,
+        "dropout": 0.0,
+        "learn_h0": False,
+    }
+
+    @classmethod
+    def check_config(cls, config: dict) -> dict:
+        out = super().check_config(config)
+        out["hidden"] = _int(out, "hidden", 1, 8192)
+        out["layers"] = _int(out, "layers", 1, 16)
+        out["embed"] = _int(out, "embed", 0, 8192)
+        out["dropout"] = _float(out, "dropout", 0.0, 0.95)
+        if not isinstance(out["learn_h0"], bool):
+            raise ConfigError(f"model option learn_h0 must be true or false, got {out['learn_h0']!r}")
+        return out
+
+    # ----- parameters ----------------------------------------------------
+    @staticmethod
+    def _key(name: str, layer: int) -> str:
+        return name if layer == 0 else f"{name}_{layer}"
+
+    @classmethod
+    def param_shapes(cls, config: dict) -> dict[str, tuple[int, ...]]:
+        V, H, D, L = config["vocab_size"], config["hidden"], config["embed"], config["layers"]
+        G = cls.cell.gates * H
+        shapes: dict[str, tuple[int, ...]] = {}
+        if D:
+            shapes["E"] = (V, D)
+        for l in range(L):
+            d_in = (D or V) if l == 0 else H
+            shapes[cls._key(cls.cell.Wx, l)] = (G, d_in)
+            shapes[cls._key(cls.cell.Wh, l)] = (G, H)
+            shapes[cls._key(cls.cell.b, l)] = (G, 1)
+            for name, shape in cls.cell.extra_shapes(H).items():
+                shapes[cls._key(name, l)] = shape
+            if config["learn_h0"]:
+                for name in cls.cell.state_names:
+                    shapes[cls._key(name, l)] = (H, 1)
+        shapes["Wya"] = (V, H)
+        shapes["by"] = (V, 1)
+        return shapes
+
+    @classmethod
+    def create(cls, config: dict, rng: np.random.Generator) -> "RecurrentLM":
+        """PyTorch-style init: weights U(-1/sqrt(H), 1/sqrt(H)), embedding N(0, 1), zero biases."""
+        config = cls.check_config(config)
+        dtype = DTYPES[config["dtype"]]
+        H = config["hidden"]
+        k = 1.0 / np.sqrt(H)
+        params = {}
+        for name, shape in cls.param_shapes(config).items():
+            base = name.split("_")[0]
+            if base == "E":
+                value = rng.standard_normal(shape)
+            elif base in (cls.cell.Wx, cls.cell.Wh, "Wya"):
+                value = rng.uniform(-k, k, shape)
+            elif base == cls.cell.b:
+                value = cls.cell.init_bias(H, np.float64)
+            else:  # by, h0/c0, cell extras
+                value = np.zeros(shape)
+            params[name] = value.astype(dtype)
+        return cls(config, params)
+
+    # ----- state ------------------------------------------------------------
+    def initial_state(self, B: int) -> tuple:
+        """One (B, H) array per layer and state component (h, or h and c)."""
+        H = self.config["hidden"]
+        out = []
+        for l in range(self.config["layers"]):
+            for name in self.cell.state_names:
+                key = self._key(name, l)
+                if key in self.params:
+                    out.append(np.repeat(self.params[key].T, B, axis=0))  # (B, H)
+                else:
+                    out.append(np.zeros((B, H), dtype=self.dtype))  # (B, H)
+        return tuple(out)
+
+    def _layer_state(self, state: tuple, l: int) -> tuple:
+        n = len(self.cell.state_names)
+        return tuple(state[l * n : (l + 1) * n])
+
+    def _layer_params(self, l: int) -> dict:
+        p = self.params
+        names = (self.cell.Wh, *self.cell.extra)
+        return {name: p[self._key(name, l)] for name in names}
+
+    def _input_table(self):
+        """Layer 0's input projection for every id: ``(V, G)`` plus what backward needs."""
+        Wx = self.params[self.cell.Wx]
+        if self.config["embed"]:
+            return self.params["E"] @ Wx.T  # (V, G)
+        table = Wx.T.copy()  # (V, G)
+        table[0] = 0.0  # the start input is the zero vector
+        return table
+
+    # ----- forward / backward -------------------------------------------------
+    def forward(self, batch, state=None, *, train: bool = False, rng=None):
+        p, cfg = self.params, self.config
+        L, H, V = cfg["layers"], cfg["hidden"], cfg["vocab_size"]
+        drop = cfg["dropout"] if train else 0.0
+        if drop and rng is None:
+            raise ValueError("dropout during training needs an rng")
+        Xt, Yt = batch.X.T, batch.Y.T  # (T, B) time-major
+        T, B = Xt.shape
+        maskt = batch.mask.T.astype(self.dtype, copy=False)  # (T, B)
+        learned_state = state is None
+        state0 = self.initial_state(B) if state is None else state
+
+        table = self._input_table()  # (V, G)
+        xa, lookup_cache = lookup_forward(table, Xt)  # (T, B, G)
+        xa = xa + p[self.cell.b].T  # (T, B, G)
+        layer_caches = []
+        inp = None
+        final_state = []
+        lengths = batch.mask.sum(axis=1).astype(np.int64)  # (B,)
+        last = np.maximum(lengths - 1, 0)
+        rows = np.arange(B)
+        for l in range(L):
+            lin_cache = None
+            if l > 0:
+                xa, lin_cache = linear_forward(
+                    inp.reshape(T * B, H), p[self._key(self.cell.Wx, l)], p[self._key(self.cell.b, l)]
+                )
+                xa = xa.reshape(T, B, -1)  # (T, B, G)
+            hs, states, cell_cache = self.cell.forward(xa, self._layer_state(state0, l), self._layer_params(l))
+            final_state.extend(s[last, rows] for s in states)  # each (B, H)
+            keep = None
+            if drop:
+                hs, keep = dropout_forward(hs, drop, rng)  # (T, B, H)
+            layer_caches.append((lin_cache, cell_cache, keep))
+            inp = hs
+        logits, out_cache = linear_forward(inp.reshape(T * B, H), p["Wya"], p["by"])  # (T*B, V)
+        loss, nll, xent_cache = softmax_xent_forward(logits, Yt.reshape(-1), maskt.reshape(-1), batch.norm)
+        cache = {
+            "logits": logits.reshape(T, B, V).transpose(1, 0, 2),  # (B, T, V)
+            "nll": nll.reshape(T, B).T,  # (B, T)
+            "final_state": tuple(final_state),
+            "_inner": (lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B),
+        }
+        return loss, cache
+
+    def backward(self, cache) -> dict[str, np.ndarray]:
+        p, cfg = self.params, self.config
+        L, H = cfg["layers"], cfg["hidden"]
+        lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B = cache["_inner"]
+        grads: dict[str, np.ndarray] = {}
+        dlogits = softmax_xent_backward(xent_cache)  # (T*B, V)
+        dtop, grads["Wya"], grads["by"] = linear_backward(dlogits, out_cache)  # (T*B, H)
+        dhs = dtop.reshape(T, B, H)
+        for l in reversed(range(L)):
+            lin_cache, cell_cache, keep = layer_caches[l]
+            if keep is not None:
+                dhs = dropout_backward(dhs, keep)
+            dxa, dstate0, dcell = self.cell.backward(dhs, cell_cache)  # dxa (T, B, G)
+            for name, g in dcell.items():
+                grads[self._key(name, l)] = g
+            if cfg["learn_h0"]:
+                for name, ds in zip(self.cell.state_names, dstate0):
+                    grads[self._key(name, l)] = (
+                        ds.sum(axis=0)[:, None] if learned_state else np.zeros((H, 1), dtype=self.dtype)
+                    )
+            G = dxa.shape[-1]
+            if l > 0:
+                dinp, gW, gb = linear_backward(dxa.reshape(T * B, G), lin_cache)
+                grads[self._key(self.cell.Wx, l)] = gW
+                grads[self._key(self.cell.b, l)] = gb
+                dhs = dinp.reshape(T, B, H)
+            else:
+                grads[self.cell.b] = dxa.reshape(T * B, G).sum(axis=0)[:, None]
+                dtable = lookup_backward(dxa, lookup_cache)  # (V, G)
+                if cfg["embed"]:
+                    grads[self.cell.Wx] = dtable.T @ p["E"]  # (G, D)
+                    grads["E"] = dtable @ p[self.cell.Wx]  # (V, D)
+                else:
+                    dtable[0] = 0.0  # the start input is zero, not a parameter
+                    grads[self.cell.Wx] = dtable.T  # (G, V)
+        return grads
+
+    # ----- generation ------------------------------------------------------------
+    def step(self, ids: np.ndarray, state: tuple):
+        """Advance every row by one input id; returns ``logits (B, V)`` and the new state."""
+        p, cfg = self.params, self.config
+        x = self._input_table()[ids] + p[self.cell.b].T  # (B, G)
+        new_state = []
+        h = None
+        for l in range(cfg["layers"]):
+            if l > 0:
+                x = h @ p[self._key(self.cell.Wx, l)].T + p[self._key(self.cell.b, l)].T  # (B, G)
+            h, s = self.cell.step(x, self._layer_state(state, l), self._layer_params(l))
+            new_state.extend(s)
+        return h @ p["Wya"].T + p["by"].T, tuple(new_state)  # (B, V)

@@ -1,0 +1,1 @@
+"""Training recipes that reproduce a published procedure exactly."""

@@ -1,0 +1,61 @@
+"""Shared fixtures. Tests that need the reference data in ../shared skip with a clear reason."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from namesmith.batch import make_batch
+from namesmith.models import MODELS
+from namesmith.vocab import Vocab
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("NAMESMITH_SHARED", ROOT.parent / "shared"))
+KANTROWITZ = SHARED / "data" / "names-kantrowitz" / "names.txt"
+SSA = SHARED / "data" / "names-ssa2018"
+
+
+def need_shared(path: Path) -> None:
+    if not path.exists():
+        pytest.skip(f"reference data {path} is absent (set NAMESMITH_SHARED to the shared/ folder)")
+
+
+TINY_NAMES = ["anna", "bob", "eve", "otto", "ada", "abba", "emma", "ben", "noah", "liam"]
+
+
+@pytest.fixture
+def tiny_vocab() -> Vocab:
+    return Vocab.from_names(TINY_NAMES)
+
+
+@pytest.fixture
+def padded_batch(tiny_vocab):
+    """A batch with names of different lengths (so padding is exercised), one of them empty."""
+    names = ["anna", "bob", "", "emma", "e"]
+    return make_batch([tiny_vocab.encode(n) for n in names], dtype=np.float64, norm="tokens")
+
+
+# small configurations of every registered trainable model, covering every option
+def model_configs():
+    out = []
+    for kind, cls in MODELS.items():
+        if not cls.trainable:
+            continue
+        if "hidden" in cls.defaults:
+            out.append(pytest.param(kind, {"hidden": 5}, id=f"{kind}-onehot"))
+            out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "embed": 3, "learn_h0": True},
+                                    id=f"{kind}-stacked-embed-h0"))
+            out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "dropout": 0.3}, id=f"{kind}-dropout"))
+        else:
+            out.append(pytest.param(kind, cls.small_config(), id=kind))
+    return out
+
+
+def perturbed(model, rng, scale=0.3):
+    """Give every parameter (biases and initial states too) non-trivial values for gradient checks."""
+    for k, v in model.params.items():
+        model.params[k] = v + rng.normal(0.0, scale, v.shape)
+    return model

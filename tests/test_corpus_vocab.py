@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from namesmith.corpus import (
+    BUILTIN_CORPORA,
+    Corpus,
+    builtin_corpora,
+    in_hashes,
+    load_corpus,
+    name_hashes,
+    parse_names,
+    read_corpus,
+)
+from namesmith.errors import CorpusError, VocabError
+from namesmith.vocab import EOS, Vocab
+
+
+def write(tmp_path, data: bytes, name="c.txt"):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def test_reads_bom_crlf_blank_lines_whitespace_and_lowercases(tmp_path):
+    p = write(tmp_path, "\ufeffAnna\r\n\r\n  Bob  \r\nZoe\u0308\n\n".encode("utf-8"))
+    c = read_corpus(p)
+    assert c.names == ("anna", "bob", "zo\u00eb")  # NFC composes e + diaeresis
+    assert read_corpus(p, lowercase=False).names == ("Anna", "Bob", "Zo\u00eb")
+    assert c.chars == 10 and c.tokens == 13
+
+
+@pytest.mark.parametrize(
+    "data,fragment",
+    [
+        (b"", "empty"),
+        (b"\n  \n\r\n", "empty"),
+        (b"anna\nbo\xffb\n", "line 2, byte 3: invalid UTF-8"),
+        (b"anna\nb\tob\n", "line 2: control character"),
+        (b"anna\nb\x00ob\n", "line 2: control character"),
+        ("a\u2028b\n".encode(), "line 1: control character"),
+        (b"a" * 65 + b"\n", "line 1: item is 65 characters long, over the limit of 64"),
+    ],
+)
+def test_corpus_errors_name_the_problem(tmp_path, data, fragment):
+    with pytest.raises(CorpusError, match=fragment.replace("(", r"\(")):
+        read_corpus(write(tmp_path, data))
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(CorpusError, match="no such file"):
+        read_corpus(tmp_path / "nope.txt")
+    with pytest.raises(CorpusError, match="is a directory"):
+        read_corpus(tmp_path)
+
+
+def test_configurable_item_limit(tmp_path):
+    p = write(tmp_path, b"abcdef\n")
+    with pytest.raises(CorpusError):
+        read_corpus(p, max_len=5)
+    assert read_corpus(p, max_len=6).names == ("abcdef",)
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    c = Corpus(tuple(f"n{i}" for i in range(100)))
+    tr, va = c.split(0.1, 42)
+    assert len(va) == 10 and len(tr) == 90
+    assert set(tr.names) | set(va.names) == set(c.names) and not set(tr.names) & set(va.names)
+    assert c.split(0.1, 42) == (tr, va)
+    assert c.split(0.1, 43)[1] != va
+    # a tiny corpus still gets one validation name
+    assert len(Corpus(("a", "b")).split(0.1, 0)[1]) == 1
+
+
+def test_builtin_corpora_are_listed_and_load():
+    rows = {r["name"]: r for r in builtin_corpora()}
+    assert set(rows) == set(BUILTIN_CORPORA)
+    assert rows["given-names"]["default"] and rows["given-names"]["names"] == 36_719
+    c = load_corpus(None)
+    assert len(c) == 36_719 and c.source == "builtin:given-names"
+    assert all(n == n.lower() and n for n in c.names)
+
+
+def test_name_hashes_membership():
+    h = name_hashes(["anna", "bob"])
+    assert h.dtype == np.uint64 and list(in_hashes(["bob", "eve", "anna"], h)) == [True, False, True]
+
+
+# ----- vocabulary ----------------------------------------------------------------
+def test_vocab_is_sorted_with_end_token_first():
+    v = Vocab.from_names(["zoe", "anna", "o'neil", "jean-luc"])
+    assert v.chars[0] == EOS and list(v.chars) == sorted(v.chars)
+    assert v.size == len(set("zoeanna o'neil jean-luc".replace(" ", ""))) + 1
+
+
+def test_vocab_dict_round_trip():
+    v = Vocab.from_names(["añil", "zoë"])
+    assert Vocab.from_dict(v.to_dict()) == v
+
+
+@given(st.lists(st.text(alphabet="abcxyzé' -", min_size=0, max_size=12), min_size=1, max_size=8))
+@settings(max_examples=60, deadline=None)
+def test_encode_decode_round_trip(names):
+    v = Vocab.from_names(names)
+    for n in names:
+        ids = v.encode(n)
+        assert ids.dtype == np.int32 and (ids > 0).all()
+        assert v.decode(ids) == n
+
+
+def test_unknown_characters_are_listed():
+    v = Vocab.from_names(["anna"])
+    with pytest.raises(VocabError, match=r"'z', 'q'"):
+        v.encode("zaqz")
+    with pytest.raises(VocabError):
+        v.encode("a\nb")  # the end token is not a character of a name
+
+
+@pytest.mark.parametrize("chars", [["a", "\n"], ["\n", "b", "a"], ["\n", "a", "a"], ["\n", "ab"], []])
+def test_invalid_vocabularies_are_refused(chars):
+    with pytest.raises(VocabError):
+        Vocab(chars)
+
+
+def test_parse_keeps_duplicates_in_order():
+    assert parse_names("b\na\nb\n").names == ("b", "a", "b")

@@ -1,0 +1,193 @@
+"""The training loop: learning, exact resume across processes, divergence, Ctrl-C, config files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from namesmith.checkpoint import load_checkpoint
+from namesmith.cli import main
+from namesmith.config import TrainConfig, resolve
+from namesmith.errors import ConfigError
+from namesmith.train import train
+
+NAMES = ("anna bob eve otto ada abba emma ben noah liam mia zoe lea lucas hugo ines jules louise "
+         "arthur rose leo alice paul clara victor nina oscar lina theo julia sam ivy max ruby finn").split()
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    p = tmp_path / "names.txt"
+    p.write_text("\n".join(NAMES) + "\n", encoding="utf-8")
+    return p
+
+
+def run_cli(*args, env_extra=None, timeout=120):
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "namesmith", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def losses(metrics: Path) -> dict[int, float]:
+    out = {}
+    for line in metrics.read_text().splitlines():
+        rec = json.loads(line)
+        if "train_nll" in rec:
+            out[rec["step"]] = rec["train_nll"]
+    return out
+
+
+def test_training_learns(corpus, tmp_path):
+    cfg = resolve({"corpus": str(corpus), "model": "rnn", "hidden": 32, "steps": 150, "batch_size": 8,
+                   "lr": 1e-2, "eval_every": 50, "log_every": 10, "samples": 2,
+                   "out": str(tmp_path / "m.npz")})
+    res = train(cfg, log=lambda s: None, progress=False)
+    ls = losses(tmp_path / "m.metrics.jsonl")
+    assert ls[150] < ls[10] - 0.5
+    assert res.best_val_nll is not None and res.step == 150 and len(res.samples) == 10
+    ck = load_checkpoint(tmp_path / "m.npz")
+    assert ck.meta["train"]["config"]["hidden"] == 32
+    assert ck.extras["train_hashes"].size == len(set(NAMES)) - 4 or ck.extras["train_hashes"].size > 20
+    assert ck.extras["train_nll_quantiles"].size == 1001
+    assert (tmp_path / "m.last.npz").exists()
+
+
+@pytest.mark.parametrize("model_args", [
+    ["--model", "rnn", "--hidden", "16", "--schedule", "step", "--decay-every", "15", "--warmup", "5"],
+    ["--model", "gru", "--hidden", "12", "--layers", "2", "--dropout", "0.2", "--embed", "8",
+     "--schedule", "cosine", "--decay-steps", "40"],
+])
+def test_resume_is_bit_for_bit_across_processes(corpus, tmp_path, model_args):
+    common = [str(corpus), *model_args, "--batch-size", "4", "--eval-every", "7", "--log-every", "1",
+              "--optimizer", "adamw", "--weight-decay", "0.01", "--samples", "0"]
+    full = run_cli("train", *common, "--steps", "40", "-o", str(tmp_path / "a.npz"))
+    assert full.returncode == 0, full.stderr
+    first = run_cli("train", *common, "--steps", "20", "-o", str(tmp_path / "b.npz"))
+    assert first.returncode == 0, first.stderr
+    # a checkpoint saved at step 20, continued to 40 total steps in another process
+    second = run_cli("train", "--resume", str(tmp_path / "b.last.npz"), "--steps", "40")
+    assert second.returncode == 0, second.stderr
+    a, b = load_checkpoint(tmp_path / "a.last.npz"), load_checkpoint(tmp_path / "b.last.npz")
+    assert a.step == b.step == 40
+    for k in a.model.params:
+        assert np.array_equal(a.model.params[k], b.model.params[k]), k
+    for k in a.optim:
+        assert np.array_equal(a.optim[k], b.optim[k]), k
+    la, lb = losses(tmp_path / "a.metrics.jsonl"), losses(tmp_path / "b.metrics.jsonl")
+    assert sorted(la) == sorted(lb) == list(range(1, 41))
+    assert la == lb
+
+
+def test_resume_refuses_changed_model_and_data(corpus, tmp_path):
+    out = tmp_path / "m.npz"
+    assert main(["train", str(corpus), "--model", "rnn", "--hidden", "8", "--steps", "4", "--eval-every", "2",
+                 "--samples", "0", "--no-progress", "-o", str(out)]) == 0
+    with pytest.raises(ConfigError, match="--hidden"):
+        train(TrainConfig(hidden=9), resume=tmp_path / "m.last.npz", cli_overrides={"hidden"}, log=lambda s: None)
+    with pytest.raises(ConfigError, match="--corpus"):
+        train(TrainConfig(corpus="other.txt"), resume=tmp_path / "m.last.npz", cli_overrides={"corpus"},
+              log=lambda s: None)
+    corpus.write_text("zed\nyan\n" + corpus.read_text())  # same file, different content
+    with pytest.raises(ConfigError, match="different data"):
+        train(TrainConfig(), resume=tmp_path / "m.last.npz", cli_overrides=set(), log=lambda s: None)
+
+
+def test_divergence_exits_1_and_keeps_good_checkpoints(corpus, tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    base = [str(corpus), "--model", "rnn", "--hidden", "8", "--eval-every", "5", "--samples", "0", "--no-progress"]
+    assert main(["train", *base, "--steps", "10", "-o", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("m*.npz")}
+    capsys.readouterr()
+    code = main(["train", "--resume", str(tmp_path / "m.last.npz"), "--steps", "30", "--lr", "1e38",
+                 "--optimizer", "sgd", "--clip", "none", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2  # --optimizer cannot change on resume: a user error
+    assert "--optimizer" in err
+    code = main(["train", *base, "--steps", "30", "--lr", "1e38", "--optimizer", "sgd", "--clip", "none",
+                 "-o", str(tmp_path / "x.npz")])
+    err = capsys.readouterr().err
+    assert code == 1 and "diverged" in err and "Traceback" not in err
+    assert not (tmp_path / "x.npz").exists()
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("m*.npz")} == before
+
+
+def test_divergence_during_resume_leaves_checkpoints_untouched(corpus, tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    args = [str(corpus), "--model", "rnn", "--hidden", "8", "--eval-every", "5", "--samples", "0",
+            "--optimizer", "sgd", "--clip", "none", "--no-progress", "-o", str(out)]
+    assert main(["train", *args, "--steps", "10"]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("m*.npz")}
+    code = main(["train", "--resume", str(tmp_path / "m.last.npz"), "--steps", "30", "--lr", "1e38",
+                 "--no-progress"])
+    assert code == 1 and "untouched" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("m*.npz")} == before
+
+
+def test_ctrl_c_saves_last_and_exits_130(corpus, tmp_path):
+    out = tmp_path / "m.npz"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "namesmith", "train", str(corpus), "--model", "gru", "--hidden", "64",
+         "--steps", "1000000", "--eval-every", "1000000", "--log-every", "5", "--samples", "0", "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    metrics = tmp_path / "m.metrics.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted at step" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    ck = load_checkpoint(tmp_path / "m.last.npz")
+    assert ck.step >= 10
+
+
+def test_time_limit_and_early_stopping(corpus, tmp_path):
+    cfg = resolve({"corpus": str(corpus), "model": "rnn", "hidden": 8, "time_limit": 1.0, "samples": 0,
+                   "eval_every": 50, "out": str(tmp_path / "t.npz")})
+    t0 = time.time()
+    res = train(cfg, log=lambda s: None, progress=False)
+    assert res.stopped == "time limit" and time.time() - t0 < 20
+    cfg = resolve({"corpus": str(corpus), "model": "rnn", "hidden": 64, "steps": 100000, "lr": 0.05,
+                   "schedule": "constant", "batch_size": 4, "eval_every": 20, "patience": 3, "samples": 0,
+                   "out": str(tmp_path / "e.npz")})
+    res = train(cfg, log=lambda s: None, progress=False)
+    assert res.stopped == "early stopping" and res.step < 100000
+
+
+def test_toml_config_and_cli_override(corpus, tmp_path, capsys):
+    toml = tmp_path / "run.toml"
+    toml.write_text(f'[train]\ncorpus = "{corpus}"\nmodel = "rnn"\nhidden = 12\nsteps = 6\neval-every = 3\n'
+                    f'samples = 0\nout = "{tmp_path / "c.npz"}"\n')
+    assert main(["train", "--config", str(toml), "--hidden", "10", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert '"hidden": 10' in err  # the resolved configuration is printed at start
+    ck = load_checkpoint(tmp_path / "c.npz")
+    assert ck.model.config["hidden"] == 10 and ck.meta["train"]["config"]["steps"] == 6
+    bad = tmp_path / "bad.toml"
+    bad.write_text("hidden = 'big'\n")
+    assert main(["train", "--config", str(bad)]) == 2
+    assert "hidden" in capsys.readouterr().err
+    bad.write_text("colour = 3\n")
+    assert main(["train", "--config", str(bad)]) == 2
+    bad.write_text("[[[\n")
+    assert main(["train", "--config", str(bad)]) == 2
+
+
+def test_plot_writes_png(corpus, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "m.npz"
+    assert main(["train", str(corpus), "--model", "rnn", "--hidden", "8", "--steps", "20", "--eval-every", "5",
+                 "--log-every", "2", "--samples", "0", "--no-progress", "-o", str(out)]) == 0
+    assert main(["plot", str(out)]) == 0
+    png = tmp_path / "m.loss.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
