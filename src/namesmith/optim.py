@@ -54,6 +54,39 @@ def clip_by_global_norm(grads: Params, max_norm: float) -> float:
 
 
 # ----- optimizers ------------------------------------------------------------------
+class FlatParams:
+    """All parameters in one contiguous buffer; the dict's arrays become views into it.
+
+    The update rules are elementwise, so applying them once to the whole buffer
+    gives exactly the per-parameter result, with a handful of large NumPy
+    operations instead of a handful per parameter (for small models the
+    per-call overhead dominates). Used by the trainer via :meth:`Optimizer.bind`.
+    """
+
+    def __init__(self, params: Params):
+        self.names = list(params)
+        self.shapes = [params[k].shape for k in self.names]
+        sizes = [params[k].size for k in self.names]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        dtype = np.result_type(*[params[k].dtype for k in self.names])
+        self.buffer = np.empty(int(self.offsets[-1]), dtype=dtype)
+        for k, a, b in zip(self.names, self.offsets[:-1], self.offsets[1:]):
+            self.buffer[a:b] = params[k].ravel()
+            params[k] = self.buffer[a:b].reshape(params[k].shape)
+        self._ids = [id(params[k]) for k in self.names]
+
+    def owns(self, params: Params) -> bool:
+        """True while ``params`` still holds exactly the views made at bind time."""
+        return len(params) == len(self._ids) and all(id(params[k]) == i for k, i in zip(self.names, self._ids))
+
+    def gather(self, grads: Params) -> np.ndarray:
+        return np.concatenate([grads[k].ravel() for k in self.names]).astype(self.buffer.dtype, copy=False)
+
+    def views(self, flat: np.ndarray) -> Params:
+        return {k: flat[a:b].reshape(shape)
+                for k, a, b, shape in zip(self.names, self.offsets[:-1], self.offsets[1:], self.shapes)}
+
+
 class Optimizer:
     """Base class. Subclasses define ``slots`` (per-parameter state arrays) and ``_update``."""
 
@@ -64,9 +97,25 @@ class Optimizer:
         self.hyper = hyper
         self.t = 0
         self.state: dict[str, Params] = {slot: {} for slot in self.slots}
+        self.flat: FlatParams | None = None
+        self._flat_state: dict[str, np.ndarray] = {}
+
+    def bind(self, params: Params) -> None:
+        """Move ``params`` into one flat buffer (in place) so each step is a few large operations."""
+        self.flat = FlatParams(params)
+        for slot in self.slots:
+            flat = np.zeros_like(self.flat.buffer)
+            for name, view in self.flat.views(flat).items():
+                if name in self.state[slot]:
+                    view[...] = self.state[slot][name]
+            self._flat_state[slot] = flat
+            self.state[slot] = self.flat.views(flat)
 
     def step(self, params: Params, grads: Params, lr: float) -> None:
         self.t += 1
+        if self.flat is not None and self.flat.owns(params):
+            self._update(self.flat.buffer, self.flat.gather(grads), lr, self._flat_state)
+            return
         for name, p in params.items():
             g = grads[name]
             st = {}
@@ -93,7 +142,10 @@ class Optimizer:
             slot, _, name = key.partition("/")
             if slot not in self.state or name not in params or arr.shape != params[name].shape:
                 raise ConfigError(f"optimizer state entry {key!r} does not fit this model")
-            self.state[slot][name] = arr.astype(params[name].dtype, copy=True)
+            if name in self.state[slot]:
+                self.state[slot][name][...] = arr  # a view into the flat state: copy in place
+            else:
+                self.state[slot][name] = arr.astype(params[name].dtype, copy=True)
 
 
 class SGD(Optimizer):
@@ -162,9 +214,12 @@ class Adam(Optimizer):
         c1 = 1.0 - b1**self.t
         c2 = 1.0 - b2**self.t
         # lr * m_hat / (sqrt(v_hat) + eps), computed as PyTorch does
-        denom = np.sqrt(v) / math.sqrt(c2)
+        denom = np.sqrt(v)
+        denom /= math.sqrt(c2)
         denom += eps
-        p -= (lr / c1) * m / denom
+        step = np.divide(m, denom, out=denom)
+        step *= lr / c1
+        p -= step
 
 
 class AdamW(Adam):

@@ -211,6 +211,7 @@ def train(
     log("configuration: " + json.dumps(cfg.to_dict(), sort_keys=True))
 
     opt = make_opt(cfg)
+    opt.bind(model.params)  # one flat buffer: a few large update operations per step
     train_meta = ckpt.meta.get("train", {}) if ckpt else {}
     start_step = int(train_meta.get("step", 0))
     if ckpt is not None:

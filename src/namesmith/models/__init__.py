@@ -10,12 +10,14 @@ from ..errors import ConfigError
 from .base import Model
 from .gru import GRU
 from .lstm import LSTM
+from .ngram import NGram
 from .rnn import RNN
 
 MODELS: dict[str, type[Model]] = {
     "rnn": RNN,
     "gru": GRU,
     "lstm": LSTM,
+    "ngram": NGram,
 }
 
 
@@ -26,4 +28,4 @@ def model_class(kind: str) -> type[Model]:
         raise ConfigError(f"unknown model type {kind!r}; choose one of {', '.join(MODELS)}") from None
 
 
-__all__ = ["MODELS", "Model", "model_class", "RNN", "GRU", "LSTM"]
+__all__ = ["MODELS", "Model", "model_class", "RNN", "GRU", "LSTM", "NGram"]

@@ -42,16 +42,36 @@ def gru_step_forward(xa_t, h_prev, Wh, bn):
 
 
 def gru_forward(xa, h0, Wh, bn):
+    """The recurrence over ``xa (T, B, 3H)``: :func:`gru_step_forward` with output buffers."""
     T, B, G = xa.shape
     H = G // 3
-    hs = np.empty((T, B, H), dtype=xa.dtype)  # (T, B, H)
-    rz = np.empty((T, B, 2 * H), dtype=xa.dtype)  # (T, B, 2H)
-    ns = np.empty((T, B, H), dtype=xa.dtype)  # (T, B, H)
-    hns = np.empty((T, B, H), dtype=xa.dtype)  # (T, B, H)
+    dt = xa.dtype
+    hs = np.empty((T, B, H), dtype=dt)  # (T, B, H)
+    rz = np.empty((T, B, 2 * H), dtype=dt)  # (T, B, 2H) gates after the sigmoid
+    ns = np.empty((T, B, H), dtype=dt)  # (T, B, H) candidates
+    hns = np.empty((T, B, H), dtype=dt)  # (T, B, H) hn + bn
+    gh = np.empty((B, G), dtype=dt)  # (B, 3H)
+    WhT, bnT = Wh.T, bn.T
     h = h0
     for t in range(T):
-        h, (rz[t], ns[t], hns[t]) = gru_step_forward(xa[t], h, Wh, bn)
-        hs[t] = h
+        np.matmul(h, WhT, out=gh)
+        a = rz[t]
+        np.add(xa[t, :, : 2 * H], gh[:, : 2 * H], out=a)
+        a *= 0.5  # sigmoid(a) = (tanh(a / 2) + 1) / 2
+        np.tanh(a, out=a)
+        a += 1.0
+        a *= 0.5
+        hn = hns[t]
+        np.add(gh[:, 2 * H :], bnT, out=hn)
+        n = ns[t]
+        np.multiply(a[:, :H], hn, out=n)
+        n += xa[t, :, 2 * H :]
+        np.tanh(n, out=n)
+        out = hs[t]
+        np.subtract(h, n, out=out)
+        out *= a[:, H:]
+        out += n
+        h = out
     return hs, (hs, h0, rz, ns, hns, Wh)
 
 
@@ -61,21 +81,24 @@ def gru_backward(dhs, cache):
     hprev = np.concatenate([h0[None], hs[:-1]])  # (T, B, H)
     r, z = rz[..., :H], rz[..., H:]
     # elementwise factors that do not depend on the incoming gradient, for all t at once
-    dn_dh = 1.0 - z  # (T, B, H)
+    dan_dh = (1.0 - z) * (1.0 - ns * ns)  # (T, B, H)
     dz_dh = (hprev - ns) * z * (1.0 - z)  # (T, B, H)
-    dan_dn = 1.0 - ns * ns  # (T, B, H)
     dr_dan = hns * r * (1.0 - r)  # (T, B, H)
     dxa = np.empty((T, B, 3 * H), dtype=hs.dtype)  # (T, B, 3H)
     dgh = np.empty((T, B, 3 * H), dtype=hs.dtype)  # (T, B, 3H)
+    dh = np.empty_like(h0)  # (B, H)
     dnext = np.zeros_like(h0)  # (B, H)
     for t in range(T - 1, -1, -1):
-        dh = dhs[t] + dnext  # (B, H)
-        dan = dh * dn_dh[t] * dan_dn[t]  # (B, H)
-        dxa[t, :, :H] = dgh[t, :, :H] = dan * dr_dan[t]
-        dxa[t, :, H : 2 * H] = dgh[t, :, H : 2 * H] = dh * dz_dh[t]
-        dxa[t, :, 2 * H :] = dan
-        dgh[t, :, 2 * H :] = dan * r[t]
-        dnext = dh * z[t] + dgh[t] @ Wh  # (B, H)
+        np.add(dhs[t], dnext, out=dh)
+        dan = dxa[t, :, 2 * H :]
+        np.multiply(dh, dan_dh[t], out=dan)
+        np.multiply(dan, dr_dan[t], out=dgh[t, :, :H])
+        np.multiply(dh, dz_dh[t], out=dgh[t, :, H : 2 * H])
+        np.multiply(dan, r[t], out=dgh[t, :, 2 * H :])
+        dnext = dgh[t] @ Wh  # (B, H)
+        dh *= z[t]
+        dnext += dh
+    dxa[..., : 2 * H] = dgh[..., : 2 * H]
     dWh = dgh.reshape(-1, 3 * H).T @ hprev.reshape(-1, H)  # (3H, H)
     dbn = dgh[..., 2 * H :].reshape(-1, H).sum(axis=0)[:, None]  # (H, 1)
     return dxa, dnext, dWh, dbn

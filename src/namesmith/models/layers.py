@@ -61,17 +61,21 @@ def softmax_xent_forward(logits: np.ndarray, Y: np.ndarray, mask: np.ndarray, no
 
     ``logits (N, V)``, ``Y (N,)``, ``mask (N,)``. Per-token NLL is
     ``nll_i = -log p_i[Y_i] = logsumexp(z_i) - z_i[Y_i]``; the loss is
-    ``sum(nll * mask) / norm``.
+    ``sum(nll * mask) / norm``. The cache keeps the probabilities for backward.
     """
-    logp = log_softmax(logits)  # (N, V)
-    nll = -logp[np.arange(Y.size), Y] * mask  # (N,)
-    return nll.sum() / norm, nll, (logp, Y, mask, norm)
+    rows = np.arange(Y.size)
+    z = logits - logits.max(axis=1, keepdims=True)  # (N, V) shifted for stability
+    zy = z[rows, Y]  # (N,)
+    e = np.exp(z, out=z)  # (N, V)
+    s = e.sum(axis=1)  # (N,)
+    nll = (np.log(s) - zy) * mask  # (N,)
+    e /= s[:, None]  # probabilities
+    return nll.sum() / norm, nll, (e, Y, mask, norm)
 
 
 def softmax_xent_backward(cache) -> np.ndarray:
-    """``dloss/dlogits = (softmax(z) - onehot(Y)) * mask / norm``."""
-    logp, Y, mask, norm = cache
-    dz = np.exp(logp)  # (N, V)
+    """``dloss/dlogits = (softmax(z) - onehot(Y)) * mask / norm``. Consumes the cache (in place)."""
+    dz, Y, mask, norm = cache  # (N, V) probabilities, reused as the gradient
     dz[np.arange(Y.size), Y] -= 1
     dz *= (mask / norm)[:, None]
     return dz

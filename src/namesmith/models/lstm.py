@@ -40,23 +40,41 @@ def lstm_step_forward(xa_t, h_prev, c_prev, Wh):
 
 
 def lstm_forward(xa, h0, c0, Wh):
+    """The recurrence over ``xa (T, B, 4H)``: :func:`lstm_step_forward` with output buffers."""
     T, B, G = xa.shape
     H = G // 4
-    hs = np.empty((T, B, H), dtype=xa.dtype)  # (T, B, H)
-    cs = np.empty((T, B, H), dtype=xa.dtype)  # (T, B, H)
-    gates = np.empty((T, B, G), dtype=xa.dtype)  # (T, B, 4H)
+    dt = xa.dtype
+    hs = np.empty((T, B, H), dtype=dt)  # (T, B, H)
+    cs = np.empty((T, B, H), dtype=dt)  # (T, B, H)
+    tcs = np.empty((T, B, H), dtype=dt)  # (T, B, H) tanh(c)
+    gates = np.empty((T, B, G), dtype=dt)  # (T, B, 4H): i, f, g, o after their nonlinearities
+    WhT = Wh.T
     h, c = h0, c0
     for t in range(T):
-        h, c, gates[t] = lstm_step_forward(xa[t], h, c, Wh)
-        hs[t], cs[t] = h, c
-    return hs, cs, (hs, cs, gates, h0, c0, Wh)
+        a = gates[t]
+        np.matmul(h, WhT, out=a)
+        a += xa[t]
+        # sigmoid(x) = (tanh(x / 2) + 1) / 2 for i, f, o; tanh for g
+        a[:, : 2 * H] *= 0.5
+        a[:, 3 * H :] *= 0.5
+        np.tanh(a, out=a)
+        a[:, : 2 * H] += 1.0
+        a[:, : 2 * H] *= 0.5
+        a[:, 3 * H :] += 1.0
+        a[:, 3 * H :] *= 0.5
+        cn = cs[t]
+        np.multiply(a[:, H : 2 * H], c, out=cn)
+        cn += a[:, :H] * a[:, 2 * H : 3 * H]
+        tc = np.tanh(cn, out=tcs[t])
+        np.multiply(a[:, 3 * H :], tc, out=hs[t])
+        h, c = hs[t], cn
+    return hs, cs, (hs, cs, tcs, gates, h0, c0, Wh)
 
 
 def lstm_backward(dhs, cache):
-    hs, cs, gates, h0, c0, Wh = cache
+    hs, cs, tc, gates, h0, c0, Wh = cache
     T, B, H = hs.shape
     i, f, g, o = (gates[..., k * H : (k + 1) * H] for k in range(4))
-    tc = np.tanh(cs)  # (T, B, H)
     cprev = np.concatenate([c0[None], cs[:-1]])  # (T, B, H)
     hprev = np.concatenate([h0[None], hs[:-1]])  # (T, B, H)
     # factors independent of the incoming gradient, for all t at once
@@ -66,16 +84,19 @@ def lstm_backward(dhs, cache):
     daf_dc = cprev * f * (1.0 - f)
     dag_dc = i * (1.0 - g * g)
     da = np.empty((T, B, 4 * H), dtype=hs.dtype)  # (T, B, 4H)
+    dh = np.empty_like(h0)  # (B, H)
+    dc = np.empty_like(c0)  # (B, H)
     dh_next = np.zeros_like(h0)  # (B, H)
     dc_next = np.zeros_like(c0)  # (B, H)
     for t in range(T - 1, -1, -1):
-        dh = dhs[t] + dh_next  # (B, H)
-        dc = dc_next + dh * dc_dh[t]  # (B, H)
+        np.add(dhs[t], dh_next, out=dh)
+        np.multiply(dh, dc_dh[t], out=dc)
+        dc += dc_next
         dat = da[t]
-        dat[:, :H] = dc * dai_dc[t]
-        dat[:, H : 2 * H] = dc * daf_dc[t]
-        dat[:, 2 * H : 3 * H] = dc * dag_dc[t]
-        dat[:, 3 * H :] = dh * dao_dh[t]
+        np.multiply(dc, dai_dc[t], out=dat[:, :H])
+        np.multiply(dc, daf_dc[t], out=dat[:, H : 2 * H])
+        np.multiply(dc, dag_dc[t], out=dat[:, 2 * H : 3 * H])
+        np.multiply(dh, dao_dh[t], out=dat[:, 3 * H :])
         dh_next = dat @ Wh  # (B, H)
         dc_next = dc * f[t]  # (B, H)
     dWh = da.reshape(-1, 4 * H).T @ hprev.reshape(-1, H)  # (4H, H)

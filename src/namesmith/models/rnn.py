@@ -30,12 +30,20 @@ def rnn_step_forward(xa_t: np.ndarray, h_prev: np.ndarray, Waa: np.ndarray) -> n
 
 
 def rnn_forward(xa: np.ndarray, h0: np.ndarray, Waa: np.ndarray):
-    """Run the recurrence over ``xa (T, B, H)`` from ``h0 (B, H)``; returns ``hs (T, B, H)``."""
+    """Run the recurrence over ``xa (T, B, H)`` from ``h0 (B, H)``; returns ``hs (T, B, H)``.
+
+    The loop is :func:`rnn_step_forward` written with output buffers (no
+    temporaries), since for small batches the per-call overhead is the cost.
+    """
     T = xa.shape[0]
     hs = np.empty_like(xa)  # (T, B, H)
+    WaaT = Waa.T
     h = h0
     for t in range(T):
-        h = hs[t] = rnn_step_forward(xa[t], h, Waa)
+        out = hs[t]
+        np.matmul(h, WaaT, out=out)
+        out += xa[t]
+        h = np.tanh(out, out=out)
     return hs, (hs, h0, Waa)
 
 
@@ -47,7 +55,9 @@ def rnn_backward(dhs: np.ndarray, cache):
     draw = np.empty_like(hs)  # (T, B, H)
     dnext = np.zeros_like(h0)  # (B, H)
     for t in range(T - 1, -1, -1):
-        d = draw[t] = (dhs[t] + dnext) * dtanh[t]  # (B, H)
+        d = draw[t]  # (B, H)
+        np.add(dhs[t], dnext, out=d)
+        d *= dtanh[t]
         dnext = d @ Waa  # (B, H)
     H = hs.shape[-1]
     hprev = np.concatenate([h0[None], hs[:-1]])  # (T, B, H)

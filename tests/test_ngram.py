@@ -1,0 +1,112 @@
+"""The Kneser-Ney n-gram model against a direct implementation of the formulas."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from namesmith.batch import make_batch
+from namesmith.checkpoint import load_checkpoint, save_checkpoint
+from namesmith.errors import CheckpointError
+from namesmith.models.ngram import NGram
+from namesmith.sample import SampleOptions, Sampler
+from namesmith.vocab import Vocab
+
+NAMES = ["anna", "annie", "ann", "bob", "bobby", "abba", "nina", "nia", "ian", "ben", "anabel", "bea"]
+
+
+def reference_kn(names, vocab, order, discount):
+    """Interpolated KN with one discount per order, computed literally with dictionaries."""
+    V = vocab.size
+    seqs = [[0] + list(vocab.encode(n)) + [0] for n in names]  # <s> ... </s>, both id 0
+    raw = defaultdict(int)  # (context tuple, w) -> raw count, context may start with <s> (first 0)
+    for s in seqs:
+        for t in range(1, len(s)):
+            for L in range(0, order):
+                if t - L < 0:
+                    break
+                raw[(tuple(s[t - L : t]), s[t])] += 1
+    left = defaultdict(set)
+    for s in seqs:
+        for t in range(1, len(s)):
+            for L in range(0, order - 1):
+                if t - L - 1 < 0:
+                    break
+                left[(tuple(s[t - L : t]), s[t])].add(s[t - L - 1])
+
+    def adjusted(ctx, w):
+        if len(ctx) == order - 1 or (ctx and ctx[0] == 0 and True):
+            return raw.get((ctx, w), 0)
+        return len(left.get((ctx, w), ()))
+
+    def prob(ctx, w):
+        if len(ctx) == 0:
+            lower = 1.0 / V
+        else:
+            lower = prob(ctx[1:], w)
+        counts = [adjusted(ctx, x) for x in range(V)]
+        total = sum(counts)
+        if total == 0:
+            return lower
+        gamma = discount * sum(1 for c in counts if c > 0) / total
+        return max(counts[w] - discount, 0) / total + gamma * lower
+
+    return prob
+
+
+def test_matches_reference_formulas():
+    vocab = Vocab.from_names(NAMES)
+    for order in (1, 2, 3, 4):
+        model = NGram.fit({"vocab_size": vocab.size, "order": order, "discount": 0.7},
+                          [vocab.encode(n) for n in NAMES])
+        prob = reference_kn(NAMES, vocab, order, 0.7)
+        for name in ["anna", "bobbie", "zzz"[:0] + "nab", "ia"]:
+            ids = [0] + list(vocab.encode(name))
+            targets = list(vocab.encode(name)) + [0]
+            _, cache = model.forward(make_batch([vocab.encode(name)], norm="sum"))
+            for t, w in enumerate(targets):
+                ctx = tuple(ids[max(0, t + 1 - (order - 1)) : t + 1]) if order > 1 else ()
+                expected = prob(ctx, w)
+                assert np.exp(cache["logits"][0, t, w]) == pytest.approx(expected, rel=2e-6), (order, name, t)
+
+
+def test_distributions_sum_to_one_and_step_matches_forward():
+    vocab = Vocab.from_names(NAMES)
+    model = NGram.fit({"vocab_size": vocab.size, "order": 4}, [vocab.encode(n) for n in NAMES])
+    for k in range(1, 5):
+        np.testing.assert_allclose(np.exp(model.params[f"logp{k}"].astype(np.float64)).sum(1), 1, atol=1e-5)
+    batch = make_batch([vocab.encode(n) for n in ["anna", "b", "", "nabila"]])
+    _, cache = model.forward(batch)
+    state = model.initial_state(batch.size)
+    for t in range(batch.X.shape[1]):
+        logits, state = model.step(batch.X[:, t], state)
+        np.testing.assert_array_equal(logits, cache["logits"][:, t].astype(np.float32))
+
+
+def test_checkpoint_round_trip_and_tampering(tmp_path):
+    vocab = Vocab.from_names(NAMES)
+    model = NGram.fit({"vocab_size": vocab.size, "order": 3}, [vocab.encode(n) for n in NAMES])
+    path = tmp_path / "ng.npz"
+    save_checkpoint(path, model, vocab)
+    ck = load_checkpoint(path)
+    batch = make_batch([vocab.encode("annie")])
+    assert np.array_equal(ck.model.forward(batch)[1]["logits"], model.forward(batch)[1]["logits"])
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["param/keys3"] = arrays["param/keys3"][::-1].copy()
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(CheckpointError, match="sorted"):
+        load_checkpoint(path)
+
+
+def test_sampling_and_kbest_work_unchanged():
+    vocab = Vocab.from_names(NAMES)
+    model = NGram.fit({"vocab_size": vocab.size, "order": 3}, [vocab.encode(n) for n in NAMES])
+    s = Sampler(model, vocab)
+    out = s.sample(50, SampleOptions(prefix="an", max_len=8), seed=0).samples
+    assert all(x.name.startswith("an") and len(x.name) <= 8 for x in out)
+    best = s.best(3, SampleOptions())
+    assert [b.logprob for b in best] == sorted([b.logprob for b in best], reverse=True)
