@@ -44,14 +44,46 @@ def model_configs():
     for kind, cls in MODELS.items():
         if not cls.trainable:
             continue
-        if "hidden" in cls.defaults:
-            out.append(pytest.param(kind, {"hidden": 5}, id=f"{kind}-onehot"))
-            out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "embed": 3, "learn_h0": True},
-                                    id=f"{kind}-stacked-embed-h0"))
-            out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "dropout": 0.3}, id=f"{kind}-dropout"))
-        else:
-            out.append(pytest.param(kind, cls.small_config(), id=kind))
+        out.append(pytest.param(kind, {"hidden": 5}, id=f"{kind}-onehot"))
+        out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "embed": 3, "learn_h0": True},
+                                id=f"{kind}-stacked-embed-h0"))
+        out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "dropout": 0.3}, id=f"{kind}-dropout"))
     return out
+
+
+def _fit_ngram(vocab, rng, order=3):
+    from namesmith.models.ngram import NGram
+
+    return NGram.fit({"vocab_size": vocab.size, "order": order}, [vocab.encode(n) for n in TINY_NAMES])
+
+
+def _mixture(vocab, rng):
+    from namesmith.models.mixture import Mixture
+
+    neural = perturbed(MODELS["gru"].create({"vocab_size": vocab.size, "hidden": 6, "dtype": "float64"}, rng), rng)
+    return Mixture.of([neural, _fit_ngram(vocab, rng, 2)], [0.7, 0.3])
+
+
+# how to build an example of each model that is not trained by gradient descent
+FITTED_EXAMPLES = {"ngram": _fit_ngram, "mixture": _mixture}
+
+
+def example_models():
+    """One example of every registered model (trainable ones in several shapes)."""
+    out = [pytest.param(kind, cfg, id=f"{kind}-{i}") for i, (kind, cfg) in enumerate(
+        (p.values[0], p.values[1]) for p in model_configs())]
+    for kind, cls in MODELS.items():
+        if not cls.trainable:
+            out.append(pytest.param(kind, None, id=kind))
+    return out
+
+
+def build_model(kind, cfg, vocab, seed=0):
+    rng = np.random.default_rng(seed)
+    if cfg is None:
+        return FITTED_EXAMPLES[kind](vocab, rng)
+    model = MODELS[kind].create({"vocab_size": vocab.size, "dtype": "float64", **cfg}, rng)
+    return perturbed(model, rng)
 
 
 def perturbed(model, rng, scale=0.3):

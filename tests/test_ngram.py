@@ -110,3 +110,41 @@ def test_sampling_and_kbest_work_unchanged():
     assert all(x.name.startswith("an") and len(x.name) <= 8 for x in out)
     best = s.best(3, SampleOptions())
     assert [b.logprob for b in best] == sorted([b.logprob for b in best], reverse=True)
+
+
+# ----- mixture ----------------------------------------------------------------------------
+def test_mixture_is_the_weighted_average_and_em_improves_it():
+    from namesmith.models.mixture import Mixture, component_logprobs, fit_weights
+    from namesmith.models.rnn import RNN
+
+    vocab = Vocab.from_names(NAMES)
+    rng = np.random.default_rng(0)
+    neural = RNN.create({"vocab_size": vocab.size, "hidden": 8, "dtype": "float64"}, rng)
+    ngram = NGram.fit({"vocab_size": vocab.size, "order": 3}, [vocab.encode(n) for n in NAMES[:8]])
+    held = NAMES[8:]
+    mix = Mixture.of([neural, ngram], [0.25, 0.75])
+    batch = make_batch([vocab.encode(n) for n in held])
+    p_mix = np.exp(mix.forward(batch)[1]["logits"])
+    p1 = np.exp(neural.forward(batch)[1]["logits"])
+    p1 /= p1.sum(-1, keepdims=True)
+    p2 = np.exp(ngram.forward(batch)[1]["logits"])
+    np.testing.assert_allclose(p_mix, 0.25 * p1 + 0.75 * p2, rtol=1e-6)
+    w = fit_weights([neural, ngram], vocab, held)
+    assert sum(w) == pytest.approx(1.0)
+    lp = component_logprobs([neural, ngram], vocab, held)
+
+    def ll(weights):
+        return np.log(np.exp(lp) .T @ np.array(weights)).sum()
+
+    assert ll(w) >= max(ll([0.5, 0.5]), ll([0.25, 0.75]), ll([0.9, 0.1])) - 1e-9
+
+
+@pytest.mark.parametrize("weights", [[0.5, 0.6], [1.0, 0.0], [-0.5, 1.5], [1.0]])
+def test_mixture_refuses_bad_weights(weights, tmp_path):
+    from namesmith.errors import ConfigError
+    from namesmith.models.mixture import Mixture
+
+    vocab = Vocab.from_names(NAMES)
+    ngram = NGram.fit({"vocab_size": vocab.size, "order": 2}, [vocab.encode(n) for n in NAMES])
+    with pytest.raises(ConfigError):
+        Mixture.of([ngram, ngram], weights)

@@ -89,8 +89,8 @@ def options(draw):
 def test_constraints_always_hold(sampler, opts, seed):
     try:
         report = sampler.sample(20, opts, seed=seed)
-    except ConstraintError:
-        return  # e.g. unique + very narrow constraints: reported as an error, never violated
+    except (ConstraintError, ConfigError):
+        return  # contradictory or very narrow constraints: reported as an error, never violated
     names = [s.name for s in report.samples]
     assert len(names) == 20
     for s in report.samples:
@@ -206,9 +206,9 @@ def test_bad_options_are_clear_errors(sampler):
         sampler.sample(1, SampleOptions(top_p=0))
     with pytest.raises(ConfigError, match="regular expression"):
         sampler.sample(1, SampleOptions(pattern="("))
-    with pytest.raises(ConstraintError, match="prefix"):
+    with pytest.raises(ConfigError, match="prefix"):
         sampler.sample(1, SampleOptions(prefix="abc", max_len=2))
-    with pytest.raises(ConstraintError, match="excluded"):
+    with pytest.raises(ConfigError, match="excluded"):
         sampler.sample(1, SampleOptions(prefix="ab", exclude_chars="b"))
     no_names = Sampler(sampler.model, sampler.vocab)
     with pytest.raises(ConfigError, match="no record"):

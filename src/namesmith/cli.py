@@ -33,6 +33,8 @@ TRAIN_HELP = {
     "learn_h0": "learn the initial hidden state",
     "order": "n-gram order (for --model ngram)",
     "discount": "n-gram Kneser-Ney discount (default: estimated from the counts)",
+    "mix_ngram": "after training, interpolate the model with a Kneser-Ney n-gram of this order, "
+    "weights fitted on the validation names (0 = off)",
     "dtype": "float32 (fast) or float64 (exact)",
     "optimizer": "optimizer",
     "lr": "learning rate",

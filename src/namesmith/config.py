@@ -39,6 +39,7 @@ class TrainConfig:
     learn_h0: bool = False
     order: int = 6  # n-gram order
     discount: float | None = None  # n-gram discount; None = estimated from counts
+    mix_ngram: int = 0  # after training, interpolate with a Kneser-Ney n-gram of this order (0 = no)
     dtype: str = "float32"
     # ----- optimisation
     optimizer: str = "adam"
@@ -95,6 +96,7 @@ class TrainConfig:
         need(self.warmup >= 0, "--warmup must be >= 0")
         need(self.decay_steps is None or self.decay_steps >= 1, "--decay-steps must be >= 1")
         need(0 <= self.seed < 2**63, "--seed must be in [0, 2**63)")
+        need(0 <= self.mix_ngram <= 10, "--mix-ngram must be an n-gram order in [1, 10], or 0 for none")
         need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "--beta1/--beta2 must be in [0, 1)")
         return self
 

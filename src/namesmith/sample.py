@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import time
 import unicodedata
 from dataclasses import asdict, dataclass, field
 
@@ -141,13 +142,13 @@ class Sampler:
         for text, what in ((prefix, "prefix"), (suffix, "suffix"), (contains, "contains text")):
             bad = sorted({c for c in text if not allowed[v.index(c)]})
             if bad:
-                raise ConstraintError(f"the {what} {text!r} uses characters excluded by the character limits: {bad}")
+                raise ConfigError(f"the {what} {text!r} uses characters excluded by the character limits: {bad}")
         if len(prefix) > opts.max_len:
-            raise ConstraintError(f"the prefix is {len(prefix)} characters, longer than max-len {opts.max_len}")
+            raise ConfigError(f"the prefix is {len(prefix)} characters, longer than max-len {opts.max_len}")
         if len(suffix) > opts.max_len or len(contains) > opts.max_len:
-            raise ConstraintError("the suffix or contains text is longer than max-len")
+            raise ConfigError("the suffix or contains text is longer than max-len")
         if not allowed.any() and opts.min_len > len(prefix):
-            raise ConstraintError("no character is allowed, so no name can reach min-len")
+            raise ConfigError("no character is allowed, so no name can reach min-len")
         pattern = None
         if opts.pattern:
             try:
@@ -236,8 +237,13 @@ class Sampler:
         return names, logprob
 
     # ----- public API ------------------------------------------------------------
-    def sample(self, n: int, opts: SampleOptions = SampleOptions(), seed: int | None = None) -> SampleReport:
-        """``n`` names satisfying ``opts``; raises :class:`ConstraintError` if the budget runs out."""
+    def sample(self, n: int, opts: SampleOptions = SampleOptions(), seed: int | None = None,
+               deadline: float | None = None) -> SampleReport:
+        """``n`` names satisfying ``opts``; raises :class:`ConstraintError` if the budget runs out.
+
+        ``deadline`` (a ``time.perf_counter()`` value) bounds the wall time: no new
+        round of candidates starts after it.
+        """
         if not isinstance(n, int) or n < 0:
             raise ConfigError(f"the number of names must be a whole number >= 0, got {n!r}")
         prepared = self._prepare(opts)
@@ -256,7 +262,12 @@ class Sampler:
                 raise ConstraintError(
                     f"found only {len(accepted)} of {n} names in {tries} tries "
                     f"(acceptance {len(accepted) / max(tries, 1):.2%}); "
-                    "loosen the constraints or raise --max-tries"
+                    "loosen the constraints or allow more tries (--max-tries)"
+                )
+            if deadline is not None and tries and time.perf_counter() > deadline:
+                raise ConstraintError(
+                    f"found only {len(accepted)} of {n} names before the time budget ran out "
+                    f"(acceptance {len(accepted) / max(tries, 1):.2%}); loosen the constraints"
                 )
             need = n - len(accepted)
             rate = (len(accepted) + 1) / (tries + 1) if filtering else 1.0

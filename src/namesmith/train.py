@@ -65,6 +65,7 @@ def paths_for(out: str | Path) -> dict[str, Path]:
     return {
         "best": out,
         "last": stem.with_name(stem.name + ".last.npz"),
+        "neural": stem.with_name(stem.name + ".neural.npz"),
         "metrics": stem.with_name(stem.name + ".metrics.jsonl"),
     }
 
@@ -223,6 +224,8 @@ def train(
     since_best = int(train_meta.get("evals_since_best", 0))
     window = list(train_meta.get("window", [0.0, 0, 0]))  # [sum of NLL, tokens, steps] since last log
 
+    if cfg.mix_ngram and not len(data.val):
+        raise ConfigError("--mix-ngram fits its weights on validation names: give --val or a --val-fraction > 0")
     B = cfg.batch_size
     nb = math.ceil(len(data.train) / B)  # batches per epoch
     total_steps = cfg.steps if cfg.steps is not None else (math.ceil(cfg.epochs * nb) if cfg.epochs else None)
@@ -398,12 +401,38 @@ def train(
     if best_val is None or not paths["best"].exists():  # no validation split: the final model is the best
         save(paths["best"], step)
     best = load_checkpoint(paths["best"])
+    final_model, final_meta, final_optim = best.model, best.meta, best.optim
+    if cfg.mix_ngram:
+        final_model, best_val = _mix_with_ngram(cfg, best.model, data, log)
+        save_checkpoint(paths["neural"], best.model, data.vocab, best.meta, best.optim, {"train_hashes": hashes})
+        final_meta = {**best.meta, "metrics": {"val_nll": best_val,
+                                               "neural_val_nll": best.meta.get("metrics", {}).get("val_nll")}}
+        final_optim = None
     extras = {"train_hashes": hashes,
-              "train_nll_quantiles": nll_quantiles(best.model, data.vocab, data.train.names)}
-    save_checkpoint(paths["best"], best.model, data.vocab, best.meta, best.optim, extras)
-    samples = [s.name for s in Sampler(best.model, data.vocab).sample(10, sampler_opts, seed=cfg.seed).samples]
-    return Result(best.model, data.vocab, step, best_val, stopped, paths, seconds,
+              "train_nll_quantiles": nll_quantiles(final_model, data.vocab, data.train.names)}
+    save_checkpoint(paths["best"], final_model, data.vocab, final_meta, final_optim, extras)
+    samples = [s.name for s in Sampler(final_model, data.vocab).sample(10, sampler_opts, seed=cfg.seed).samples]
+    return Result(final_model, data.vocab, step, best_val, stopped, paths, seconds,
                   chars_done / max(train_time, 1e-9), samples)
+
+
+def _mix_with_ngram(cfg: TrainConfig, neural: Model, data: Data, log) -> tuple[Model, float]:
+    """Interpolate ``neural`` with a Kneser-Ney n-gram fitted on the training names.
+
+    The weights are fitted on the validation names (never on the data either
+    model was trained on). Returns the mixture and its validation NLL.
+    """
+    from .models.mixture import Mixture, fit_weights
+    from .models.ngram import NGram
+
+    ngram = NGram.fit({"vocab_size": data.vocab.size, "order": cfg.mix_ngram, "discount": cfg.discount},
+                      data.encoded)
+    weights = fit_weights([neural, ngram], data.vocab, data.val.names)
+    mixture = Mixture.of([neural, ngram], weights)
+    val = evaluate(mixture, data.vocab, data.val.names)["nll"]
+    log(f"mixed with a {cfg.mix_ngram}-gram: weights {weights[0]:.3f} / {weights[1]:.3f}, "
+        f"validation NLL {val:.4f} nats/char")
+    return mixture, val
 
 
 def _fit_count_model(cfg, cls, config, data: Data, paths, corpus_meta, log) -> Result:

@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from .base import Model
 from .gru import GRU
 from .lstm import LSTM
+from .mixture import Mixture
 from .ngram import NGram
 from .rnn import RNN
 
@@ -18,6 +19,7 @@ MODELS: dict[str, type[Model]] = {
     "gru": GRU,
     "lstm": LSTM,
     "ngram": NGram,
+    "mixture": Mixture,
 }
 
 
@@ -28,4 +30,4 @@ def model_class(kind: str) -> type[Model]:
         raise ConfigError(f"unknown model type {kind!r}; choose one of {', '.join(MODELS)}") from None
 
 
-__all__ = ["MODELS", "Model", "model_class", "RNN", "GRU", "LSTM", "NGram"]
+__all__ = ["MODELS", "Model", "model_class", "RNN", "GRU", "LSTM", "NGram", "Mixture"]

@@ -1,0 +1,168 @@
+"""Linear interpolation of several models' next-character distributions.
+
+With component models ``P_i`` and weights ``lambda_i`` (non-negative, summing to 1)::
+
+    P(w | h) = sum_i lambda_i P_i(w | h)
+    logits   = log P(w | h) = logsumexp_i (log lambda_i + log softmax(logits_i))
+
+The weights are fitted by expectation-maximisation on held-out names
+(:func:`fit_weights`): each step sets ``lambda_i`` to the average posterior
+responsibility of component ``i`` over all predicted symbols, which never
+decreases the held-out likelihood. A neural model and a Kneser-Ney n-gram make
+different mistakes, so their mixture beats both.
+
+Parameters are the components' parameters with a prefix (``c0.Wax``,
+``c1.keys6``, ...); the state is the components' states one after another.
+The mixture is not trained by gradient descent (its parts are trained first).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError
+from .base import Model
+from .layers import log_softmax
+
+
+def _registry():
+    from . import MODELS
+
+    return MODELS
+
+
+class Mixture(Model):
+    kind = "mixture"
+    trainable: ClassVar[bool] = False
+    defaults: ClassVar[dict[str, Any]] = {"components": None, "weights": None}
+
+    def __init__(self, config: dict, params: dict[str, np.ndarray]):
+        super().__init__(config, params)
+        self.parts = []
+        for i, comp in enumerate(self.config["components"]):
+            cls = _registry()[comp["type"]]
+            prefix = f"c{i}."
+            sub = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+            self.parts.append(cls.from_arrays(comp["config"], sub))
+        self._n_state = [len(p.initial_state(1)) for p in self.parts]
+        self._logw = np.log(np.asarray(self.config["weights"], dtype=np.float64))
+
+    @classmethod
+    def check_config(cls, config: dict) -> dict:
+        out = super().check_config(config)
+        comps, weights = out["components"], out["weights"]
+        if not isinstance(comps, list) or not 1 <= len(comps) <= 8:
+            raise ConfigError("a mixture needs a list of 1 to 8 component models")
+        models = _registry()
+        checked = []
+        for comp in comps:
+            if not isinstance(comp, dict) or comp.get("type") not in models or comp.get("type") == cls.kind:
+                raise ConfigError("mixture components must be registered non-mixture models")
+            sub = models[comp["type"]].check_config(comp.get("config") or {})
+            if sub["vocab_size"] != out["vocab_size"]:
+                raise ConfigError("mixture components must share the vocabulary")
+            checked.append({"type": comp["type"], "config": sub})
+        out["components"] = checked
+        if (not isinstance(weights, list) or len(weights) != len(comps)
+                or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0 for w in weights)
+                or abs(sum(weights) - 1.0) > 1e-6):
+            raise ConfigError("mixture weights must be positive and sum to 1, one per component")
+        out["weights"] = [float(w) for w in weights]
+        out["dtype"] = "float64"
+        return out
+
+    @classmethod
+    def param_shapes(cls, config: dict) -> dict[str, tuple[int, ...]]:
+        models = _registry()
+        return {f"c{i}.{k}": s for i, comp in enumerate(config["components"])
+                for k, s in models[comp["type"]].param_shapes(comp["config"]).items()}
+
+    @classmethod
+    def param_dtypes(cls, config: dict) -> dict[str, np.dtype]:
+        models = _registry()
+        return {f"c{i}.{k}": d for i, comp in enumerate(config["components"])
+                for k, d in models[comp["type"]].param_dtypes(comp["config"]).items()}
+
+    @classmethod
+    def of(cls, models: list[Model], weights) -> "Mixture":
+        """A mixture of already built models with the given weights."""
+        config = {"vocab_size": models[0].vocab_size,
+                  "components": [{"type": m.kind, "config": m.config} for m in models],
+                  "weights": [float(w) for w in weights]}
+        params = {f"c{i}.{k}": v for i, m in enumerate(models) for k, v in m.params.items()}
+        return cls(config, params)
+
+    def describe(self) -> str:
+        parts = " + ".join(f"{w:.2f} x {p.describe()}" for w, p in zip(self.config["weights"], self.parts))
+        return f"mixture ({parts})"
+
+    def num_params(self) -> int:
+        return sum(p.num_params() for p in self.parts)
+
+    # ----- contract ----------------------------------------------------------------------
+    def _mix(self, logits_list) -> np.ndarray:
+        stacked = np.stack([log_softmax(np.asarray(z, dtype=np.float64)) for z in logits_list])  # (C, ..., V)
+        stacked += self._logw.reshape((-1,) + (1,) * (stacked.ndim - 1))
+        m = stacked.max(axis=0)
+        return m + np.log(np.exp(stacked - m).sum(axis=0))  # (..., V)
+
+    def initial_state(self, B: int) -> tuple:
+        return tuple(s for p in self.parts for s in p.initial_state(B))
+
+    def _split(self, state: tuple) -> list[tuple]:
+        out, i = [], 0
+        for n in self._n_state:
+            out.append(tuple(state[i : i + n]))
+            i += n
+        return out
+
+    def step(self, ids: np.ndarray, state: tuple):
+        outs = [p.step(ids, s) for p, s in zip(self.parts, self._split(state))]
+        return self._mix([o[0] for o in outs]), tuple(s for o in outs for s in o[1])
+
+    def forward(self, batch, state=None, *, train: bool = False, rng=None):
+        states = self._split(state) if state is not None else [None] * len(self.parts)
+        caches = [p.forward(batch, s)[1] for p, s in zip(self.parts, states)]
+        logp = self._mix([c["logits"] for c in caches])  # (B, T, V)
+        nll = -np.take_along_axis(logp, batch.Y[..., None].astype(np.int64), axis=2)[..., 0] * batch.mask
+        final = tuple(s for c in caches for s in c["final_state"])
+        return float(nll.sum() / batch.norm), {"logits": logp, "nll": nll, "final_state": final}
+
+
+def component_logprobs(models: list[Model], vocab, names, batch_size: int = 1024) -> np.ndarray:
+    """``log P_i(symbol)`` of every predicted symbol of ``names`` under each model: (C, N)."""
+    from ..batch import make_batch
+
+    encoded = [vocab.encode(n) for n in names]
+    cols = []
+    for start in range(0, len(encoded), batch_size):
+        batch = make_batch(encoded[start : start + batch_size], norm="sum")
+        mask = batch.mask.astype(bool)
+        rows = []
+        for m in models:
+            _, cache = m.forward(batch)
+            rows.append(-cache["nll"][mask].astype(np.float64))
+        cols.append(np.stack(rows))
+    return np.concatenate(cols, axis=1)
+
+
+def fit_weights(models: list[Model], vocab, names, iters: int = 100, tol: float = 1e-7) -> list[float]:
+    """Mixture weights maximising the likelihood of ``names`` (EM)."""
+    lp = component_logprobs(models, vocab, names)  # (C, N)
+    C = lp.shape[0]
+    w = np.full(C, 1.0 / C)
+    prev = -np.inf
+    for _ in range(iters):
+        joint = lp + np.log(w)[:, None]  # (C, N)
+        m = joint.max(axis=0)
+        total = m + np.log(np.exp(joint - m).sum(axis=0))  # (N,)
+        ll = total.mean()
+        w = np.exp(joint - total).mean(axis=1)
+        w = np.maximum(w, 1e-6)
+        w /= w.sum()
+        if ll - prev < tol:
+            break
+        prev = ll
+    return [float(x) for x in w]

@@ -1,0 +1,1 @@
+"""The web page and JSON API served by ``namesmith serve``."""

@@ -1,0 +1,230 @@
+// namesmith page: talks to the JSON API of the server that served it (same origin only).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let models = [];
+let lastNames = [];
+
+const LABELS = {
+  min_len: "min length", max_len: "max length", top_k: "top-k", top_p: "top-p", n: "how many",
+  prefix: "starts with", suffix: "ends with", contains: "contains", temperature: "temperature", seed: "seed",
+};
+
+function plainWords(message) {
+  // the API names its parameters; the page shows the labels the user sees
+  return message.replace(/'?\b(min_len|max_len|top_k|top_p|n|prefix|suffix|contains|temperature|seed)\b'?/g,
+    (m, key) => `“${LABELS[key]}”`);
+}
+
+function showError(el, message) {
+  el.textContent = message ? plainWords(message) : "";
+  el.hidden = !message;
+}
+
+async function api(path, body) {
+  const opts = body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  };
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (e) {
+    throw new Error("The namesmith server did not answer. Is it still running?");
+  }
+  let data = null;
+  try { data = await res.json(); } catch (e) { /* not JSON */ }
+  if (!res.ok) throw new Error((data && data.error) || `The server answered ${res.status}.`);
+  return data;
+}
+
+function capitalise(name) { return name ? name[0].toUpperCase() + name.slice(1) : name; }
+
+function describeModel() {
+  const m = models.find((x) => x.name === $("model").value);
+  if (!m) { $("model-info").textContent = ""; return; }
+  const nll = m.val_nll ? `held-out NLL ${m.val_nll.toFixed(3)} nats/char` : "no held-out NLL recorded";
+  const corpus = m.corpus ? `trained on ${m.corpus}${m.corpus_names ? ` (${m.corpus_names.toLocaleString()} names)` : ""}` : "";
+  $("model-info").textContent = [m.description, corpus, nll].filter(Boolean).join("; ") + ".";
+}
+
+async function loadModels() {
+  try {
+    models = (await api("/api/models")).models;
+  } catch (e) {
+    showError($("gen-error"), e.message);
+    return;
+  }
+  const sel = $("model");
+  sel.innerHTML = "";
+  for (const m of models) {
+    const opt = document.createElement("option");
+    opt.value = m.name;
+    opt.textContent = `${m.name} — ${m.type}${m.val_nll ? `, NLL ${m.val_nll.toFixed(3)}` : ""}`;
+    sel.appendChild(opt);
+  }
+  describeModel();
+}
+
+function numberOrNull(id, parse) {
+  const v = $(id).value.trim();
+  return v === "" ? null : parse(v);
+}
+
+function generateRequest() {
+  const body = {
+    model: $("model").value || undefined,
+    n: numberOrNull("n", (v) => parseInt(v, 10)),
+    temperature: parseFloat($("temperature").value),
+    prefix: $("prefix").value, suffix: $("suffix").value, contains: $("contains").value,
+    min_len: numberOrNull("min_len", (v) => parseInt(v, 10)),
+    max_len: numberOrNull("max_len", (v) => parseInt(v, 10)),
+    top_k: numberOrNull("top_k", (v) => parseInt(v, 10)),
+    top_p: numberOrNull("top_p", parseFloat),
+    seed: numberOrNull("seed", (v) => parseInt(v, 10)),
+    novel: $("novel").checked, unique: $("unique").checked,
+  };
+  for (const [k, v] of Object.entries(body)) {
+    if (typeof v === "number" && Number.isNaN(v)) throw new Error(`"${k.replace("_", " ")}" is not a number.`);
+  }
+  return body;
+}
+
+function renderResults(names) {
+  const list = $("results");
+  list.innerHTML = "";
+  if (!names.length) return;
+  const best = Math.max(...names.map((s) => -s.nats_per_char));
+  const worst = Math.min(...names.map((s) => -s.nats_per_char));
+  for (const s of names) {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = capitalise(s.name);
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.title = `log-probability ${s.logprob.toFixed(2)} (${s.nats_per_char.toFixed(2)} nats/char)`;
+    bar.setAttribute("role", "img");
+    bar.setAttribute("aria-label", `plausibility: ${s.nats_per_char.toFixed(2)} nats per character`);
+    const fill = document.createElement("span");
+    const frac = best === worst ? 1 : (-s.nats_per_char - worst) / (best - worst);
+    fill.style.width = `${Math.round(15 + 85 * frac)}%`;
+    bar.appendChild(fill);
+    const tag = document.createElement("span");
+    if (s.novel === false) { tag.className = "tag known"; tag.textContent = "known"; }
+    else if (s.novel === true) { tag.className = "tag novel"; tag.textContent = "new"; }
+    const copy = document.createElement("button");
+    copy.type = "button";
+    copy.className = "copy";
+    copy.textContent = "Copy";
+    copy.setAttribute("aria-label", `Copy ${capitalise(s.name)}`);
+    copy.addEventListener("click", () => copyText(capitalise(s.name), copy));
+    li.append(name, bar, tag, copy);
+    li.dataset.seed = s.seed;
+    list.appendChild(li);
+  }
+}
+
+async function copyText(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+    if (button) { const t = button.textContent; button.textContent = "Copied"; setTimeout(() => { button.textContent = t; }, 1200); }
+  } catch (e) {
+    showError($("gen-error"), "The browser did not allow copying; select the names and copy them by hand.");
+  }
+}
+
+function csvField(v) {
+  const s = String(v ?? "");
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function downloadCsv() {
+  const rows = [["name", "logprob", "nats_per_char", "novel", "seed"]];
+  for (const s of lastNames) rows.push([capitalise(s.name), s.logprob, s.nats_per_char, s.novel, s.seed]);
+  const blob = new Blob([rows.map((r) => r.map(csvField).join(",")).join("\n") + "\n"], { type: "text/csv" });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = "names.csv";
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function onGenerate(ev) {
+  ev.preventDefault();
+  showError($("gen-error"), "");
+  const button = $("generate");
+  button.disabled = true;
+  $("gen-status").textContent = "Forging…";
+  try {
+    const data = await api("/api/generate", generateRequest());
+    lastNames = data.names;
+    renderResults(lastNames);
+    const rate = data.tries ? ` (${data.names.length} of ${data.tries} candidates kept)` : "";
+    $("gen-status").textContent = `${data.names.length} names in ${data.elapsed_ms} ms${rate}; seed ${data.seed}.`;
+    $("copy-all").disabled = $("download").disabled = !lastNames.length;
+  } catch (e) {
+    $("gen-status").textContent = "";
+    showError($("gen-error"), e.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function surprisalColour(nats) {
+  // 0 nats: pale green; 4+ nats: strong red
+  const t = Math.max(0, Math.min(1, nats / 4));
+  const hue = Math.round(120 * (1 - t));
+  return `hsl(${hue}, 70%, ${88 - 28 * t}%)`;
+}
+
+async function onScore(ev) {
+  ev.preventDefault();
+  showError($("score-error"), "");
+  const name = $("score-name").value.trim();
+  const out = $("score-result");
+  out.innerHTML = "";
+  if (!name) { showError($("score-error"), "Type a name to score."); return; }
+  try {
+    const data = await api("/api/score", { model: $("model").value || undefined, name });
+    const s = data.scores[0];
+    const letters = document.createElement("div");
+    letters.className = "letters";
+    letters.setAttribute("aria-label", `surprisal per character of ${s.name}`);
+    s.surprisal.forEach((c, i) => {
+      const span = document.createElement("span");
+      span.className = c.char === "<end>" ? "letter end" : "letter";
+      span.textContent = c.char === "<end>" ? "⏎" : (i === 0 ? c.char.toUpperCase() : c.char);
+      span.style.background = surprisalColour(c.nats);
+      span.title = `${c.char === "<end>" ? "end of name" : c.char}: ${c.nats.toFixed(2)} nats`;
+      letters.appendChild(span);
+    });
+    const lines = document.createElement("ul");
+    lines.className = "score-lines";
+    const worst = s.surprisal.reduce((a, b) => (b.nats > a.nats ? b : a));
+    const items = [
+      `log-probability ${s.logprob.toFixed(2)} (${s.nats_per_char.toFixed(2)} nats per character)`,
+      s.percentile === null ? null : `more plausible than ${s.percentile.toFixed(1)}% of the training names`,
+      `least expected: ${worst.char === "<end>" ? "ending here" : `“${worst.char}”`} (${worst.nats.toFixed(2)} nats)`,
+    ];
+    for (const t of items.filter(Boolean)) {
+      const li = document.createElement("li");
+      li.textContent = t;
+      lines.appendChild(li);
+    }
+    out.append(letters, lines);
+  } catch (e) {
+    showError($("score-error"), e.message);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("gen-form").addEventListener("submit", onGenerate);
+  $("score-form").addEventListener("submit", onScore);
+  $("model").addEventListener("change", describeModel);
+  $("temperature").addEventListener("input", () => { $("temperature-out").textContent = parseFloat($("temperature").value).toFixed(2); });
+  $("copy-all").addEventListener("click", () => copyText(lastNames.map((s) => capitalise(s.name)).join("\n"), $("copy-all")));
+  $("download").addEventListener("click", downloadCsv);
+  loadModels();
+});

@@ -1,0 +1,107 @@
+"""A real browser (the system's headless Chromium, driven by Playwright) uses the page.
+
+It sets a prefix and a length range, generates, checks that every name shown obeys
+them, scores a name and checks that the coloured surprisal letters appear. A
+screenshot is saved to test-artifacts/ (CI keeps it as an artefact).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from namesmith.checkpoint import save_checkpoint
+from namesmith.corpus import name_hashes
+from namesmith.models.gru import GRU
+from namesmith.vocab import Vocab
+from namesmith.web.server import App, Server
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def chromium_path() -> str | None:
+    for cand in (os.environ.get("NAMESMITH_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
+                 "/usr/bin/chromium"):
+        if cand and Path(cand).exists():
+            return cand
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("no system Chromium (apt-get install -y chromium; .ci/run does this)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=exe, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    vocab = Vocab.from_names(["abcdefghijklmnopqrstuvwxyz"])
+    model = GRU.create({"vocab_size": vocab.size, "hidden": 24, "embed": 8}, np.random.default_rng(0))
+    model.params["by"][0] += 1.0
+    path = tmp_path_factory.mktemp("browser") / "names.npz"
+    save_checkpoint(path, model, vocab, {"corpus": {"source": "builtin:test", "names": 3, "lowercase": True},
+                                          "metrics": {"val_nll": 2.71}},
+                    extras={"train_hashes": name_hashes(["anna", "mara", "marco"])})
+    srv = Server(App({"names": str(path)})).start()
+    yield srv
+    srv.stop()
+
+
+def test_generate_and_score_in_a_real_browser(browser, server):
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-sized screen
+    external = []
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(server.url) else None)
+    page.goto(server.url + "/")
+    page.wait_for_selector("#model option", state="attached")
+    page.wait_for_function("document.getElementById('model-info').textContent.length > 0")
+    assert "gru" in page.inner_text("#model-info") and "2.710" in page.inner_text("#model-info")
+
+    page.fill("#prefix", "Ma")
+    page.fill("#min_len", "4")
+    page.fill("#max_len", "6")
+    page.fill("#n", "15")
+    page.click("#generate")
+    page.wait_for_selector("#results li")
+    names = page.locator("#results .name").all_inner_texts()
+    assert len(names) == 15
+    for n in names:
+        assert n.startswith("Ma") and 4 <= len(n) <= 6, n
+    assert page.locator("#results .bar span").count() == 15
+    assert page.locator("#results .tag.novel").count() == 15  # novel-only is on by default
+    assert not page.is_disabled("#download")
+
+    # an impossible request is explained inline, in plain words
+    page.fill("#min_len", "9")
+    page.click("#generate")
+    page.wait_for_selector("#gen-error:not([hidden])")
+    assert "min length" in page.inner_text("#gen-error") and "max length" in page.inner_text("#gen-error")
+
+    # keyboard only: type a name and press Enter in the score box
+    page.focus("#score-name")
+    page.keyboard.type("Marina")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#score-result .letters span")
+    letters = page.locator("#score-result .letters span")
+    assert letters.count() == len("marina") + 1  # the letters and the end token
+    assert "".join(letters.all_inner_texts()[:-1]) == "Marina"
+    assert letters.first.get_attribute("style").startswith("background")
+    assert "log-probability" in page.inner_text("#score-result")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
+    assert not external, f"the page made external requests: {external}"
+    page.close()
