@@ -75,11 +75,15 @@ def main() -> int:
     metrics = [json.loads(line) for line in model.with_name(model.stem + ".metrics.jsonl").read_text().splitlines()]
     cps = [m["chars_per_s"] for m in metrics if "chars_per_s" in m]
     train_meta = ck.meta.get("train", {})
+    parts = getattr(ck.model, "parts", [ck.model])
+    networks = [m for m in parts if m.trainable]
     result = {
         "name": a.name,
         "command": "namesmith " + " ".join(cmd[3:]),
         "model": ck.model.describe(),
-        "params": ck.model.num_params(),
+        "params": sum(m.num_params() for m in networks),  # network weights (n-gram tables not counted)
+        "neural_model": networks[0].describe() if networks and len(parts) > 1 else None,
+        "neural_params": sum(m.num_params() for m in networks),
         "test_nll": test["nll"],
         "test_bits_per_char": test["bits_per_char"],
         "val_nll": ck.meta.get("metrics", {}).get("val_nll"),

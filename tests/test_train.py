@@ -152,7 +152,7 @@ def test_ctrl_c_saves_last_and_exits_130(corpus, tmp_path):
 
 
 def test_time_limit_and_early_stopping(corpus, tmp_path):
-    cfg = resolve({"corpus": str(corpus), "model": "rnn", "hidden": 8, "time_limit": 1.0, "samples": 0,
+    cfg = resolve({"corpus": str(corpus), "model": "rnn", "hidden": 8, "time_limit": 1.0, "samples": 0, "patience": None,
                    "eval_every": 50, "out": str(tmp_path / "t.npz")})
     t0 = time.time()
     res = train(cfg, log=lambda s: None, progress=False)
@@ -172,7 +172,11 @@ def test_toml_config_and_cli_override(corpus, tmp_path, capsys):
     err = capsys.readouterr().err
     assert '"hidden": 10' in err  # the resolved configuration is printed at start
     ck = load_checkpoint(tmp_path / "c.npz")
-    assert ck.model.config["hidden"] == 10 and ck.meta["train"]["config"]["steps"] == 6
+    cfg = ck.meta["train"]["config"]
+    assert cfg["hidden"] == 10 and cfg["steps"] == 6 and cfg["preset"] == "default"
+    # the default preset interpolates the trained network with a 6-gram; the network is kept too
+    assert ck.model.kind == "mixture" and cfg["mix_ngram"] == 6
+    assert load_checkpoint(tmp_path / "c.neural.npz").model.config["hidden"] == 10
     bad = tmp_path / "bad.toml"
     bad.write_text("hidden = 'big'\n")
     assert main(["train", "--config", str(bad)]) == 2
@@ -191,3 +195,21 @@ def test_plot_writes_png(corpus, tmp_path):
     assert main(["plot", str(out)]) == 0
     png = tmp_path / "m.loss.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_presets_and_precedence(tmp_path):
+    from namesmith.config import PRESETS
+
+    default = resolve({})
+    assert default.preset == "default" and default.model == "lstm" and default.steps == 9000
+    fast = resolve({"preset": "fast"})
+    assert fast.preset == "fast" and all(getattr(fast, k) == v for k, v in PRESETS["fast"].items())
+    assert resolve({"preset": "best", "hidden": 64}).hidden == 64  # the command line wins over the preset
+    toml = tmp_path / "c.toml"
+    toml.write_text('preset = "fast"\nhidden = 96\n')
+    assert resolve({}, str(toml)).hidden == 96 and resolve({"hidden": 80}, str(toml)).hidden == 80
+    # an explicit epoch or time budget replaces the default step budget
+    assert resolve({"epochs": 2.0}).steps is None and resolve({"time_limit": 30.0}).steps is None
+    assert resolve({"epochs": 2.0, "steps": 10}).steps == 10
+    with pytest.raises(ConfigError, match="preset"):
+        resolve({"preset": "huge"})

@@ -58,7 +58,7 @@ TRAIN_HELP = {
     "epochs": "stop after this many passes over the training names",
     "time_limit": "stop after this many seconds of this run",
     "eval_every": "evaluate on the validation names every N steps",
-    "patience": "stop early after N evaluations without improvement",
+    "patience": "stop early after N evaluations without improvement (0 = never)",
     "log_every": "log the training loss every N steps",
     "samples": "names printed at each evaluation",
     "seed": "random seed (the same seed gives the same run)",
@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Character-level language models in NumPy that learn from a list of names and forge new ones.",
     )
     ap.add_argument("--version", action="version", version=f"namesmith {__version__}")
+    ap.add_argument("--threads", type=int, metavar="N",
+                    help="BLAS threads for matrix products (default: the BLAS default for training, "
+                    "1 for serve, which runs many requests in parallel)")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_train(sub)
@@ -415,6 +418,17 @@ def cmd_serve(args) -> int:
     return serve_main(args.models, host=args.host, port=args.port)
 
 
+def _blas_threads(n: int | None):
+    """Limit the BLAS thread pool (OpenBLAS, MKL, ...) to ``n`` threads; no-op for None."""
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -422,7 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse already printed its one-line usage error
         return int(e.code or 0)
     try:
-        return int(args.func(args) or 0)
+        threads = args.threads if args.threads is not None else (1 if args.command == "serve" else None)
+        if threads is not None and threads < 1:
+            raise ConfigError("--threads must be >= 1")
+        with _blas_threads(threads):
+            return int(args.func(args) or 0)
     except NamesmithError as e:
         print(f"namesmith: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -206,17 +206,15 @@ def name_hashes(names) -> np.ndarray:
     Checkpoints keep these instead of the names themselves. With 64 bits the
     chance that a new name collides with one of 100,000 training names is ~5e-15.
     """
-    values = {int.from_bytes(hashlib.blake2b(n.encode("utf-8"), digest_size=8).digest(), "little") for n in names}
-    return np.array(sorted(values), dtype=np.uint64)
+    digests = b"".join([hashlib.blake2b(n.encode("utf-8"), digest_size=8).digest() for n in names])
+    return np.unique(np.frombuffer(digests, dtype="<u8")).astype(np.uint64)
 
 
 def in_hashes(names, hashes: np.ndarray) -> np.ndarray:
     """Boolean array: which of ``names`` are in the hash set ``hashes`` (from :func:`name_hashes`)."""
     if hashes is None or hashes.size == 0:
         return np.zeros(len(names), dtype=bool)
-    h = np.array(
-        [int.from_bytes(hashlib.blake2b(n.encode("utf-8"), digest_size=8).digest(), "little") for n in names],
-        dtype=np.uint64,
-    )
+    blake = hashlib.blake2b
+    h = np.frombuffer(b"".join([blake(n.encode("utf-8"), digest_size=8).digest() for n in names]), dtype="<u8")
     pos = np.minimum(np.searchsorted(hashes, h), hashes.size - 1)
     return hashes[pos] == h

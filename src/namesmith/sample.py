@@ -64,7 +64,7 @@ class SampleOptions:
     max_tries: int | None = None  # default: 100 * n + 1000 candidates
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sample:
     name: str
     logprob: float  # natural log, end token included
@@ -200,40 +200,48 @@ class Sampler:
             mask[0] = length >= opts.min_len
             if not mask.any():  # only possible if no character is allowed: end anyway
                 mask[0] = True
-            logp = log_softmax(logits.astype(np.float64))  # (a, V) the model's own distribution
-            z = np.where(mask, logp, neg_inf)  # (a, V)
+            rows = np.arange(active.size)
+            # the model's own log-probability of each row's choice: logits - logsumexp(logits)
+            top = logits.max(axis=1, keepdims=True)  # (a, 1)
+            lse = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))  # (a,)
+            z = np.where(mask, logits, neg_inf)  # (a, V) the allowed part of the distribution
             if opts.temperature == 0:
                 choice = z.argmax(axis=1)
             else:
-                z = z / opts.temperature
+                z -= z.max(axis=1, keepdims=True)  # the best allowed symbol gets weight exactly 1
+                if opts.temperature != 1:
+                    z /= opts.temperature
                 if opts.top_k is not None and opts.top_k < V:
                     kth = np.partition(z, V - opts.top_k, axis=1)[:, V - opts.top_k][:, None]
-                    z = np.where(z >= kth, z, neg_inf)
-                p = np.exp(z - z.max(axis=1, keepdims=True))  # (a, V) unnormalised
+                    z[z < kth] = neg_inf  # ties at the k-th value are kept
+                p = np.exp(z)  # (a, V) unnormalised, 0 where masked
                 if opts.top_p is not None and opts.top_p < 1:
                     order = np.argsort(-p, axis=1, kind="stable")
                     ps = np.take_along_axis(p, order, axis=1)
                     cum = np.cumsum(ps, axis=1)
-                    total = cum[:, -1:]
                     # keep the smallest set whose mass reaches top_p (always the most likely one)
-                    keep_sorted = (cum - ps) < opts.top_p * total
+                    keep_sorted = (cum - ps) < opts.top_p * cum[:, -1:]
                     keep = np.zeros_like(keep_sorted)
                     np.put_along_axis(keep, order, keep_sorted, axis=1)
-                    p = np.where(keep, p, 0.0)
+                    p[~keep] = 0.0
                 cdf = np.cumsum(p, axis=1)  # (a, V)
-                u = uniforms(seeds[active], t) * cdf[:, -1]  # (a,)
+                u = uniforms(seeds[active], t) * cdf[:, -1]  # (a,) in (0, total)
                 choice = np.minimum((cdf < u[:, None]).sum(axis=1), V - 1)
-            logprob[active] += logp[np.arange(active.size), choice]
+            logprob[active] += logits[rows, choice] - lse
             out[active, t] = choice
             going = choice != 0
-            active = active[going]
-            if active.size == 0:
-                break
-            state = tuple(s[going] for s in state)
+            if not going.all():
+                active = active[going]
+                if active.size == 0:
+                    break
+                state = tuple(s[going] for s in state)
             logits, state = model.step(choice[going].astype(np.int32), state)
-        chars = self.vocab.chars
-        # ids are non-zero up to the end token and zero after it
-        names = [prefix + "".join([chars[i] for i in row if i]) for row in out.tolist()]
+        # ids are non-zero up to the end token and zero after it; as one-character strings with
+        # NUL for the end token, each row viewed as one string is the name (NumPy drops trailing NULs)
+        table = np.array(("",) + self.vocab.chars[1:], dtype="<U1")
+        names = table[out].view(f"<U{steps}").ravel().tolist()
+        if prefix:
+            names = [prefix + n for n in names]
         return names, logprob
 
     # ----- public API ------------------------------------------------------------
@@ -276,6 +284,12 @@ class Sampler:
             names, logprobs = self.generate(seeds, opts, prepared)
             tries += m
             known = self._is_known(names) if (self.train_hashes is not None or self.exclude) else None
+            if not filtering and m <= n - len(accepted):  # nothing to reject: take the whole batch
+                novel = [None] * m if known is None else (~known).tolist()
+                lps = logprobs.tolist()
+                accepted += [Sample(name, lp, -lp / (len(name) + 1), nv, sd)
+                             for name, lp, nv, sd in zip(names, lps, novel, seeds.tolist())]
+                continue
             for i, name in enumerate(names):
                 if suffix and not name.endswith(suffix):
                     rejected["suffix"] += 1

@@ -228,7 +228,8 @@ def train(
         raise ConfigError("--mix-ngram fits its weights on validation names: give --val or a --val-fraction > 0")
     B = cfg.batch_size
     nb = math.ceil(len(data.train) / B)  # batches per epoch
-    total_steps = cfg.steps if cfg.steps is not None else (math.ceil(cfg.epochs * nb) if cfg.epochs else None)
+    budgets = [b for b in (cfg.steps, math.ceil(cfg.epochs * nb) if cfg.epochs else None) if b is not None]
+    total_steps = min(budgets) if budgets else None
     if total_steps is None and cfg.time_limit is None:
         raise ConfigError("say when to stop: --steps, --epochs or --time-limit")
 
@@ -349,7 +350,8 @@ def train(
                     now = time.perf_counter()
                     cps = log_chars / max(log_time, 1e-9)  # training time only, evaluations excluded
                     rec = {"step": step, "epoch": round(step / nb, 4), "train_nll": window[0] / window[1],
-                           "lr": lr, "chars_per_s": round(cps), "elapsed": round(now - t_start, 3)}
+                           "lr": lr, "chars_per_s": round(cps), "elapsed": round(now - t_start, 3),
+                           "train_seconds": round(train_time, 3)}
                     record(rec)
                     window = [0.0, 0, 0]
                     log_time, log_chars = 0.0, 0
@@ -369,7 +371,8 @@ def train(
                     elif last_val is not None:
                         since_best += 1
                     names = show_samples(step)
-                    record({"step": step, "val_nll": last_val, "best_val_nll": best_val, "samples": names})
+                    record({"step": step, "val_nll": last_val, "best_val_nll": best_val, "samples": names,
+                            "train_seconds": round(train_time, 3)})
                     msg = (f"eval step {step}: val {_f(last_val)} nats/char "
                            f"({_f(last_val and last_val / math.log(2))} bits/char), best {_f(best_val)}"
                            f"{' *' if improved else ''} | " + ", ".join(names))

@@ -1,0 +1,350 @@
+"""Run every namesmith benchmark side by side and write BENCHMARKS.md.
+
+    pip install -e . torch==2.13.0        # torch: the PyTorch reference only, never a namesmith dependency
+    python benchmarks/run.py               # everything (about 55 minutes on 2 cores)
+    python benchmarks/run.py --only step,sampling   # some sections; other results are kept from results.json
+    python benchmarks/run.py --render      # rewrite BENCHMARKS.md from benchmarks/results.json
+
+Every measurement runs in its own subprocess, one after the other, so each has
+the machine to itself and its peak memory (RSS) is its own. Results accumulate
+in benchmarks/results.json (with the date and the command of each), and
+BENCHMARKS.md is rendered from it. Data: ../shared/data/names-ssa2018 (the
+train/test split of karpathy/makemore), read in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results.json"
+OUT = HERE / "out"
+SHARED = Path(os.environ.get("NAMESMITH_SHARED", ROOT.parent / "shared"))
+DATA = SHARED / "data" / "names-ssa2018"
+PY = sys.executable
+
+MAKEMORE_RNN = ["--model", "rnn", "--embed", "64", "--hidden", "64", "--learn-h0", "--optimizer", "adamw",
+                "--lr", "5e-4", "--beta1", "0.9", "--beta2", "0.99", "--weight-decay", "0.01",
+                "--batch-size", "32", "--schedule", "constant", "--clip", "none", "--dropout", "0",
+                "--dtype", "float32"]
+# the best configuration of each family for a 10-minute budget (neural only; the mixture is the best preset)
+FAMILIES = {
+    "rnn": ["--model", "rnn", "--hidden", "512", "--embed", "64", "--dropout", "0.25", "--batch-size", "64",
+            "--lr", "2e-3", "--eval-every", "250", "--mix-ngram", "0"],
+    "gru": ["--model", "gru", "--hidden", "512", "--embed", "64", "--dropout", "0.35", "--batch-size", "128",
+            "--lr", "2e-3", "--eval-every", "200", "--mix-ngram", "0"],
+}
+RNN_5MIN = ["--model", "rnn", "--hidden", "512", "--embed", "64", "--dropout", "0.25", "--batch-size", "64",
+            "--lr", "2e-3", "--eval-every", "250", "--mix-ngram", "0"]
+SAMPLER_MODEL = ["--model", "rnn", "--hidden", "128", "--embed", "0", "--dropout", "0", "--steps", "3000",
+                 "--batch-size", "64", "--mix-ngram", "0", "--patience", "0"]
+
+
+def run_json(args: list[str], label: str) -> dict:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {label}: {' '.join(args)}", file=sys.stderr, flush=True)
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"{label} failed:\n{proc.stderr[-3000:]}")
+    line = [x for x in proc.stdout.splitlines() if x.startswith("{")][-1]
+    out = json.loads(line)
+    out["_command"] = " ".join(Path(a).name if a == PY else a for a in args)
+    return out
+
+
+def bench(script: str, *args: str, label: str) -> dict:
+    return run_json([PY, str(HERE / script), *args], label)
+
+
+# ----- sections ----------------------------------------------------------------------------
+def machine() -> dict:
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+        mem = round(kb / 1024**2, 1)
+    except (OSError, StopIteration):
+        pass
+    try:
+        import torch
+
+        torch_v = f"{torch.__version__} ({torch.get_num_threads()} threads)"
+    except ImportError:
+        torch_v = "not installed"
+    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)" for i in threadpool_info()]
+    import namesmith
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem, "os": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__, "blas": ", ".join(blas),
+            "torch": torch_v, "namesmith": namesmith.__version__}
+
+
+def sec_peak(r):
+    r["peak"] = bench("throughput.py", "peak", label="matmul peak")
+
+
+def sec_seed(r):
+    seed = bench("throughput.py", "seed", "--iterations", "20000", label="seed recipe")
+    rows = []
+    for batch, dtype in ((32, "float32"), (256, "float32"), (1024, "float32"), (256, "float64")):
+        rows.append(bench("throughput.py", "step", "--model", "rnn", "--hidden", "50", "--embed", "0",
+                          "--batch", str(batch), "--dtype", dtype, "--optimizer", "sgd", "--lr", "0.01",
+                          "--clip", "value", "--steps", "200", label=f"batched rnn-50 b{batch} {dtype}"))
+    r["seed_vs_batched"] = {"seed": seed, "batched": rows}
+
+
+def sec_step(r):
+    out = {}
+    for cell in ("rnn", "gru"):
+        ns = bench("throughput.py", "step", "--model", cell, "--hidden", "64", "--embed", "64", "--learn-h0",
+                   "--batch", "32", "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "5e-4",
+                   "--steps", "400", label=f"namesmith {cell} step")
+        ns_pad = bench("throughput.py", "step", "--model", cell, "--hidden", "64", "--embed", "64", "--learn-h0",
+                       "--batch", "32", "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "5e-4",
+                       "--steps", "400", "--no-bucket", label=f"namesmith {cell} step (no buckets)")
+        ref = bench("torch_ref.py", "--cell", cell, "--mode", "steps", "--steps", "300",
+                    "--train", str(DATA / "train.txt"), label=f"torch {cell} step")
+        out[cell] = {"namesmith": ns, "namesmith_no_bucket": ns_pad, "torch": ref}
+    r["makemore_step"] = out
+
+
+def sec_ttt(r):
+    ns = bench("time_to_target.py", "--name", "ttt-rnn", "--seconds", "300", "--", *MAKEMORE_RNN,
+               label="namesmith makemore-rnn 5 min")
+    ref = bench("torch_ref.py", "--cell", "rnn", "--mode", "train", "--seconds", "300",
+                "--train", str(DATA / "train.txt"), "--test", str(DATA / "test.txt"), label="torch rnn 5 min")
+    r["time_to_target"] = {"namesmith": ns, "torch": ref}
+
+
+def sec_rnn5(r):
+    r["rnn_5min"] = bench("quality.py", "--name", "rnn-5min", "--seconds", "300", "--", *RNN_5MIN,
+                          label="best vanilla RNN 5 min")
+
+
+def sec_flops(r):
+    r["flops"] = [bench("throughput.py", "flops", "--hidden", "256", "--batch", str(b), "--steps", "40",
+                        "--warmup", "5", label=f"flops rnn-256 b{b}") for b in (1024, 4096)]
+
+
+def sec_families(r):
+    fam = {}
+    for name, args in FAMILIES.items():
+        fam[name] = bench("quality.py", "--name", f"family-{name}", "--seconds", "600", "--", *args,
+                          label=f"family {name} 10 min")
+    r["families"] = fam
+
+
+def sec_presets(r):
+    r["presets"] = {p: bench("quality.py", "--name", f"preset-{p}", "--preset", p, label=f"preset {p}")
+                    for p in ("fast", "default", "best")}
+
+
+def sec_ngram(r):
+    r["ngram"] = [bench("quality.py", "--name", f"ngram-{o}", "--", "--model", "ngram", "--order", str(o),
+                        label=f"ngram order {o}") for o in (2, 3, 4, 5, 6, 7)]
+
+
+def _sampler_model() -> Path:
+    path = OUT / "sampler-rnn128.npz"
+    if not path.exists():
+        subprocess.run([PY, "-m", "namesmith", "train", str(DATA / "train.txt"), *SAMPLER_MODEL, "--samples", "0",
+                        "--no-progress", "-o", str(path)], check=True, capture_output=True, cwd=ROOT)
+    return path
+
+
+def sec_sampling(r):
+    path = _sampler_model()
+    r["sampling"] = bench("throughput.py", "sample", str(path), "-n", "10000", label="sampling rnn-128")
+
+
+def sec_web(r):
+    path = _sampler_model()
+    out = {"rnn128": bench("web_load.py", str(path), "--clients", "8", "--seconds", "20", label="web load rnn-128")}
+    default = OUT / "preset-default.npz"
+    if default.exists():
+        out["default"] = bench("web_load.py", str(default), "--clients", "8", "--seconds", "20",
+                               label="web load default preset")
+    r["web"] = out
+
+
+SECTIONS = {
+    "peak": sec_peak, "seed": sec_seed, "step": sec_step, "flops": sec_flops, "ttt": sec_ttt,
+    "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
+    "sampling": sec_sampling, "web": sec_web,
+}
+
+
+# ----- rendering -----------------------------------------------------------------------------
+def f(x, nd=3):
+    return "—" if x is None else f"{x:,.{nd}f}"
+
+
+def render(r: dict) -> str:
+    m = r.get("machine", {})
+    L = ["# namesmith benchmarks", "",
+         f"Measured by `python benchmarks/run.py` on {r.get('date', '?')}; every figure below comes from that "
+         "run (raw numbers and the exact command of each measurement: `benchmarks/results.json`). "
+         "Quality is the mean negative log-likelihood per character on `names-ssa2018/test.txt` "
+         "(1,000 names, end-of-name token included), in nats (bits = nats / ln 2). Speed figures in one "
+         "table were measured one after the other in the same run, so their ratios compare like with like.",
+         "", "## Machine", "",
+         f"- CPU: {m.get('cpu')} — {m.get('cores')} cores, {m.get('memory_gib')} GiB RAM; {m.get('os')}",
+         f"- Python {m.get('python')}, NumPy {m.get('numpy')}, BLAS: {m.get('blas')}",
+         f"- PyTorch (reference implementations only): {m.get('torch')}; namesmith {m.get('namesmith')}"]
+    if "peak" in r:
+        p = r["peak"]
+        L.append(f"- Matrix-multiply peak measured in this run (2048×2048, NumPy): "
+                 f"{f(p['float32_gflops'], 1)} GFLOP/s float32, {f(p['float64_gflops'], 1)} GFLOP/s float64")
+    L.append("")
+
+    if "seed_vs_batched" in r:
+        s = r["seed_vs_batched"]
+        seed = s["seed"]["chars_per_s"]
+        L += ["## Training throughput: the notebook's algorithm vs the batched engine", "",
+              "Same model (vanilla RNN, one-hot input, hidden 50, SGD lr 0.01, elementwise clipping at 5) on "
+              "names-ssa2018/train.txt; characters per second include the end token.", "",
+              "| engine | batch | dtype | chars/s | × seed recipe | ms/step | peak RSS |", "|---|---|---|---|---|---|---|",
+              f"| seed recipe (`--recipe seed`, one name per step) | 1 | float64 | {f(seed, 0)} | 1.0 | "
+              f"{f(s['seed']['seconds'] / s['seed']['iterations'] * 1e3, 3)} | {f(s['seed']['peak_rss_mb'], 0)} MB |"]
+        for b in s["batched"]:
+            L.append(f"| batched engine | {b['batch']} | {b['dtype']} | {f(b['chars_per_s'], 0)} | "
+                     f"**{f(b['chars_per_s'] / seed, 1)}** | {f(b['ms_per_step'], 2)} | {f(b['peak_rss_mb'], 0)} MB |")
+        L += ["", f"Commands: `{s['seed']['_command']}`; `{s['batched'][1]['_command']}`", ""]
+
+    if "makemore_step" in r:
+        L += ["## One training step of makemore's models: namesmith vs PyTorch", "",
+              "makemore's `rnn` and `gru` (embedding 64, hidden 64, learned initial state, AdamW lr 5e-4, "
+              "betas (0.9, 0.99), weight decay 0.01, batch 32, float32). The PyTorch reference "
+              "(`benchmarks/torch_ref.py`) follows makemore's code: a cell applied step by step, batches padded "
+              "to makemore's block size of 16. namesmith buckets names by length (mean padded length shown); "
+              "the no-bucket row pads each batch to its longest name instead.", "",
+              "| model | PyTorch ms/step | namesmith ms/step | speed-up | namesmith, no buckets | speed-up | mean T |",
+              "|---|---|---|---|---|---|---|"]
+        for cell, d in r["makemore_step"].items():
+            t, n, npad = d["torch"]["ms_per_step"], d["namesmith"]["ms_per_step"], d["namesmith_no_bucket"]["ms_per_step"]
+            L.append(f"| {cell} | {f(t, 2)} | {f(n, 2)} | **{f(t / n, 1)}×** | {f(npad, 2)} | {f(t / npad, 1)}× | "
+                     f"{f(d['namesmith']['mean_T'], 1)} vs 16 |")
+        d = r["makemore_step"]["rnn"]
+        L += ["", f"Commands: `{d['namesmith']['_command']}`; `{d['torch']['_command']}`", ""]
+
+    if "time_to_target" in r:
+        t = r["time_to_target"]
+        ns, ref = t["namesmith"], t["torch"]
+        L += ["## Time to a held-out NLL of 2.05 and best NLL in 5 minutes (makemore's `rnn`)", "",
+              "Both train the same model (as above) on train.txt for 300 s of training time and evaluate test.txt "
+              "every 500 steps (evaluation time not counted). Both are reported as makemore reports: the best "
+              "test NLL seen during training.", "",
+              "| implementation | seconds to NLL ≤ 2.05 | best NLL in 300 s | steps | ms/step | peak RSS |",
+              "|---|---|---|---|---|---|",
+              f"| PyTorch reference | {f(ref['seconds_to_target'], 1)} | {f(ref['best_nll'], 4)} | {ref['steps']:,} | "
+              f"{f(ref['ms_per_step'], 2)} | {f(ref['peak_rss_mb'], 0)} MB |",
+              f"| namesmith | {f(ns['seconds_to_target'], 1)} | {f(ns['best_nll'], 4)} | {ns['steps']:,} | "
+              f"{f(ns['ms_per_step'], 2)} | {f(ns['peak_rss_mb'], 0)} MB |"]
+        if ns["seconds_to_target"] and ref["seconds_to_target"]:
+            L.append(f"\nnamesmith reaches 2.05 in {f(ns['seconds_to_target'] / ref['seconds_to_target'] * 100, 0)}% "
+                     "of the reference's time.")
+        L += ["", f"Command: `{ns['command']}`", ""]
+
+    if "rnn_5min" in r:
+        q = r["rnn_5min"]
+        L += ["## Best vanilla RNN in 5 minutes", "",
+              "Honest protocol: 5% of train.txt is held out for checkpoint selection, test.txt is used once at the "
+              "end.", "", f"- {q['model']}: test NLL **{f(q['test_nll'], 4)}** nats/char "
+              f"({f(q['test_bits_per_char'], 4)} bits/char), {f(q['chars_per_s'], 0)} chars/s, "
+              f"peak RSS {f(q['peak_rss_mb'], 0)} MB", f"- Command: `{q['command']}`", ""]
+
+    if "flops" in r:
+        L += ["## Compute efficiency", "",
+              "Vanilla RNN, hidden 256, one-hot input, float32: FLOPs of the matrix products of a training step "
+              "(counted in `benchmarks/throughput.py: rnn_step_flops`) per second, against the float32 "
+              "matrix-multiply peak measured in the same process.", "",
+              "| batch | ms/step | chars/s | achieved GFLOP/s | peak GFLOP/s | share of peak |", "|---|---|---|---|---|---|"]
+        for x in r["flops"]:
+            L.append(f"| {x['batch']} | {f(x['ms_per_step'], 1)} | {f(x['chars_per_s'], 0)} | {f(x['achieved_gflops'], 1)} | "
+                     f"{f(x['peak_gflops'], 1)} | **{f(100 * x['share_of_peak'], 0)}%** |")
+        L += ["", f"Command: `{r['flops'][0]['_command']}`", ""]
+
+    if "families" in r or "presets" in r or "ngram" in r:
+        L += ["## Model families and presets", "",
+              "Held-out protocol as above (train.txt minus a 5% validation split; test.txt once). "
+              "Mixtures interpolate the network with a Kneser-Ney n-gram, weights fitted on the validation split. "
+              "Parameters count the network's weights; n-gram sizes are the number of stored contexts.", "",
+              "| model | budget | test NLL (nats/char) | bits/char | parameters | chars/s | wall time | peak RSS |",
+              "|---|---|---|---|---|---|---|---|"]
+        for name, q in r.get("families", {}).items():
+            L.append(f"| {q['model']} | 10 min | {f(q['test_nll'], 4)} | {f(q['test_bits_per_char'], 3)} | "
+                     f"{q['params']:,} | {f(q['chars_per_s'], 0)} | {f(q['wall_seconds'], 0)} s | {f(q['peak_rss_mb'], 0)} MB |")
+        for p, q in r.get("presets", {}).items():
+            neural = q.get("neural_test_nll")
+            nparams = q.get("neural_params", q["params"])
+            if neural is not None:
+                L.append(f"| network of `--preset {p}` ({q.get('neural_model', '')}) | {p} | {f(neural, 4)} | "
+                         f"{f(neural / math.log(2), 3)} | {nparams:,} | {f(q['chars_per_s'], 0)} | | |")
+            L.append(f"| **`--preset {p}`**: {q['model']} | {f(q['wall_seconds'], 0)} s | **{f(q['test_nll'], 4)}** | "
+                     f"{f(q['test_bits_per_char'], 3)} | | {f(q['chars_per_s'], 0)} | {f(q['wall_seconds'], 0)} s | "
+                     f"{f(q['peak_rss_mb'], 0)} MB |")
+        for q in r.get("ngram", []):
+            L.append(f"| {q['model']} | fit | {f(q['test_nll'], 4)} | {f(q['test_bits_per_char'], 3)} | | | "
+                     f"{f(q['wall_seconds'], 1)} s | {f(q['peak_rss_mb'], 0)} MB |")
+        cmds = [q["command"] for q in list(r.get("families", {}).values()) + list(r.get("presets", {}).values())]
+        L += ["", "Commands:", ""] + [f"- `{c}`" for c in cmds] + [""]
+
+    if "sampling" in r:
+        s = r["sampling"]
+        L += ["## Sampling speed", "",
+              f"{s['model']}, temperature 1, {s['n']:,} names per call (mean length {f(s['mean_len'], 2)}), "
+              f"best of 5 calls: **{f(s['names_per_s'], 0)} names/s** (median {f(s['names_per_s_median'], 0)}).", "",
+              f"Command: `{s['_command']}`", ""]
+
+    if "web" in r:
+        L += ["## Web API under load", "",
+              "`POST /api/generate` with n = 20, 8 concurrent keep-alive clients for 20 s on loopback "
+              "(wrk), server `namesmith serve` (one BLAS thread).", "",
+              "| model | requests/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
+        for name, w in r["web"].items():
+            L.append(f"| {name} | {f(w['requests_per_s'], 0)} | {f(w['p50_ms'], 1)} | {f(w['p99_ms'], 1)} | {w['errors']} |")
+        L += ["", f"Command: `{r['web']['rnn128']['_command']}`", ""]
+    return "\n".join(L) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
+    ap.add_argument("--render", action="store_true", help="only rewrite BENCHMARKS.md from results.json")
+    a = ap.parse_args()
+    if not DATA.exists():
+        raise SystemExit(f"benchmark data {DATA} is absent (set NAMESMITH_SHARED)")
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if not a.render:
+        OUT.mkdir(exist_ok=True)
+        names = a.only.split(",") if a.only else list(SECTIONS)
+        results["machine"] = machine()
+        results["date"] = dt.date.today().isoformat()
+        for name in names:
+            SECTIONS[name](results)
+            RESULTS.write_text(json.dumps(results, indent=1))
+    (ROOT / "BENCHMARKS.md").write_text(render(results))
+    print(f"wrote {ROOT / 'BENCHMARKS.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
