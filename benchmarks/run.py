@@ -289,7 +289,7 @@ def render(r: dict) -> str:
               "Parameters count the network's weights; n-gram sizes are the number of stored contexts.", "",
               "| model | budget | test NLL (nats/char) | bits/char | parameters | chars/s | wall time | peak RSS |",
               "|---|---|---|---|---|---|---|---|"]
-        for name, q in r.get("families", {}).items():
+        for q in r.get("families", {}).values():
             L.append(f"| {q['model']} | 10 min | {f(q['test_nll'], 4)} | {f(q['test_bits_per_char'], 3)} | "
                      f"{q['params']:,} | {f(q['chars_per_s'], 0)} | {f(q['wall_seconds'], 0)} s | {f(q['peak_rss_mb'], 0)} MB |")
         for p, q in r.get("presets", {}).items():
