@@ -1,7 +1,7 @@
 """Run every namesmith benchmark side by side and write BENCHMARKS.md.
 
     pip install -e . torch==2.13.0        # torch: the PyTorch reference only, never a namesmith dependency
-    python benchmarks/run.py               # everything (about 55 minutes on 2 cores)
+    python benchmarks/run.py               # everything (about 65 minutes on 2 cores)
     python benchmarks/run.py --only step,sampling   # some sections; other results are kept from results.json
     python benchmarks/run.py --render      # rewrite BENCHMARKS.md from benchmarks/results.json
 
@@ -185,10 +185,46 @@ def sec_web(r):
     r["web"] = out
 
 
+def _split_corpus(name: str, text: str) -> tuple[Path, Path]:
+    """A fixed 90/10 train/test split of a corpus (seed 0), written to benchmarks/out/."""
+    import numpy as np
+
+    names = [x.strip().lower() for x in text.splitlines() if x.strip()]
+    order = np.random.default_rng(0).permutation(len(names))
+    n_test = max(1, len(names) // 10)
+    test = [names[i] for i in order[:n_test]]
+    train = [names[i] for i in order[n_test:]]
+    paths = OUT / f"{name}-train.txt", OUT / f"{name}-test.txt"
+    for path, part in zip(paths, (train, test)):
+        path.write_text("\n".join(part) + "\n", encoding="utf-8")
+    return paths
+
+
+def sec_corpora(r):
+    """Which model for which corpus size: n-gram, fast and default presets on three smaller corpora."""
+    from namesmith.corpus import builtin_text
+
+    corpora = {
+        "dinosaurs": (SHARED / "data" / "dinosaurs" / "dinos.txt").read_text(encoding="utf-8"),
+        "census-first": builtin_text("census-first"),
+        "census-surnames": builtin_text("census-surnames"),
+    }
+    out = {}
+    for cname, text in corpora.items():
+        train, test = _split_corpus(cname, text)
+        rows = {}
+        for label, args in (("ngram-5", ["--", "--model", "ngram", "--order", "5"]),
+                            ("fast", ["--preset", "fast"]), ("default", ["--preset", "default"])):
+            rows[label] = bench("quality.py", "--name", f"{cname}-{label}", "--train", str(train),
+                                "--test", str(test), "--val-fraction", "0.1", *args, label=f"{cname} {label}")
+        out[cname] = {"names": sum(1 for x in text.splitlines() if x.strip()), "rows": rows}
+    r["corpora"] = out
+
+
 SECTIONS = {
     "peak": sec_peak, "seed": sec_seed, "step": sec_step, "flops": sec_flops, "ttt": sec_ttt,
     "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
-    "sampling": sec_sampling, "web": sec_web,
+    "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora,
 }
 
 
@@ -306,6 +342,17 @@ def render(r: dict) -> str:
                      f"{f(q['wall_seconds'], 1)} s | {f(q['peak_rss_mb'], 0)} MB |")
         cmds = [q["command"] for q in list(r.get("families", {}).values()) + list(r.get("presets", {}).values())]
         L += ["", "Commands:", ""] + [f"- `{c}`" for c in cmds] + [""]
+
+    if "corpora" in r:
+        L += ["## Which model for which corpus size", "",
+              "Each corpus split 90/10 into train/test (seed 0); the models see only the training part (minus a "
+              "10% validation split for checkpoint selection and mixture weights). Test NLL in nats/char and wall "
+              "time of `namesmith train`.", "",
+              "| corpus | names | 5-gram (KN) | `--preset fast` | `--preset default` |", "|---|---|---|---|---|"]
+        for cname, d in r["corpora"].items():
+            cells = [f"{f(q['test_nll'], 3)} ({f(q['wall_seconds'], 0)} s)" for q in d["rows"].values()]
+            L.append(f"| {cname} | {d['names']:,} | " + " | ".join(cells) + " |")
+        L += [""]
 
     if "sampling" in r:
         s = r["sampling"]

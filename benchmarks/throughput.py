@@ -26,6 +26,11 @@ SHARED = Path(os.environ.get("NAMESMITH_SHARED", HERE.parent.parent / "shared"))
 TRAIN = SHARED / "data" / "names-ssa2018" / "train.txt"
 
 
+from namesmith.memory import keep_freed_memory  # noqa: E402
+
+keep_freed_memory()  # as the namesmith command does
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -430,6 +430,9 @@ def _blas_threads(n: int | None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .memory import keep_freed_memory
+
+    keep_freed_memory()  # no page faults for the temporaries every step reallocates
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -39,6 +39,7 @@ from .checkpoint import Checkpoint, atomic_write, load_checkpoint, save_checkpoi
 from .config import RESUME_FIXED, TrainConfig
 from .corpus import Corpus, load_corpus, name_hashes, read_corpus
 from .errors import CheckpointError, ConfigError, NamesmithError, TrainingDiverged
+from .memory import keep_freed_memory
 from .models import Model, model_class
 from .optim import clip_by_global_norm, clip_by_value, lr_at, make_optimizer
 from .sample import SampleOptions, Sampler
@@ -168,6 +169,7 @@ def train(
 ) -> Result:
     """Train a model according to ``cfg`` (see module docstring). ``log`` receives status lines."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    keep_freed_memory()
     ckpt: Checkpoint | None = None
     if resume is not None:
         ckpt = load_checkpoint(resume)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layers import colsum
 from .recurrent import Cell, RecurrentLM
 
 
@@ -100,7 +101,7 @@ def gru_backward(dhs, cache):
         dnext += dh
     dxa[..., : 2 * H] = dgh[..., : 2 * H]
     dWh = dgh.reshape(-1, 3 * H).T @ hprev.reshape(-1, H)  # (3H, H)
-    dbn = dgh[..., 2 * H :].reshape(-1, H).sum(axis=0)[:, None]  # (H, 1)
+    dbn = colsum(dgh.reshape(-1, 3 * H))[2 * H :, None]  # (H, 1)
     return dxa, dnext, dWh, dbn
 
 

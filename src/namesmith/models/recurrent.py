@@ -34,6 +34,7 @@ import numpy as np
 from ..errors import ConfigError
 from .base import DTYPES, Model, _float, _int
 from .layers import (
+    colsum,
     dropout_backward,
     dropout_forward,
     linear_backward,
@@ -166,12 +167,13 @@ class RecurrentLM(Model):
         return {name: p[self._key(name, l)] for name in names}
 
     def _input_table(self):
-        """Layer 0's input projection for every id: ``(V, G)`` plus what backward needs."""
-        Wx = self.params[self.cell.Wx]
+        """Layer 0's input projection plus bias for every id: ``(V, G)`` rows ``Wx x + b``."""
+        p = self.params
+        Wx = p[self.cell.Wx]
         if self.config["embed"]:
-            return self.params["E"] @ Wx.T  # (V, G)
-        table = Wx.T.copy()  # (V, G)
-        table[0] = 0.0  # the start input is the zero vector
+            return p["E"] @ Wx.T + p[self.cell.b].T  # (V, G)
+        table = Wx.T + p[self.cell.b].T  # (V, G)
+        table[0] = p[self.cell.b][:, 0]  # the start input is the zero vector: only the bias
         return table
 
     # ----- forward / backward -------------------------------------------------
@@ -187,9 +189,8 @@ class RecurrentLM(Model):
         learned_state = state is None
         state0 = self.initial_state(B) if state is None else state
 
-        table = self._input_table()  # (V, G)
+        table = self._input_table()  # (V, G), bias included
         xa, lookup_cache = lookup_forward(table, Xt)  # (T, B, G)
-        xa = xa + p[self.cell.b].T  # (T, B, G)
         layer_caches = []
         inp = None
         final_state = []
@@ -238,7 +239,7 @@ class RecurrentLM(Model):
             if cfg["learn_h0"]:
                 for name, ds in zip(self.cell.state_names, dstate0):
                     grads[self._key(name, l)] = (
-                        ds.sum(axis=0)[:, None] if learned_state else np.zeros((H, 1), dtype=self.dtype)
+                        colsum(ds)[:, None] if learned_state else np.zeros((H, 1), dtype=self.dtype)
                     )
             G = dxa.shape[-1]
             if l > 0:
@@ -247,7 +248,7 @@ class RecurrentLM(Model):
                 grads[self._key(self.cell.b, l)] = gb
                 dhs = dinp.reshape(T, B, H)
             else:
-                grads[self.cell.b] = dxa.reshape(T * B, G).sum(axis=0)[:, None]
+                grads[self.cell.b] = colsum(dxa.reshape(T * B, G))[:, None]
                 dtable = lookup_backward(dxa, lookup_cache)  # (V, G)
                 if cfg["embed"]:
                     grads[self.cell.Wx] = dtable.T @ p["E"]  # (G, D)
@@ -261,7 +262,7 @@ class RecurrentLM(Model):
     def step(self, ids: np.ndarray, state: tuple):
         """Advance every row by one input id; returns ``logits (B, V)`` and the new state."""
         p, cfg = self.params, self.config
-        x = self._input_table()[ids] + p[self.cell.b].T  # (B, G)
+        x = self._input_table()[ids]  # (B, G), bias included
         new_state = []
         h = None
         for l in range(cfg["layers"]):

@@ -51,7 +51,8 @@ def rnn_backward(dhs: np.ndarray, cache):
     """BPTT. ``dhs (T, B, H)`` from above; returns ``dxa (T, B, H)``, ``dh0 (B, H)``, ``dWaa (H, H)``."""
     hs, h0, Waa = cache
     T = hs.shape[0]
-    dtanh = 1.0 - hs * hs  # (T, B, H)
+    dtanh = hs * hs  # (T, B, H)
+    np.subtract(1.0, dtanh, out=dtanh)  # 1 - a^2, the derivative of tanh
     draw = np.empty_like(hs)  # (T, B, H)
     dnext = np.zeros_like(h0)  # (B, H)
     for t in range(T - 1, -1, -1):
