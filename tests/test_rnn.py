@@ -132,3 +132,13 @@ def test_overfits_a_tiny_corpus():
     # each name's first letter is a 1-in-3 guess (ln 3 nats); everything after it can be learnt,
     # so the floor is 3 ln 3 nats over the 14 predicted symbols
     assert loss < 3 * np.log(3) / 14 + 0.01
+
+
+def test_forward_leaves_its_logits_intact_for_a_single_position(tiny_vocab):
+    """Regression: with one position the transposed logits must still be copied, not shifted in place."""
+    model = RNN.create({"vocab_size": tiny_vocab.size, "hidden": 4, "dtype": "float64"}, np.random.default_rng(0))
+    model.params["by"][:] = np.arange(tiny_vocab.size)[:, None]
+    _, cache = model.forward(make_batch([tiny_vocab.encode("")], norm="sum"))
+    state = model.initial_state(1)
+    logits, _ = model.step(np.zeros(1, dtype=np.int32), state)
+    np.testing.assert_allclose(cache["logits"][0, 0], logits[0])

@@ -74,7 +74,7 @@ def softmax_xent_forward(logits: np.ndarray, Y: np.ndarray, mask: np.ndarray, no
     The cache keeps the probabilities for backward.
     """
     cols = np.arange(Y.size)
-    z = np.ascontiguousarray(logits.T)  # (V, N)
+    z = logits.T.copy()  # (V, N), always a copy: the caller's logits stay intact
     z -= z.max(axis=0)  # shifted for stability
     zy = z[Y, cols]  # (N,)
     e = np.exp(z, out=z)  # (V, N)
