@@ -101,28 +101,47 @@ def sec_peak(r):
     r["peak"] = bench("throughput.py", "peak", label="matmul peak")
 
 
-def sec_seed(r):
-    seed = bench("throughput.py", "seed", "--iterations", "20000", label="seed recipe")
-    rows = []
-    for batch, dtype in ((32, "float32"), (256, "float32"), (512, "float32"), (1024, "float32"), (512, "float64")):
-        rows.append(bench("throughput.py", "step", "--model", "rnn", "--hidden", "50", "--embed", "0",
-                          "--batch", str(batch), "--dtype", dtype, "--optimizer", "sgd", "--lr", "0.01",
-                          "--clip", "value", "--steps", "200", label=f"batched rnn-50 b{batch} {dtype}"))
-    r["seed_vs_batched"] = {"seed": seed, "batched": rows}
+def _median_run(runs: list[dict], key: str) -> dict:
+    """The run with the median value of ``key``, annotated with all the values seen."""
+    runs = sorted(runs, key=lambda x: x[key])
+    out = dict(runs[len(runs) // 2])
+    out[f"{key}_all"] = [x[key] for x in runs]
+    return out
 
 
-def sec_step(r):
+def sec_seed(r, reps: int = 3):
+    """The seed recipe and the batched engine, interleaved and repeated (median of ``reps``).
+
+    This machine's speed drifts from minute to minute, so every configuration is
+    measured once per round, in rounds, and the ratio uses the medians.
+    """
+    configs = [(32, "float32"), (256, "float32"), (512, "float32"), (1024, "float32"), (512, "float64")]
+    seeds, batched = [], {c: [] for c in configs}
+    for rep in range(reps):
+        seeds.append(bench("throughput.py", "seed", "--iterations", "20000", label=f"seed recipe ({rep + 1}/{reps})"))
+        for batch, dtype in configs:
+            batched[(batch, dtype)].append(bench(
+                "throughput.py", "step", "--model", "rnn", "--hidden", "50", "--embed", "0", "--batch", str(batch),
+                "--dtype", dtype, "--optimizer", "sgd", "--lr", "0.01", "--clip", "value", "--steps", "200",
+                label=f"batched rnn-50 b{batch} {dtype} ({rep + 1}/{reps})"))
+    r["seed_vs_batched"] = {"seed": _median_run(seeds, "chars_per_s"),
+                            "batched": [_median_run(v, "chars_per_s") for v in batched.values()]}
+
+
+def sec_step(r, reps: int = 3):
+    """makemore-shaped steps, namesmith and the PyTorch reference interleaved, median of ``reps`` rounds."""
     out = {}
     for cell in ("rnn", "gru"):
-        ns = bench("throughput.py", "step", "--model", cell, "--hidden", "64", "--embed", "64", "--learn-h0",
-                   "--batch", "32", "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "5e-4",
-                   "--steps", "400", label=f"namesmith {cell} step")
-        ns_pad = bench("throughput.py", "step", "--model", cell, "--hidden", "64", "--embed", "64", "--learn-h0",
-                       "--batch", "32", "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "5e-4",
-                       "--steps", "400", "--no-bucket", label=f"namesmith {cell} step (no buckets)")
-        ref = bench("torch_ref.py", "--cell", cell, "--mode", "steps", "--steps", "300",
-                    "--train", str(DATA / "train.txt"), label=f"torch {cell} step")
-        out[cell] = {"namesmith": ns, "namesmith_no_bucket": ns_pad, "torch": ref}
+        common = ["--model", cell, "--hidden", "64", "--embed", "64", "--learn-h0", "--batch", "32",
+                  "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "5e-4", "--steps", "400"]
+        runs = {"namesmith": [], "namesmith_no_bucket": [], "torch": []}
+        for rep in range(reps):
+            runs["namesmith"].append(bench("throughput.py", "step", *common, label=f"namesmith {cell} step"))
+            runs["namesmith_no_bucket"].append(bench("throughput.py", "step", *common, "--no-bucket",
+                                                     label=f"namesmith {cell} step (no buckets)"))
+            runs["torch"].append(bench("torch_ref.py", "--cell", cell, "--mode", "steps", "--steps", "300",
+                                       "--train", str(DATA / "train.txt"), label=f"torch {cell} step"))
+        out[cell] = {k: _median_run(v, "ms_per_step") for k, v in runs.items()}
     r["makemore_step"] = out
 
 
@@ -256,7 +275,9 @@ def render(r: dict) -> str:
         seed = s["seed"]["chars_per_s"]
         L += ["## Training throughput: the notebook's algorithm vs the batched engine", "",
               "Same model (vanilla RNN, one-hot input, hidden 50, SGD lr 0.01, elementwise clipping at 5) on "
-              "names-ssa2018/train.txt; characters per second include the end token.", "",
+              "names-ssa2018/train.txt; characters per second include the end token. Each row is the median of "
+              f"{len(s['seed'].get('chars_per_s_all', [0]))} interleaved runs (the seed recipe measured "
+              + ", ".join(f"{x:,.0f}" for x in s["seed"].get("chars_per_s_all", [seed])) + " chars/s).", "",
               "| engine | batch | dtype | chars/s | × seed recipe | ms/step | peak RSS |", "|---|---|---|---|---|---|---|",
               f"| seed recipe (`--recipe seed`, one name per step) | 1 | float64 | {f(seed, 0)} | 1.0 | "
               f"{f(s['seed']['seconds'] / s['seed']['iterations'] * 1e3, 3)} | {f(s['seed']['peak_rss_mb'], 0)} MB |"]
@@ -271,7 +292,7 @@ def render(r: dict) -> str:
               "betas (0.9, 0.99), weight decay 0.01, batch 32, float32). The PyTorch reference "
               "(`benchmarks/torch_ref.py`) follows makemore's code: a cell applied step by step, batches padded "
               "to makemore's block size of 16. namesmith buckets names by length (mean padded length shown); "
-              "the no-bucket row pads each batch to its longest name instead.", "",
+              "the no-bucket row pads each batch to its longest name instead. Medians of 3 interleaved rounds.", "",
               "| model | PyTorch ms/step | namesmith ms/step | speed-up | namesmith, no buckets | speed-up | mean T |",
               "|---|---|---|---|---|---|---|"]
         for cell, d in r["makemore_step"].items():

@@ -213,3 +213,46 @@ def test_presets_and_precedence(tmp_path):
     assert resolve({"epochs": 2.0, "steps": 10}).steps == 10
     with pytest.raises(ConfigError, match="preset"):
         resolve({"preset": "huge"})
+
+
+def test_resume_refuses_finished_models_with_a_pointer(corpus, tmp_path, capsys):
+    out = tmp_path / "m.npz"
+    assert main(["train", str(corpus), "--model", "rnn", "--hidden", "8", "--steps", "4", "--eval-every", "2",
+                 "--samples", "0", "--no-progress", "-o", str(out)]) == 0
+    capsys.readouterr()
+    # m.npz is the final mixture (network + n-gram): it has no optimizer state to continue from
+    code = main(["train", "--resume", str(out), "--steps", "8", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "m.last.npz" in err and "Traceback" not in err
+    assert main(["train", "--resume", str(tmp_path / "m.last.npz"), "--steps", "6", "--no-progress"]) == 0
+    seed = tmp_path / "seed.npz"
+    assert main(["train", str(corpus), "--recipe", "seed", "--steps", "5", "--log-every", "100", "-o", str(seed)]) == 0
+    capsys.readouterr()
+    code = main(["train", "--resume", str(seed), "--steps", "10"])
+    err = capsys.readouterr().err
+    assert code == 2 and "seed-recipe" in err and "Traceback" not in err
+
+
+def test_mean_normalisation_weighs_every_character_equally(corpus, tmp_path):
+    """With --norm mean a batch's loss is its NLL sum over (names x corpus mean tokens): no length bias."""
+    import importlib
+
+    T = importlib.import_module("namesmith.train")
+    seen = []
+    orig = T.make_batch
+
+    def spy(encoded, **kw):
+        b = orig(encoded, **kw)
+        seen.append((len(encoded), b.norm, b.tokens))
+        return b
+
+    T.make_batch = spy
+    try:
+        cfg = resolve({"corpus": str(corpus), "model": "rnn", "hidden": 8, "steps": 3, "batch_size": 4,
+                       "samples": 0, "mix_ngram": 0, "eval_every": 3, "out": str(tmp_path / "n.npz")})
+        train(cfg, log=lambda s: None, progress=False)
+    finally:
+        T.make_batch = orig
+    per_name = {round(norm / n, 9) for n, norm, _ in seen}
+    assert len(per_name) == 1  # the same expected tokens per name for every batch
+    assert any(norm != tokens for _, norm, tokens in seen)  # not each batch's own count

@@ -207,3 +207,27 @@ def test_loaded_model_is_shared_read_only(server):
     after = load_checkpoint(served.path).model.params
     for k in before:
         assert np.array_equal(before[k], served.ckpt.model.params[k]) and np.array_equal(before[k], after[k])
+
+
+def test_default_model_is_trained_once_and_cached(tmp_path, monkeypatch):
+    import importlib
+
+    from namesmith.web import server as srv
+
+    train_mod = importlib.import_module("namesmith.train")  # the module (namesmith.train is also the function)
+
+    monkeypatch.setenv("NAMESMITH_CACHE", str(tmp_path / "cache"))
+    calls, logs = [], []
+
+    def fake_train(cfg, log=None, **kw):
+        calls.append(cfg)
+        vocab = Vocab.from_names([ALPHA])
+        model = RNN.create({"vocab_size": vocab.size, "hidden": 4}, np.random.default_rng(0))
+        save_checkpoint(cfg.out, model, vocab)
+
+    monkeypatch.setattr(train_mod, "train", fake_train)
+    path = srv.ensure_default_model(log=logs.append)
+    assert path.exists() and path.parent == tmp_path / "cache" and len(calls) == 1
+    assert calls[0].preset == "default" and "training the built-in default model once" in logs[-1]
+    assert srv.ensure_default_model(log=logs.append) == path and len(calls) == 1
+    assert "cached at" in logs[-1]

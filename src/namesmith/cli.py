@@ -54,6 +54,8 @@ TRAIN_HELP = {
     "min_lr": "final learning rate (--schedule cosine/linear)",
     "batch_size": "names per batch",
     "bucket": "group names of similar length into batches (less padding)",
+    "norm": "loss weight per character: 'mean' divides each batch's summed NLL by its expected number of "
+    "characters (unbiased with length buckets), 'batch' by its actual number",
     "steps": "stop after this many optimizer steps in total (counted across resumes)",
     "epochs": "stop after this many passes over the training names",
     "time_limit": "stop after this many seconds of this run",
@@ -68,6 +70,7 @@ CHOICES = {
     "optimizer": ["sgd", "momentum", "adagrad", "adam", "adamw"],
     "clip": ["norm", "value", "none"],
     "schedule": ["constant", "step", "cosine", "linear"],
+    "norm": ["mean", "batch"],
 }
 
 

@@ -59,6 +59,7 @@ class TrainConfig:
     min_lr: float = 0.0
     batch_size: int = 64
     bucket: bool = True
+    norm: str = "mean"  # per-token weight: "mean" (constant, unbiased) or "batch" (each batch's own count)
     # ----- stopping and evaluation
     steps: int | None = 9000
     epochs: float | None = None
@@ -85,6 +86,7 @@ class TrainConfig:
         need(self.lr > 0, f"--lr must be > 0, got {self.lr}")
         need(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
         need(self.clip in ("norm", "value", "none"), f"--clip must be norm, value or none, got {self.clip!r}")
+        need(self.norm in ("mean", "batch"), f"--norm must be mean or batch, got {self.norm!r}")
         need(self.clip_value > 0, "--clip-value must be > 0")
         need(self.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {self.dtype!r}")
         need(self.steps is None or self.steps >= 0, "--steps must be >= 0")
@@ -107,7 +109,7 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 RESUME_FIXED = {
     "corpus", "val", "val_fraction", "keep_case", "max_item_len", "model", "hidden", "layers",
     "embed", "dropout", "learn_h0", "order", "discount", "dtype", "optimizer", "momentum",
-    "beta1", "beta2", "eps", "weight_decay", "batch_size", "bucket", "seed", "preset",
+    "beta1", "beta2", "eps", "weight_decay", "batch_size", "bucket", "norm", "seed", "preset",
 }
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from .batch import Batch, batch_order, make_batch
 from .checkpoint import Checkpoint, atomic_write, load_checkpoint, save_checkpoint
-from .config import RESUME_FIXED, TrainConfig
+from .config import FIELDS, RESUME_FIXED, TrainConfig
 from .corpus import Corpus, load_corpus, name_hashes, read_corpus
 from .errors import CheckpointError, ConfigError, NamesmithError, TrainingDiverged
 from .memory import keep_freed_memory
@@ -174,8 +174,13 @@ def train(
     if resume is not None:
         ckpt = load_checkpoint(resume)
         stored = ckpt.meta.get("train", {}).get("config")
-        if not isinstance(stored, dict):
-            raise CheckpointError(f"{resume}: has no training configuration to resume from")
+        if not isinstance(stored, dict) or "recipe" in stored:
+            raise CheckpointError(f"{resume}: has no training state to resume from (a seed-recipe or fitted model)")
+        if not ckpt.model.trainable or "optimizer" not in ckpt.meta:
+            last = paths_for(stored.get("out", resume))["last"]
+            raise CheckpointError(f"{resume}: is a finished model ({ckpt.model.kind}) without optimizer state; "
+                                  f"resume from the run's last checkpoint ({last}) instead")
+        stored = {k: v for k, v in stored.items() if k in FIELDS}
         changed = sorted(k for k in (cli_overrides or set()) & RESUME_FIXED
                          if getattr(cfg, k) != stored.get(k))
         if changed:
@@ -258,13 +263,21 @@ def train(
         metrics_f.write(json.dumps(obj) + "\n")
         metrics_f.flush()
 
+    # Each batch's summed NLL is divided by its expected number of predicted symbols (names x the
+    # corpus mean), not its actual count: with length buckets a batch of short names would otherwise
+    # weigh each of its symbols more than a batch of long names, biasing the per-character objective.
+    mean_tokens = float(data.lengths.mean()) + 1.0
     epoch_cache: dict[int, list[Batch]] = {}
 
     def batches(epoch: int) -> list[Batch]:
         if epoch not in epoch_cache:
             epoch_cache.clear()
             order = batch_order(data.lengths, B, stream(cfg.seed, STREAM_DATA, epoch), bucket=cfg.bucket)
-            epoch_cache[epoch] = [make_batch([data.encoded[i] for i in idx], dtype=model.dtype) for idx in order]
+            epoch_cache[epoch] = [
+                make_batch([data.encoded[i] for i in idx], dtype=model.dtype,
+                           norm=len(idx) * mean_tokens if cfg.norm == "mean" else "tokens")
+                for idx in order
+            ]
         return epoch_cache[epoch]
 
     def lr_for(step: int, elapsed: float) -> float:
