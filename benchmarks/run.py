@@ -136,11 +136,12 @@ def sec_step(r, reps: int = 3):
                   "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "5e-4", "--steps", "400"]
         runs = {"namesmith": [], "namesmith_no_bucket": [], "torch": []}
         for rep in range(reps):
-            runs["namesmith"].append(bench("throughput.py", "step", *common, label=f"namesmith {cell} step"))
+            tag = f"({rep + 1}/{reps})"
+            runs["namesmith"].append(bench("throughput.py", "step", *common, label=f"namesmith {cell} step {tag}"))
             runs["namesmith_no_bucket"].append(bench("throughput.py", "step", *common, "--no-bucket",
-                                                     label=f"namesmith {cell} step (no buckets)"))
+                                                     label=f"namesmith {cell} step, no buckets {tag}"))
             runs["torch"].append(bench("torch_ref.py", "--cell", cell, "--mode", "steps", "--steps", "300",
-                                       "--train", str(DATA / "train.txt"), label=f"torch {cell} step"))
+                                       "--train", str(DATA / "train.txt"), label=f"torch {cell} step {tag}"))
         out[cell] = {k: _median_run(v, "ms_per_step") for k, v in runs.items()}
     r["makemore_step"] = out
 
