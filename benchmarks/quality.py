@@ -72,7 +72,8 @@ def main() -> int:
     from namesmith.checkpoint import load_checkpoint
 
     ck = load_checkpoint(model)
-    metrics = [json.loads(line) for line in model.with_name(model.stem + ".metrics.jsonl").read_text().splitlines()]
+    metrics_path = model.with_name(model.stem + ".metrics.jsonl")  # fitted (count) models have none
+    metrics = [json.loads(x) for x in metrics_path.read_text().splitlines()] if metrics_path.exists() else []
     cps = [m["chars_per_s"] for m in metrics if "chars_per_s" in m]
     train_meta = ck.meta.get("train", {})
     parts = getattr(ck.model, "parts", [ck.model])

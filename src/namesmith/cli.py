@@ -189,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("models", nargs="*", metavar="[NAME=]MODEL", help="model files (default: the built-in model)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--access-log", action="store_true", help="print a line per request on stderr")
     p.set_defaults(func=cmd_serve)
     return ap
 
@@ -418,7 +419,7 @@ def cmd_plot(args) -> int:
 def cmd_serve(args) -> int:
     from .web.server import serve_main
 
-    return serve_main(args.models, host=args.host, port=args.port)
+    return serve_main(args.models, host=args.host, port=args.port, access_log=args.access_log)
 
 
 def _blas_threads(n: int | None):

@@ -21,20 +21,25 @@ SEED_BITS = 53
 SEED_MASK = (1 << SEED_BITS) - 1
 
 
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
 def mix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64's output function (a bijection on uint64)."""
-    z = np.asarray(z, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    """SplitMix64's output function (a bijection on uint64).
+
+    Works on arrays (at least 1-D), where NumPy's uint64 arithmetic wraps
+    modulo 2**64 silently, as the algorithm requires.
+    """
+    z = np.atleast_1d(np.asarray(z, dtype=np.uint64))
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
 
 
 def stream(seeds: np.ndarray, t: int) -> np.ndarray:
     """The ``t``-th (0-based) uint64 output of each seed's SplitMix64 stream."""
-    seeds = np.asarray(seeds, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        return mix64(mix64(seeds) + np.uint64(t + 1) * GAMMA)
+    step = np.array([(t + 1) * int(GAMMA) % (1 << 64)], dtype=np.uint64)
+    return mix64(mix64(seeds) + step)
 
 
 def uniforms(seeds: np.ndarray, t: int) -> np.ndarray:
@@ -50,8 +55,7 @@ def child_seeds(seed: int, start: int, count: int) -> np.ndarray:
     whose reported seed is ``S``; later names take the stream's outputs.
     """
     idx = np.arange(start, start + count, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        seeds = mix64(np.uint64(seed) ^ mix64(idx + GAMMA)) & np.uint64(SEED_MASK)
+    seeds = mix64(np.array([seed], dtype=np.uint64) ^ mix64(idx + GAMMA)) & np.uint64(SEED_MASK)
     if start == 0 and count:
         seeds[0] = np.uint64(seed & SEED_MASK)
     return seeds

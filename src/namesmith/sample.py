@@ -31,7 +31,7 @@ import heapq
 import re
 import time
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -73,7 +73,9 @@ class Sample:
     seed: int
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # built directly: dataclasses.asdict deep-copies and costs more than generating the name
+        return {"name": self.name, "logprob": self.logprob, "nats_per_char": self.nats_per_char,
+                "novel": self.novel, "seed": self.seed}
 
 
 @dataclass
@@ -166,15 +168,14 @@ class Sampler:
         return known
 
     # ----- the core: one batch of candidates -------------------------------------
-    def _feed_prefix(self, prefix_ids: np.ndarray):
+    def _feed_prefix(self, step, prefix_ids: np.ndarray):
         """Feed start + prefix through the model once; returns logits (1, V), state, logprob."""
-        model = self.model
-        state = model.initial_state(1)
-        logits, state = model.step(np.zeros(1, dtype=np.int32), state)
+        state = self.model.initial_state(1)
+        logits, state = step(np.zeros(1, dtype=np.int32), state)
         lp = 0.0
         for c in prefix_ids:
             lp += float(log_softmax(logits)[0, c])
-            logits, state = model.step(np.array([c], dtype=np.int32), state)
+            logits, state = step(np.array([c], dtype=np.int32), state)
         return logits, state, lp
 
     def generate(self, seeds: np.ndarray, opts: SampleOptions, _prepared=None):
@@ -183,7 +184,8 @@ class Sampler:
         model, V = self.model, self.vocab.size
         m = len(seeds)
         prefix_ids = self.vocab.encode(prefix, "prefix")
-        logits1, state1, lp_prefix = self._feed_prefix(prefix_ids)
+        step = model.stepper()  # valid for this call: the parameters do not change during it
+        logits1, state1, lp_prefix = self._feed_prefix(step, prefix_ids)
         L0 = len(prefix)
         steps = opts.max_len - L0 + 1  # at most this many symbols (end token included)
         out = np.zeros((m, steps), dtype=np.int32)  # generated ids, 0 after the end
@@ -235,7 +237,7 @@ class Sampler:
                 if active.size == 0:
                     break
                 state = tuple(s[going] for s in state)
-            logits, state = model.step(choice[going].astype(np.int32), state)
+            logits, state = step(choice[going].astype(np.int32), state)
         # ids are non-zero up to the end token and zero after it; as one-character strings with
         # NUL for the end token, each row viewed as one string is the name (NumPy drops trailing NULs)
         table = np.array(("",) + self.vocab.chars[1:], dtype="<U1")
@@ -327,12 +329,13 @@ class Sampler:
         prefix, suffix, contains, pattern, allowed = self._prepare(opts)
         prefix_ids = self.vocab.encode(prefix, "prefix")
         model = self.model
+        step = model.stepper()
         # root: the state before the last fed symbol, so that popping it runs one step
         state = model.initial_state(1)
         fed = np.concatenate([[0], prefix_ids]).astype(np.int32)
         lp0 = 0.0
         for i, c in enumerate(fed[:-1]):
-            logits, state = model.step(np.array([c], dtype=np.int32), state)
+            logits, state = step(np.array([c], dtype=np.int32), state)
             lp0 += float(log_softmax(logits)[0, fed[i + 1]])
         store = [tuple(s[0] for s in state)]  # states by id
         counter = 0
@@ -367,7 +370,7 @@ class Sampler:
                 )
             states = tuple(np.stack([store[e[4]][j] for e in popped]) for j in range(len(store[0])))
             last = np.array([e[5] for e in popped], dtype=np.int32)
-            logits, new_state = model.step(last, states)
+            logits, new_state = step(last, states)
             logp = log_softmax(logits.astype(np.float64))  # (b, V)
             for r, (neg_lp, _, _, ids, _, _) in enumerate(popped):
                 length = L0 + len(ids)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -77,9 +77,8 @@ class NameScore:
     percentile: float | None  # % of training names the model finds less plausible
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["surprisal"] = [{"char": c, "nats": s} for c, s in self.surprisal]
-        return d
+        return {"name": self.name, "logprob": self.logprob, "nats_per_char": self.nats_per_char,
+                "surprisal": [{"char": c, "nats": s} for c, s in self.surprisal], "percentile": self.percentile}
 
 
 def percentile_of(nats_per_char: float, quantiles: np.ndarray | None) -> float | None:

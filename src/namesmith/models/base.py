@@ -18,6 +18,9 @@ trainer never special-case a model):
   sampler can select or reorder rows with ``tuple(s[idx] for s in state)``.
 * ``step(ids, state) -> (logits, state)``: one position for a batch of ids
   (B,), the same numbers ``forward`` computes for that position.
+* ``stepper()`` (optional) returns a function equivalent to ``step`` that may
+  precompute what does not depend on the input (tables, transposes), valid while
+  the parameters do not change; samplers take one per generation call.
 
 Models keep no mutable state other than ``params`` (no stored activations): a
 model object can serve concurrent ``step`` calls from several threads.
@@ -53,6 +56,8 @@ class Model:
 
     kind: ClassVar[str] = "?"
     trainable: ClassVar[bool] = True
+    #: True when ``forward``/``step`` return normalized log-probabilities rather than raw logits
+    normalized: ClassVar[bool] = False
     #: default hyperparameters (``vocab_size`` is always filled in from the vocabulary)
     defaults: ClassVar[dict[str, Any]] = {}
 
@@ -140,6 +145,10 @@ class Model:
 
     def step(self, ids: np.ndarray, state: tuple):
         raise NotImplementedError
+
+    def stepper(self):
+        """A function equivalent to :meth:`step` while the parameters stay unchanged (see above)."""
+        return self.step
 
     # ----- extras a model may need in its checkpoint ----------------------
     def extra_arrays(self) -> dict[str, np.ndarray]:

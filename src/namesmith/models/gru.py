@@ -26,24 +26,40 @@ from .layers import colsum
 from .recurrent import Cell, RecurrentLM
 
 
-def _sigmoid(x):
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # stable for any x
+def gru_cell(xa_t, h_prev, WhT, bnT, gh, rz, hn, n, out):
+    """One GRU step written into the given buffers (in place; see the module docstring).
+
+    ``gh (B, 3H)`` scratch; ``rz (B, 2H)`` gates after the sigmoid; ``hn (B, H)`` = hn + bn;
+    ``n (B, H)`` the candidate; ``out (B, H)`` the new state, which is returned.
+    """
+    H = h_prev.shape[1]
+    np.matmul(h_prev, WhT, out=gh)
+    np.add(xa_t[:, : 2 * H], gh[:, : 2 * H], out=rz)
+    rz *= 0.5  # sigmoid(a) = (tanh(a / 2) + 1) / 2
+    np.tanh(rz, out=rz)
+    rz += 1.0
+    rz *= 0.5
+    np.add(gh[:, 2 * H :], bnT, out=hn)
+    np.multiply(rz[:, :H], hn, out=n)
+    n += xa_t[:, 2 * H :]
+    np.tanh(n, out=n)
+    np.subtract(h_prev, n, out=out)  # h = n + z (h_prev - n) = (1 - z) n + z h_prev
+    out *= rz[:, H:]
+    out += n
+    return out
 
 
 def gru_step_forward(xa_t, h_prev, Wh, bn):
-    """One GRU step; returns ``h (B, H)`` and the step cache."""
-    H = h_prev.shape[1]
-    gh = h_prev @ Wh.T  # (B, 3H)
-    rz = _sigmoid(xa_t[:, : 2 * H] + gh[:, : 2 * H])  # (B, 2H)
-    r, z = rz[:, :H], rz[:, H:]
-    hn = gh[:, 2 * H :] + bn.T  # (B, H)
-    n = np.tanh(xa_t[:, 2 * H :] + r * hn)  # (B, H)
-    h = n + z * (h_prev - n)  # (B, H) == (1 - z) n + z h_prev
+    """One GRU step for a batch of rows; returns ``h (B, H)`` and the step cache."""
+    B, H = h_prev.shape
+    dt = xa_t.dtype
+    rz, hn, n = np.empty((B, 2 * H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
+    h = gru_cell(xa_t, h_prev, Wh.T, bn.T, np.empty((B, 3 * H), dt), rz, hn, n, np.empty((B, H), dt))
     return h, (rz, n, hn)
 
 
 def gru_forward(xa, h0, Wh, bn):
-    """The recurrence over ``xa (T, B, 3H)``: :func:`gru_step_forward` with output buffers."""
+    """The recurrence over ``xa (T, B, 3H)`` from ``h0 (B, H)``; returns ``hs (T, B, H)``."""
     T, B, G = xa.shape
     H = G // 3
     dt = xa.dtype
@@ -51,28 +67,11 @@ def gru_forward(xa, h0, Wh, bn):
     rz = np.empty((T, B, 2 * H), dtype=dt)  # (T, B, 2H) gates after the sigmoid
     ns = np.empty((T, B, H), dtype=dt)  # (T, B, H) candidates
     hns = np.empty((T, B, H), dtype=dt)  # (T, B, H) hn + bn
-    gh = np.empty((B, G), dtype=dt)  # (B, 3H)
+    gh = np.empty((B, G), dtype=dt)  # (B, 3H) scratch
     WhT, bnT = Wh.T, bn.T
     h = h0
     for t in range(T):
-        np.matmul(h, WhT, out=gh)
-        a = rz[t]
-        np.add(xa[t, :, : 2 * H], gh[:, : 2 * H], out=a)
-        a *= 0.5  # sigmoid(a) = (tanh(a / 2) + 1) / 2
-        np.tanh(a, out=a)
-        a += 1.0
-        a *= 0.5
-        hn = hns[t]
-        np.add(gh[:, 2 * H :], bnT, out=hn)
-        n = ns[t]
-        np.multiply(a[:, :H], hn, out=n)
-        n += xa[t, :, 2 * H :]
-        np.tanh(n, out=n)
-        out = hs[t]
-        np.subtract(h, n, out=out)
-        out *= a[:, H:]
-        out += n
-        h = out
+        h = gru_cell(xa[t], h, WhT, bnT, gh, rz[t], hns[t], ns[t], hs[t])
     return hs, (hs, h0, rz, ns, hns, Wh)
 
 

@@ -21,26 +21,45 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gru import _sigmoid
 from .recurrent import Cell, RecurrentLM
 
 
-def lstm_step_forward(xa_t, h_prev, c_prev, Wh):
-    """One LSTM step; returns ``h, c (B, H)`` and the activated gates ``(B, 4H)``."""
+def lstm_cell(xa_t, h_prev, c_prev, WhT, gates, c_out, tc_out, h_out):
+    """One LSTM step written into the given buffers (in place; see the module docstring).
+
+    ``gates (B, 4H)`` receives i, f, g, o after their nonlinearities; ``c_out``, ``tc_out``
+    (``tanh(c)``) and ``h_out`` are ``(B, H)``. Returns ``h_out, c_out``.
+    """
     H = h_prev.shape[1]
-    a = xa_t + h_prev @ Wh.T  # (B, 4H)
-    gates = np.empty_like(a)  # (B, 4H): i, f, g, o after their nonlinearities
-    gates[:, : 2 * H] = _sigmoid(a[:, : 2 * H])
-    gates[:, 2 * H : 3 * H] = np.tanh(a[:, 2 * H : 3 * H])
-    gates[:, 3 * H :] = _sigmoid(a[:, 3 * H :])
-    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-    c = f * c_prev + i * g  # (B, H)
-    h = o * np.tanh(c)  # (B, H)
+    np.matmul(h_prev, WhT, out=gates)
+    gates += xa_t
+    # sigmoid(x) = (tanh(x / 2) + 1) / 2 for i, f, o; tanh for g
+    gates[:, : 2 * H] *= 0.5
+    gates[:, 3 * H :] *= 0.5
+    np.tanh(gates, out=gates)
+    gates[:, : 2 * H] += 1.0
+    gates[:, : 2 * H] *= 0.5
+    gates[:, 3 * H :] += 1.0
+    gates[:, 3 * H :] *= 0.5
+    np.multiply(gates[:, H : 2 * H], c_prev, out=c_out)  # f * c<t-1>
+    c_out += gates[:, :H] * gates[:, 2 * H : 3 * H]  # + i * g
+    np.tanh(c_out, out=tc_out)
+    np.multiply(gates[:, 3 * H :], tc_out, out=h_out)  # o * tanh(c)
+    return h_out, c_out
+
+
+def lstm_step_forward(xa_t, h_prev, c_prev, Wh):
+    """One LSTM step for a batch of rows; returns ``h, c (B, H)`` and the gates ``(B, 4H)``."""
+    B, H = h_prev.shape
+    dt = xa_t.dtype
+    gates = np.empty((B, 4 * H), dt)
+    h, c = lstm_cell(xa_t, h_prev, c_prev, Wh.T, gates, np.empty((B, H), dt), np.empty((B, H), dt),
+                     np.empty((B, H), dt))
     return h, c, gates
 
 
 def lstm_forward(xa, h0, c0, Wh):
-    """The recurrence over ``xa (T, B, 4H)``: :func:`lstm_step_forward` with output buffers."""
+    """The recurrence over ``xa (T, B, 4H)`` from ``h0, c0 (B, H)``."""
     T, B, G = xa.shape
     H = G // 4
     dt = xa.dtype
@@ -51,23 +70,7 @@ def lstm_forward(xa, h0, c0, Wh):
     WhT = Wh.T
     h, c = h0, c0
     for t in range(T):
-        a = gates[t]
-        np.matmul(h, WhT, out=a)
-        a += xa[t]
-        # sigmoid(x) = (tanh(x / 2) + 1) / 2 for i, f, o; tanh for g
-        a[:, : 2 * H] *= 0.5
-        a[:, 3 * H :] *= 0.5
-        np.tanh(a, out=a)
-        a[:, : 2 * H] += 1.0
-        a[:, : 2 * H] *= 0.5
-        a[:, 3 * H :] += 1.0
-        a[:, 3 * H :] *= 0.5
-        cn = cs[t]
-        np.multiply(a[:, H : 2 * H], c, out=cn)
-        cn += a[:, :H] * a[:, 2 * H : 3 * H]
-        tc = np.tanh(cn, out=tcs[t])
-        np.multiply(a[:, 3 * H :], tc, out=hs[t])
-        h, c = hs[t], cn
+        h, c = lstm_cell(xa[t], h, c, WhT, gates[t], cs[t], tcs[t], hs[t])
     return hs, cs, (hs, cs, tcs, gates, h0, c0, Wh)
 
 

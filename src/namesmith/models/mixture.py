@@ -36,6 +36,7 @@ def _registry():
 class Mixture(Model):
     kind = "mixture"
     trainable: ClassVar[bool] = False
+    normalized: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {"components": None, "weights": None}
 
     def __init__(self, config: dict, params: dict[str, np.ndarray]):
@@ -103,7 +104,9 @@ class Mixture(Model):
 
     # ----- contract ----------------------------------------------------------------------
     def _mix(self, logits_list) -> np.ndarray:
-        stacked = np.stack([log_softmax(np.asarray(z, dtype=np.float64)) for z in logits_list])  # (C, ..., V)
+        stacked = np.stack([np.asarray(z, dtype=np.float64) if part.normalized
+                            else log_softmax(np.asarray(z, dtype=np.float64))
+                            for part, z in zip(self.parts, logits_list)])  # (C, ..., V) log-probabilities
         stacked += self._logw.reshape((-1,) + (1,) * (stacked.ndim - 1))
         m = stacked.max(axis=0)
         return m + np.log(np.exp(stacked - m).sum(axis=0))  # (..., V)
@@ -118,9 +121,17 @@ class Mixture(Model):
             i += n
         return out
 
+    def stepper(self):
+        steps = [p.stepper() for p in self.parts]
+
+        def step(ids: np.ndarray, state: tuple):
+            outs = [f(ids, s) for f, s in zip(steps, self._split(state))]
+            return self._mix([o[0] for o in outs]), tuple(s for o in outs for s in o[1])
+
+        return step
+
     def step(self, ids: np.ndarray, state: tuple):
-        outs = [p.step(ids, s) for p, s in zip(self.parts, self._split(state))]
-        return self._mix([o[0] for o in outs]), tuple(s for o in outs for s in o[1])
+        return self.stepper()(ids, state)
 
     def forward(self, batch, state=None, *, train: bool = False, rng=None):
         states = self._split(state) if state is not None else [None] * len(self.parts)

@@ -65,6 +65,7 @@ class NGram(Model):
 
     kind = "ngram"
     trainable: ClassVar[bool] = False
+    normalized: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {"order": 6, "discount": None, "contexts": None}
 
     @classmethod

@@ -259,15 +259,30 @@ class RecurrentLM(Model):
         return grads
 
     # ----- generation ------------------------------------------------------------
+    def stepper(self):
+        """``step`` with the input table and the transposed weights prepared once."""
+        p, cfg = self.params, self.config
+        table = self._input_table()  # (V, G), bias included
+        layers = []
+        for l in range(cfg["layers"]):
+            proj = None if l == 0 else (p[self._key(self.cell.Wx, l)].T, p[self._key(self.cell.b, l)].T)
+            layers.append((proj, self._layer_params(l)))
+        WyaT, byT = p["Wya"].T, p["by"].T
+        cell, layer_state = self.cell, self._layer_state
+
+        def step(ids: np.ndarray, state: tuple):
+            x = table[ids]  # (B, G)
+            new_state = []
+            h = None
+            for l, (proj, lp) in enumerate(layers):
+                if proj is not None:
+                    x = h @ proj[0] + proj[1]  # (B, G)
+                h, s = cell.step(x, layer_state(state, l), lp)
+                new_state.extend(s)
+            return h @ WyaT + byT, tuple(new_state)  # (B, V)
+
+        return step
+
     def step(self, ids: np.ndarray, state: tuple):
         """Advance every row by one input id; returns ``logits (B, V)`` and the new state."""
-        p, cfg = self.params, self.config
-        x = self._input_table()[ids]  # (B, G), bias included
-        new_state = []
-        h = None
-        for l in range(cfg["layers"]):
-            if l > 0:
-                x = h @ p[self._key(self.cell.Wx, l)].T + p[self._key(self.cell.b, l)].T  # (B, G)
-            h, s = self.cell.step(x, self._layer_state(state, l), self._layer_params(l))
-            new_state.extend(s)
-        return h @ p["Wya"].T + p["by"].T, tuple(new_state)  # (B, V)
+        return self.stepper()(ids, state)

@@ -24,26 +24,28 @@ import numpy as np
 from .recurrent import Cell, RecurrentLM
 
 
+def rnn_cell(xa_t: np.ndarray, h_prev: np.ndarray, WaaT: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``a<t> = tanh(xa_t + a<t-1> Waa^T)`` written into ``out (B, H)``; ``xa_t = Wax x<t> + b``.
+
+    In place, because for small batches the per-call overhead, not the arithmetic, is the cost.
+    """
+    np.matmul(h_prev, WaaT, out=out)
+    out += xa_t
+    return np.tanh(out, out=out)
+
+
 def rnn_step_forward(xa_t: np.ndarray, h_prev: np.ndarray, Waa: np.ndarray) -> np.ndarray:
-    """``a<t> = tanh(xa_t + a<t-1> Waa^T)`` where ``xa_t = Wax x<t> + b`` (B, H)."""
-    return np.tanh(xa_t + h_prev @ Waa.T)  # (B, H)
+    """One step for a batch of rows: ``a<t> (B, H)``."""
+    return rnn_cell(xa_t, h_prev, Waa.T, np.empty_like(xa_t))
 
 
 def rnn_forward(xa: np.ndarray, h0: np.ndarray, Waa: np.ndarray):
-    """Run the recurrence over ``xa (T, B, H)`` from ``h0 (B, H)``; returns ``hs (T, B, H)``.
-
-    The loop is :func:`rnn_step_forward` written with output buffers (no
-    temporaries), since for small batches the per-call overhead is the cost.
-    """
-    T = xa.shape[0]
+    """Run the recurrence over ``xa (T, B, H)`` from ``h0 (B, H)``; returns ``hs (T, B, H)``."""
     hs = np.empty_like(xa)  # (T, B, H)
     WaaT = Waa.T
     h = h0
-    for t in range(T):
-        out = hs[t]
-        np.matmul(h, WaaT, out=out)
-        out += xa[t]
-        h = np.tanh(out, out=out)
+    for t in range(xa.shape[0]):
+        h = rnn_cell(xa[t], h, WaaT, hs[t])
     return hs, (hs, h0, Waa)
 
 
