@@ -54,8 +54,10 @@ def run_json(args: list[str], label: str) -> dict:
     proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise SystemExit(f"{label} failed:\n{proc.stderr[-3000:]}")
-    line = [x for x in proc.stdout.splitlines() if x.startswith("{")][-1]
-    out = json.loads(line)
+    try:  # a pretty-printed document (namesmith --json) or JSON lines (the harness scripts: take the last)
+        out = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        out = json.loads([x for x in proc.stdout.splitlines() if x.startswith("{")][-1])
     out["_command"] = " ".join(Path(a).name if a == PY else a for a in args)
     return out
 
@@ -83,12 +85,11 @@ def machine() -> dict:
         mem = round(kb / 1024**2, 1)
     except (OSError, StopIteration):
         pass
-    try:
-        import torch
-
-        torch_v = f"{torch.__version__} ({torch.get_num_threads()} threads)"
-    except ImportError:
-        torch_v = "not installed"
+    # torch is asked in a child process: importing it here would load its OpenMP runtime into this
+    # process and raise the memory high-water mark that Linux hands down to every measured child.
+    probe = subprocess.run([PY, "-c", "import torch; print(f'{torch.__version__} ({torch.get_num_threads()} threads)')"],
+                           capture_output=True, text=True)
+    torch_v = probe.stdout.strip() if probe.returncode == 0 else "not installed"
     blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)" for i in threadpool_info()]
     import namesmith
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,9 @@ keep_freed_memory()  # as the namesmith command does
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from peakrss import peak_rss_mb
+
+    return peak_rss_mb()
 
 
 def data():

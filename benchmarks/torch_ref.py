@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import time
 
 import torch
@@ -157,7 +156,9 @@ def main():
                 reached = train_time
         out.update(best_nll=best, seconds_to_target=reached, target=args.target, steps=step,
                    train_seconds=train_time, ms_per_step=train_time / step * 1e3, curve=curve)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from peakrss import peak_rss_mb
+
+    out["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(out))
 
 

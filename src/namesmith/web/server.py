@@ -372,7 +372,7 @@ def ensure_default_model(log=lambda s: print(s, file=sys.stderr, flush=True)) ->
         log(f"namesmith: no model given, serving the built-in default model (cached at {path})")
         return path
     log(f"namesmith: no model given; training the built-in default model once "
-        f"(about 3 minutes), cached at {path} for next time")
+        f"(about 2 minutes), cached at {path} for next time")
     from ..config import resolve
     from ..train import train
 
