@@ -66,3 +66,11 @@ def test_notebook_sampler_reuses_draws_two_seeds_apart():
 def test_recipe_refuses_options_it_does_not_have(capsys):
     assert main(["train", "x.txt", "--recipe", "seed", "--hidden", "10"]) == 2
     assert "--hidden" in capsys.readouterr().err
+
+
+def test_recipe_reads_a_builtin_corpus_and_saves_a_usable_model(tmp_path, capsys):
+    out = tmp_path / "seed.npz"
+    assert main(["train", "census-first", "--recipe", "seed", "--steps", "3", "-o", str(out)]) == 0
+    assert "Iteration: 0, Loss:" in capsys.readouterr().out
+    assert main(["sample", str(out), "-n", "2", "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2

@@ -13,7 +13,6 @@ import json
 import math
 import sys
 from dataclasses import fields
-from pathlib import Path
 
 from . import __version__
 from .config import FIELDS, PRESETS, TrainConfig, resolve
@@ -225,10 +224,7 @@ def cmd_train(args) -> int:
 
 
 def _train_seed(args, explicit: dict) -> int:
-    from .checkpoint import save_checkpoint
-    from .corpus import BUILTIN_CORPORA, builtin_text, name_hashes
-    from .recipes.seed import train_seed
-    from .score import nll_quantiles
+    from .recipes.seed import save_seed_checkpoint, train_seed
 
     allowed = {"corpus", "out", "steps", "log_every"}
     extra = sorted(set(explicit) - allowed)
@@ -239,39 +235,13 @@ def _train_seed(args, explicit: dict) -> int:
     corpus = explicit.get("corpus")
     if corpus is None:
         raise ConfigError("--recipe seed needs a corpus file (the notebook used names.txt)")
-    path = corpus
-    tmp = None
-    if corpus in BUILTIN_CORPORA and not Path(corpus).exists():
-        import tempfile
-
-        tmp = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8")
-        tmp.write(builtin_text(corpus))
-        tmp.close()
-        path = tmp.name
     iterations = explicit.get("steps", 200_000)
     log_every = explicit.get("log_every", 10_000)
     if iterations < 0 or log_every < 1:
         raise ConfigError("--steps must be >= 0 and --log-every >= 1")
-    try:
-        result = train_seed(path, iterations=iterations, log_every=log_every, write=_out)
-    finally:
-        if tmp is not None:
-            Path(tmp.name).unlink(missing_ok=True)
+    result = train_seed(corpus, iterations=iterations, log_every=log_every, write=_out)
     out = explicit.get("out", "model.npz")
-    names = [n for n in result.examples if n]
-    from .corpus import Corpus
-
-    meta = {
-        "train": {"step": iterations, "recipe": "seed", "config": {"recipe": "seed", "corpus": corpus,
-                  "steps": iterations, "hidden": 50, "lr": 0.01, "clip": "value", "clip_value": 5.0}},
-        "corpus": {"source": str(corpus), "fingerprint": Corpus(tuple(result.examples)).fingerprint(),
-                   "names": len(result.examples), "lowercase": True},
-        "rng": {"scheme": "legacy np.random.seed(1) for init, seed(0) for the shuffle (the notebook's)"},
-    }
-    extras = {"train_hashes": name_hashes(names)}
-    if names:
-        extras["train_nll_quantiles"] = nll_quantiles(result.model, result.vocab, names)
-    save_checkpoint(out, result.model, result.vocab, meta, None, extras)
+    save_seed_checkpoint(result, out, str(corpus))
     print(f"seed recipe: {iterations} iterations in {result.seconds:.1f}s "
           f"({result.chars / max(result.seconds, 1e-9):,.0f} chars/s); saved {out}", file=sys.stderr)
     return 0

@@ -173,16 +173,22 @@ def builtin_text(name: str) -> str:
     return resources.files("namesmith").joinpath("data", filename).read_text("utf-8")
 
 
-def load_corpus(spec: str | Path | None = None, *, lowercase: bool = True, max_len: int = MAX_ITEM_LEN) -> Corpus:
-    """A corpus by built-in name or by path (default: the built-in default corpus).
+def load_text(spec: str | Path | None = None) -> tuple[str, str]:
+    """``(text, source)`` of a built-in corpus or a file (default: the built-in default corpus).
 
     A path that exists wins over a built-in name, so a local file called
     ``given-names`` is still readable.
     """
     spec = DEFAULT_CORPUS if spec is None else spec
     if isinstance(spec, str) and spec in BUILTIN_CORPORA and not Path(spec).exists():
-        return parse_names(builtin_text(spec), f"builtin:{spec}", lowercase=lowercase, max_len=max_len)
-    return read_corpus(spec, lowercase=lowercase, max_len=max_len)
+        return builtin_text(spec), f"builtin:{spec}"
+    return decode_utf8(read_bytes(spec), str(spec)), str(spec)
+
+
+def load_corpus(spec: str | Path | None = None, *, lowercase: bool = True, max_len: int = MAX_ITEM_LEN) -> Corpus:
+    """A corpus by built-in name or by path (default: the built-in default corpus); see :func:`load_text`."""
+    text, source = load_text(spec)
+    return parse_names(text, source, lowercase=lowercase, max_len=max_len)
 
 
 def builtin_corpora() -> list[dict]:

@@ -39,11 +39,13 @@ from typing import Callable
 import numpy as np
 
 from ..batch import make_batch
-from ..corpus import decode_utf8, read_bytes
+from ..checkpoint import save_checkpoint
+from ..corpus import Corpus, load_text, name_hashes
 from ..errors import CorpusError
 from ..models.layers import softmax
 from ..models.rnn import RNN
 from ..optim import SGD, clip_by_value
+from ..score import nll_quantiles
 from ..vocab import Vocab
 
 HIDDEN = 50
@@ -54,10 +56,13 @@ SAMPLE_CAP = 50
 
 
 def read_examples(path: str | Path) -> tuple[Vocab, list[str]]:
-    """The notebook's data: vocabulary of the whole lowercased file, and every line as a name."""
-    source = str(path)
+    """The notebook's data: vocabulary of the whole lowercased file, and every line as a name.
+
+    ``path`` is a file or the name of a built-in corpus.
+    """
+    text, source = load_text(path)
     # open(path).read() in text mode: universal newlines; a UTF-8 BOM is not data.
-    text = decode_utf8(read_bytes(path), source).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     data = text.lower()
     for lineno, line in enumerate(data.split("\n"), start=1):
         bad = [c for c in line if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
@@ -160,3 +165,24 @@ def train_seed(
             progress(j + 1)
     seconds = time.perf_counter() - start
     return SeedResult(model, vocab, examples, iterations, seconds, chars, float(loss))
+
+
+def save_seed_checkpoint(result: SeedResult, out: str | Path, source: str) -> None:
+    """Save the recipe's model like any other namesmith model (sample, score and eval work on it).
+
+    It cannot be resumed: the notebook's run depends on the global random state
+    and the carried-over hidden state, which a checkpoint does not hold.
+    """
+    names = [n for n in result.examples if n]
+    meta = {
+        "train": {"step": result.iterations, "recipe": "seed",
+                  "config": {"recipe": "seed", "corpus": source, "steps": result.iterations, "hidden": HIDDEN,
+                             "lr": LEARNING_RATE, "clip": "value", "clip_value": CLIP}},
+        "corpus": {"source": source, "fingerprint": Corpus(tuple(result.examples)).fingerprint(),
+                   "names": len(result.examples), "lowercase": True},
+        "rng": {"scheme": "the notebook's legacy global seeding: 1 for the initialisation, 0 for the shuffle"},
+    }
+    extras = {"train_hashes": name_hashes(names)}
+    if names:
+        extras["train_nll_quantiles"] = nll_quantiles(result.model, result.vocab, names)
+    save_checkpoint(out, result.model, result.vocab, meta, None, extras)
