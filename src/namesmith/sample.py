@@ -38,7 +38,7 @@ import numpy as np
 from .corpus import in_hashes
 from .errors import ConfigError, ConstraintError
 from .models.base import Model
-from .models.layers import log_softmax
+from .models.layers import log_softmax, logsumexp
 from .rng import child_seeds, fresh_seed, uniforms
 from .vocab import Vocab
 
@@ -204,8 +204,7 @@ class Sampler:
                 mask[0] = True
             rows = np.arange(active.size)
             # the model's own log-probability of each row's choice: logits - logsumexp(logits)
-            top = logits.max(axis=1, keepdims=True)  # (a, 1)
-            lse = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))  # (a,)
+            lse = logsumexp(logits, axis=1)  # (a,)
             z = np.where(mask, logits, neg_inf)  # (a, V) the allowed part of the distribution
             if opts.temperature == 0:
                 choice = z.argmax(axis=1)

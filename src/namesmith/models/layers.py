@@ -52,6 +52,12 @@ def linear_backward(dy: np.ndarray, cache):
 
 
 # ----- softmax + cross-entropy -----------------------------------------------
+def logsumexp(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``log(sum(exp(z)))`` along ``axis`` (removed), stable: ``max + log(sum(exp(z - max)))``."""
+    m = z.max(axis=axis, keepdims=True)
+    return np.squeeze(m, axis=axis) + np.log(np.exp(z - m).sum(axis=axis))
+
+
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """``log softmax(z)`` over the last axis, stable: ``z - max - log(sum(exp(z - max)))``."""
     z = z - z.max(axis=-1, keepdims=True)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import Model
-from .layers import log_softmax
+from .layers import log_softmax, logsumexp
 
 
 def _registry():
@@ -108,8 +108,7 @@ class Mixture(Model):
                             else log_softmax(np.asarray(z, dtype=np.float64))
                             for part, z in zip(self.parts, logits_list)])  # (C, ..., V) log-probabilities
         stacked += self._logw.reshape((-1,) + (1,) * (stacked.ndim - 1))
-        m = stacked.max(axis=0)
-        return m + np.log(np.exp(stacked - m).sum(axis=0))  # (..., V)
+        return logsumexp(stacked, axis=0)  # (..., V)
 
     def initial_state(self, B: int) -> tuple:
         return tuple(s for p in self.parts for s in p.initial_state(B))
@@ -167,8 +166,7 @@ def fit_weights(models: list[Model], vocab, names, iters: int = 100, tol: float 
     prev = -np.inf
     for _ in range(iters):
         joint = lp + np.log(w)[:, None]  # (C, N)
-        m = joint.max(axis=0)
-        total = m + np.log(np.exp(joint - m).sum(axis=0))  # (N,)
+        total = logsumexp(joint, axis=0)  # (N,)
         ll = total.mean()
         w = np.exp(joint - total).mean(axis=1)
         w = np.maximum(w, 1e-6)
