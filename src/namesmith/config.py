@@ -117,11 +117,11 @@ RESUME_FIXED = {
 # the best model that trains within 3 minutes on 2 CPU cores (about 2 minutes measured).
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "fast": {  # about 15 seconds (13 s measured on names-ssa2018)
+    "fast": {  # about 15 seconds (12 s measured on names-ssa2018)
         "model": "gru", "hidden": 128, "embed": 32, "dropout": 0.1, "batch_size": 32, "lr": 3e-3,
         "steps": 3000, "eval_every": 250, "patience": 8, "mix_ngram": 5,
     },
-    "best": {  # under 10 minutes (395 s measured, early-stopped)
+    "best": {  # under 10 minutes (389 s measured, early-stopped)
         "model": "lstm", "hidden": 512, "embed": 64, "dropout": 0.35, "batch_size": 128, "lr": 2e-3,
         "steps": 6000, "eval_every": 200, "patience": 10, "mix_ngram": 6,
     },
