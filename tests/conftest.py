@@ -54,7 +54,7 @@ def model_configs():
 def _fit_ngram(vocab, rng, order=3):
     from namesmith.models.ngram import NGram
 
-    return NGram.fit({"vocab_size": vocab.size, "order": order}, [vocab.encode(n) for n in TINY_NAMES])
+    return NGram.fit({"vocab_size": vocab.size, "order": order}, vocab.encode_many(TINY_NAMES))
 
 
 def _mixture(vocab, rng):

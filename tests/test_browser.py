@@ -55,7 +55,7 @@ def server(tmp_path_factory):
     path = tmp_path_factory.mktemp("browser") / "names.npz"
     save_checkpoint(path, model, vocab, {"corpus": {"source": "builtin:test", "names": 3, "lowercase": True},
                                           "metrics": {"val_nll": 2.71}},
-                    extras={"train_hashes": name_hashes(["anna", "mara", "marco"])})
+                    extras={"known_hashes": name_hashes(["anna", "mara", "marco"])})
     srv = Server(App({"names": str(path)})).start()
     yield srv
     srv.stop()

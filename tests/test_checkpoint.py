@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from namesmith.checkpoint import load_checkpoint, save_checkpoint
-from namesmith.errors import CheckpointError, NamesmithError
+from namesmith.errors import CheckpointError, NamesmithError, WriteFailed
 from namesmith.models.rnn import RNN
 from namesmith.vocab import Vocab
 
@@ -19,7 +19,7 @@ def saved(tmp_path):
     vocab = Vocab.from_names(["anna", "bob"])
     model = RNN.create({"vocab_size": vocab.size, "hidden": 4, "dtype": "float64"}, np.random.default_rng(0))
     path = tmp_path / "m.npz"
-    save_checkpoint(path, model, vocab, {"train": {"step": 1}}, extras={"train_hashes": np.arange(3, dtype=np.uint64)})
+    save_checkpoint(path, model, vocab, {"train": {"step": 1}}, extras={"known_hashes": np.arange(3, dtype=np.uint64)})
     return path, model, vocab
 
 
@@ -45,7 +45,7 @@ def test_round_trip_keeps_everything(saved):
     assert ck.vocab == vocab and ck.model.config == model.config
     for k, v in model.params.items():
         assert np.array_equal(ck.model.params[k], v)
-    assert list(ck.extras["train_hashes"]) == [0, 1, 2]
+    assert list(ck.extras["known_hashes"]) == [0, 1, 2]
     meta = ck.meta
     assert meta["format"] == "namesmith-checkpoint" and meta["version"] == 1 and meta["train"]["step"] == 1
 
@@ -193,7 +193,7 @@ def test_failed_write_leaves_old_file_and_no_temp(saved, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(WriteFailed, match="unchanged"):
         save_checkpoint(path, model, vocab)
     assert path.read_bytes() == before
     assert not [f for f in path.parent.iterdir() if f.name.endswith(".tmp")]

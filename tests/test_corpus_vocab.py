@@ -119,7 +119,15 @@ def test_unknown_characters_are_listed():
         v.encode("a\nb")  # the end token is not a character of a name
 
 
-@pytest.mark.parametrize("chars", [["a", "\n"], ["\n", "b", "a"], ["\n", "a", "a"], ["\n", "ab"], []])
+def test_extended_vocabulary_keeps_the_base_order_and_appends():
+    base = Vocab.from_names(["mara", "bob"])
+    ext = base.extended(["zoë", "ana"])
+    assert ext.chars[: base.size] == base.chars and ext.chars[base.size:] == ("n", "z", "ë")
+    assert list(ext.encode("bob")) == list(base.encode("bob"))  # known characters keep their ids
+    assert Vocab.from_dict(ext.to_dict()) == ext
+
+
+@pytest.mark.parametrize("chars", [["a", "\n"], ["\n", "a", "a"], ["\n", "ab"], [], ["\n", "a", "\n"]])
 def test_invalid_vocabularies_are_refused(chars):
     with pytest.raises(VocabError):
         Vocab(chars)

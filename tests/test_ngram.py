@@ -18,7 +18,13 @@ NAMES = ["anna", "annie", "ann", "bob", "bobby", "abba", "nina", "nia", "ian", "
 
 
 def reference_kn(names, vocab, order, discount):
-    """Interpolated KN with one discount per order, computed literally with dictionaries."""
+    """Interpolated KN computed literally with dictionaries.
+
+    ``discount`` is one discount for every count; ``None`` estimates modified KN's
+    three discounts of each order from its counts of counts (Chen & Goodman):
+    ``Y = n1/(n1+2 n2)``, ``D1 = 1-2Y n2/n1``, ``D2 = 2-3Y n3/n2``, ``D3+ = 3-4Y n4/n3``,
+    each kept in [0.05, its count]; 0.5/1/1.5 when n1 or n2 is 0.
+    """
     V = vocab.size
     seqs = [[0] + list(vocab.encode(n)) + [0] for n in names]  # <s> ... </s>, both id 0
     raw = defaultdict(int)  # (context tuple, w) -> raw count, context may start with <s> (first 0)
@@ -41,27 +47,44 @@ def reference_kn(names, vocab, order, discount):
             return raw.get((ctx, w), 0)
         return len(left.get((ctx, w), ()))
 
+    def estimated(k):
+        counts = [adjusted(ctx, w) for (ctx, w) in raw if len(ctx) == k - 1]
+        n1, n2, n3, n4 = (sum(1 for c in counts if c == i) for i in (1, 2, 3, 4))
+        if n1 == 0 or n2 == 0:
+            return {1: 0.5, 2: 1.0, 3: 1.5}
+        Y = n1 / (n1 + 2 * n2)
+        d = {1: 1 - 2 * Y * n2 / n1, 2: 2 - 3 * Y * n3 / n2, 3: 3 - 4 * Y * n4 / n3 if n3 else 3 - 4 * Y}
+        return {i: min(max(x, 0.05), float(i)) for i, x in d.items()}
+
+    tables = {k: ({1: discount, 2: discount, 3: discount} if discount is not None else estimated(k))
+              for k in range(1, order + 1)}
+
+    def D(k, c):
+        return 0.0 if c == 0 else tables[k][min(c, 3)]
+
     def prob(ctx, w):
         if len(ctx) == 0:
             lower = 1.0 / V
         else:
             lower = prob(ctx[1:], w)
+        k = len(ctx) + 1
         counts = [adjusted(ctx, x) for x in range(V)]
         total = sum(counts)
         if total == 0:
             return lower
-        gamma = discount * sum(1 for c in counts if c > 0) / total
-        return max(counts[w] - discount, 0) / total + gamma * lower
+        gamma = sum(D(k, c) for c in counts) / total
+        return max(counts[w] - D(k, counts[w]), 0) / total + gamma * lower
 
     return prob
 
 
-def test_matches_reference_formulas():
+@pytest.mark.parametrize("discount", [0.7, None], ids=["fixed", "estimated"])
+def test_matches_reference_formulas(discount):
     vocab = Vocab.from_names(NAMES)
     for order in (1, 2, 3, 4):
-        model = NGram.fit({"vocab_size": vocab.size, "order": order, "discount": 0.7},
-                          [vocab.encode(n) for n in NAMES])
-        prob = reference_kn(NAMES, vocab, order, 0.7)
+        model = NGram.fit({"vocab_size": vocab.size, "order": order, "discount": discount},
+                          vocab.encode_many(NAMES))
+        prob = reference_kn(NAMES, vocab, order, discount)
         for name in ["anna", "bobbie", "zzz"[:0] + "nab", "ia"]:
             ids = [0] + list(vocab.encode(name))
             targets = list(vocab.encode(name)) + [0]
@@ -74,7 +97,7 @@ def test_matches_reference_formulas():
 
 def test_distributions_sum_to_one_and_step_matches_forward():
     vocab = Vocab.from_names(NAMES)
-    model = NGram.fit({"vocab_size": vocab.size, "order": 4}, [vocab.encode(n) for n in NAMES])
+    model = NGram.fit({"vocab_size": vocab.size, "order": 4}, vocab.encode_many(NAMES))
     for k in range(1, 5):
         np.testing.assert_allclose(np.exp(model.params[f"logp{k}"].astype(np.float64)).sum(1), 1, atol=1e-5)
     batch = make_batch([vocab.encode(n) for n in ["anna", "b", "", "nabila"]])
@@ -87,7 +110,7 @@ def test_distributions_sum_to_one_and_step_matches_forward():
 
 def test_checkpoint_round_trip_and_tampering(tmp_path):
     vocab = Vocab.from_names(NAMES)
-    model = NGram.fit({"vocab_size": vocab.size, "order": 3}, [vocab.encode(n) for n in NAMES])
+    model = NGram.fit({"vocab_size": vocab.size, "order": 3}, vocab.encode_many(NAMES))
     path = tmp_path / "ng.npz"
     save_checkpoint(path, model, vocab)
     ck = load_checkpoint(path)
@@ -104,7 +127,7 @@ def test_checkpoint_round_trip_and_tampering(tmp_path):
 
 def test_sampling_and_kbest_work_unchanged():
     vocab = Vocab.from_names(NAMES)
-    model = NGram.fit({"vocab_size": vocab.size, "order": 3}, [vocab.encode(n) for n in NAMES])
+    model = NGram.fit({"vocab_size": vocab.size, "order": 3}, vocab.encode_many(NAMES))
     s = Sampler(model, vocab)
     out = s.sample(50, SampleOptions(prefix="an", max_len=8), seed=0).samples
     assert all(x.name.startswith("an") and len(x.name) <= 8 for x in out)
@@ -120,18 +143,18 @@ def test_mixture_is_the_weighted_average_and_em_improves_it():
     vocab = Vocab.from_names(NAMES)
     rng = np.random.default_rng(0)
     neural = RNN.create({"vocab_size": vocab.size, "hidden": 8, "dtype": "float64"}, rng)
-    ngram = NGram.fit({"vocab_size": vocab.size, "order": 3}, [vocab.encode(n) for n in NAMES[:8]])
+    ngram = NGram.fit({"vocab_size": vocab.size, "order": 3}, vocab.encode_many(NAMES[:8]))
     held = NAMES[8:]
     mix = Mixture.of([neural, ngram], [0.25, 0.75])
-    batch = make_batch([vocab.encode(n) for n in held])
+    batch = make_batch(vocab.encode_many(held))
     p_mix = np.exp(mix.forward(batch)[1]["logits"])
     p1 = np.exp(neural.forward(batch)[1]["logits"])
     p1 /= p1.sum(-1, keepdims=True)
     p2 = np.exp(ngram.forward(batch)[1]["logits"])
     np.testing.assert_allclose(p_mix, 0.25 * p1 + 0.75 * p2, rtol=1e-6)
-    w = fit_weights([neural, ngram], vocab, held)
+    w = fit_weights([neural, ngram], vocab.encode_many(held))
     assert sum(w) == pytest.approx(1.0)
-    lp = component_logprobs([neural, ngram], vocab, held)
+    lp = component_logprobs([neural, ngram], vocab.encode_many(held))
 
     def ll(weights):
         return np.log(np.exp(lp) .T @ np.array(weights)).sum()
@@ -145,6 +168,6 @@ def test_mixture_refuses_bad_weights(weights, tmp_path):
     from namesmith.models.mixture import Mixture
 
     vocab = Vocab.from_names(NAMES)
-    ngram = NGram.fit({"vocab_size": vocab.size, "order": 2}, [vocab.encode(n) for n in NAMES])
+    ngram = NGram.fit({"vocab_size": vocab.size, "order": 2}, vocab.encode_many(NAMES))
     with pytest.raises(ConfigError):
         Mixture.of([ngram, ngram], weights)

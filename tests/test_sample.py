@@ -31,7 +31,7 @@ def sampler():
     rng = np.random.default_rng(0)
     model = perturbed(RNN.create({"vocab_size": vocab.size, "hidden": 16, "dtype": "float64"}, rng), rng, 0.2)
     model.params["by"][0] += 1.5  # end token likely enough that names are short
-    return Sampler(model, vocab, train_hashes=name_hashes(TRAIN))
+    return Sampler(model, vocab, known_hashes=name_hashes(TRAIN))
 
 
 @pytest.fixture(scope="module")
@@ -84,27 +84,35 @@ def options(draw):
                          novel=draw(st.booleans()), unique=draw(st.booleans()), max_tries=20_000)
 
 
-@given(opts=options(), seed=st.integers(0, 2**53 - 1))
-@settings(max_examples=80, deadline=None)
-def test_constraints_always_hold(sampler, opts, seed):
-    try:
-        report = sampler.sample(20, opts, seed=seed)
-    except (ConstraintError, ConfigError):
-        return  # contradictory or very narrow constraints: reported as an error, never violated
-    names = [s.name for s in report.samples]
-    assert len(names) == 20
-    for s in report.samples:
-        n = s.name
-        assert n.startswith(opts.prefix)
-        assert opts.min_len <= len(n) <= opts.max_len
-        assert not set(n) & set(opts.exclude_chars)
-        if opts.only_chars is not None:
-            assert set(n) <= set(opts.only_chars)
-        assert s.novel is not None
-        if opts.novel:
-            assert s.novel and n not in TRAIN
-    if opts.unique:
-        assert len(set(names)) == len(names)
+def test_constraints_always_hold(sampler):
+    """Every generated name obeys every exact constraint; at least half of the 80 examples must generate."""
+    generated = []
+
+    @given(opts=options(), seed=st.integers(0, 2**53 - 1))
+    @settings(max_examples=80, deadline=None, database=None, derandomize=True)
+    def check(opts, seed):
+        try:
+            report = sampler.sample(20, opts, seed=seed)
+        except (ConstraintError, ConfigError):
+            return  # contradictory or very narrow constraints: reported as an error, never violated
+        names = [s.name for s in report.samples]
+        assert len(names) == 20
+        for s in report.samples:
+            n = s.name
+            assert n.startswith(opts.prefix)
+            assert opts.min_len <= len(n) <= opts.max_len
+            assert not set(n) & set(opts.exclude_chars)
+            if opts.only_chars is not None:
+                assert set(n) <= set(opts.only_chars)
+            assert s.novel is not None
+            if opts.novel:
+                assert s.novel and n not in TRAIN
+        if opts.unique:
+            assert len(set(names)) == len(names)
+        generated.append(len(names))
+
+    check()
+    assert len(generated) >= 40, f"only {len(generated)} of 80 examples generated names"
 
 
 @given(seed=st.integers(0, 2**53 - 1))

@@ -31,7 +31,7 @@ def server(tmp_path_factory):
         p = d / f"{name}.npz"
         save_checkpoint(p, model, vocab, {"corpus": {"source": "test", "names": 10, "lowercase": True},
                                            "metrics": {"val_nll": 2.5}},
-                        extras={"train_hashes": name_hashes(TRAIN)})
+                        extras={"known_hashes": name_hashes(TRAIN)})
         paths[name] = str(p)
     srv = Server(App(paths)).start()
     yield srv
@@ -137,7 +137,7 @@ def test_generate_validation_errors(server, body, status, fragment):
     ({"name": "a" * 65}, 400, "64"),
     ({"names": "anna"}, 400, "list"),
     ({"names": ["a"] * 51}, 400, "at most"),
-    ({"name": "zoë"}, 400, "'ë'"),
+    ({"name": "zoë"}, 400, "“ë”"),
     ({"name": "anna", "extra": 1}, 400, "unknown parameter"),
     ({"name": "anna", "model": 3}, 404, "no model"),
 ])
@@ -210,24 +210,20 @@ def test_loaded_model_is_shared_read_only(server):
 
 
 def test_default_model_is_trained_once_and_cached(tmp_path, monkeypatch):
-    import importlib
-
     from namesmith.web import server as srv
-
-    train_mod = importlib.import_module("namesmith.train")  # the module (namesmith.train is also the function)
 
     monkeypatch.setenv("NAMESMITH_CACHE", str(tmp_path / "cache"))
     calls, logs = [], []
 
-    def fake_train(cfg, log=None, **kw):
-        calls.append(cfg)
+    def fake_fit(corpus=None, out=None, **options):
+        calls.append(options)
         vocab = Vocab.from_names([ALPHA])
         model = RNN.create({"vocab_size": vocab.size, "hidden": 4}, np.random.default_rng(0))
-        save_checkpoint(cfg.out, model, vocab)
+        save_checkpoint(out, model, vocab)
 
-    monkeypatch.setattr(train_mod, "train", fake_train)
+    monkeypatch.setattr(srv, "fit", fake_fit)
     path = srv.ensure_default_model(log=logs.append)
     assert path.exists() and path.parent == tmp_path / "cache" and len(calls) == 1
-    assert calls[0].preset == "default" and "training the built-in default model once" in logs[-1]
+    assert "preset" not in calls[0] and "training the built-in default model once" in logs[-1]
     assert srv.ensure_default_model(log=logs.append) == path and len(calls) == 1
     assert "cached at" in logs[-1]

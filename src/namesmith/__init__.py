@@ -1,34 +1,29 @@
 """namesmith: character-level language models in plain NumPy that forge new names.
 
-The Python API in brief::
+The Python API in brief (see :mod:`namesmith.api`)::
 
     import namesmith
     ck = namesmith.load("model.npz")                      # a validated checkpoint
-    sampler = ck.sampler()
-    report = sampler.sample(5, namesmith.SampleOptions(prefix="ka", max_len=8, novel=True), seed=1)
-    [s.name for s in report.samples]
-    namesmith.score_names(ck.model, ck.vocab, ["kara"])   # log-probability, surprisal, percentile
+    for s in ck.sample(5, prefix="ka", seed=1):           # Sample(name, logprob, nats_per_char, novel, seed)
+        print(s.name, s.logprob)
+    ck.score(["Kara"])[0].percentile                      # more plausible than this % of the training names
+    ck.evaluate("test.txt")["nll"]                        # held-out NLL, nats per character
 
-    cfg = namesmith.resolve({"corpus": "census-surnames", "steps": 2000, "out": "surnames.npz"})
-    result = namesmith.train(cfg)
+    ck = namesmith.fit("names.txt", out="names.npz", preset="fast")   # train
 """
 
-__version__ = "0.1.0"
-
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
-from .config import PRESETS, TrainConfig, resolve  # noqa: E402
-from .corpus import Corpus, builtin_corpora, load_corpus, read_corpus  # noqa: E402
-from .errors import NamesmithError  # noqa: E402
-from .models import MODELS  # noqa: E402
-from .sample import Sample, SampleOptions, Sampler, sample_names  # noqa: E402
-from .score import evaluate, score_names  # noqa: E402
-from .train import train  # noqa: E402
-from .vocab import Vocab  # noqa: E402
-
-load = load_checkpoint
+from ._version import __version__
+from .api import Checkpoint, RunReport, fit, load
+from .config import PRESETS, TrainConfig
+from .corpus import Corpus, builtin_corpora, load_corpus, read_corpus
+from .errors import NamesmithError
+from .models import MODELS
+from .sample import Sample, SampleOptions, Sampler
+from .score import NameScore, evaluate, score_names
+from .vocab import Vocab
 
 __all__ = [
-    "Checkpoint", "Corpus", "MODELS", "NamesmithError", "PRESETS", "Sample", "SampleOptions", "Sampler",
-    "TrainConfig", "Vocab", "builtin_corpora", "evaluate", "load", "load_checkpoint", "load_corpus",
-    "read_corpus", "resolve", "sample_names", "save_checkpoint", "score_names", "train",
+    "Checkpoint", "Corpus", "MODELS", "NameScore", "NamesmithError", "PRESETS", "RunReport", "Sample",
+    "SampleOptions", "Sampler", "TrainConfig", "Vocab", "__version__", "builtin_corpora", "evaluate", "fit", "load",
+    "load_corpus", "read_corpus", "score_names",
 ]

@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .vocab import Encoded
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -40,35 +42,37 @@ class Batch:
         return self.mask.sum(axis=1).astype(np.int64)  # (B,)
 
 
-def make_batch(
-    encoded: Sequence[np.ndarray],
-    *,
-    dtype=np.float64,
-    norm: str | float = "tokens",
-) -> Batch:
-    """Pad encoded names (int arrays without end token) into a :class:`Batch`.
+def pad(encoded: Encoded, idx: np.ndarray | None = None, *, dtype=np.float64, norm: str | float = "tokens") -> Batch:
+    """The names ``idx`` of ``encoded`` (all of them by default) as one padded :class:`Batch`.
 
     ``norm="tokens"`` makes the loss the mean NLL per predicted symbol (what
     mini-batch training wants); ``norm="sum"`` (or 1.0) keeps the summed NLL,
-    which is the notebook's loss for a batch of one name.
+    which is the notebook's loss for a batch of one name; a number divides by it.
     """
-    B = len(encoded)
-    lengths = np.fromiter((len(e) + 1 for e in encoded), dtype=np.int64, count=B)  # (B,)
-    T = int(lengths.max())
-    X = np.zeros((B, T), dtype=np.int32)
+    idx = np.arange(len(encoded)) if idx is None else np.asarray(idx, dtype=np.int64)
+    starts, n = encoded.offsets[idx], encoded.lengths[idx]  # (B,)
+    B, T = idx.size, int(n.max(initial=0)) + 1
+    t = np.arange(T)  # (T,)
+    real = t[None, :] < n[:, None]  # (B, T) positions holding a character
     Y = np.zeros((B, T), dtype=np.int32)
-    for i, e in enumerate(encoded):
-        n = len(e)
-        X[i, 1 : n + 1] = e
-        Y[i, :n] = e
-    mask = (np.arange(T)[None, :] < lengths[:, None]).astype(dtype)  # (B, T)
+    Y[real] = encoded.ids[(starts[:, None] + t[None, :])[real]]
+    X = np.zeros((B, T), dtype=np.int32)
+    X[:, 1:] = Y[:, :-1]
+    mask = (t[None, :] <= n[:, None]).astype(dtype)  # (B, T) characters and the end token
     if norm == "tokens":
-        norm_value = float(lengths.sum())
+        norm_value = float(n.sum() + B)
     elif norm == "sum":
         norm_value = 1.0
     else:
         norm_value = float(norm)
     return Batch(X, Y, mask, norm_value)
+
+
+def make_batch(encoded: Sequence[np.ndarray] | Encoded, *, dtype=np.float64, norm: str | float = "tokens") -> Batch:
+    """Pad a list of encoded names (int arrays without end token), or an :class:`Encoded`, into a Batch."""
+    if not isinstance(encoded, Encoded):
+        encoded = Encoded.from_arrays(encoded)
+    return pad(encoded, dtype=dtype, norm=norm)
 
 
 def batch_order(
@@ -101,3 +105,9 @@ def batch_order(
         order = rng.permutation(len(batches))
         batches = [batches[i] for i in order]
     return batches
+
+
+def length_sorted_batches(encoded: Encoded, rows: int = 1024) -> list[np.ndarray]:
+    """Index arrays covering every name once, sorted by length, so evaluation batches carry little padding."""
+    order = np.argsort(encoded.lengths, kind="stable")
+    return [order[i : i + rows] for i in range(0, order.size, rows)]

@@ -5,97 +5,149 @@ Layout of the zip archive (every member is a plain ``.npy`` array)::
     __meta__          uint8 bytes of a UTF-8 JSON object (see below)
     param/<name>      model parameters, float32 or float64 (or the model's declared dtypes)
     optim/<slot>/<n>  optimizer state arrays (moments), same shapes as the parameters
-    extra/<name>      other arrays: training-name hashes (for --novel), score quantiles
+    extra/<name>      other arrays: hashes of the user's names (for --novel), score quantiles
 
 The JSON holds ``format``, ``version``, ``model`` (type and config), ``vocab``,
-``train`` (step, resolved configuration, best validation NLL, ...), ``optimizer``
-(type, step count, hyperparameters), ``rng`` (the seeds every random stream is
-derived from), ``corpus`` (source, fingerprint, size) and ``metrics``.
+``train`` (the run's state: step, resolved configuration, best validation NLL,
+...), ``optimizer`` (type, step count, hyperparameters), ``rng`` (the seed every
+random stream is derived from), ``corpus`` (source, fingerprint, sizes, case)
+and ``metrics``. :data:`SCHEMA` gives the type of every field; loading checks
+all of them, so a hostile file cannot make a later command crash.
 
-Writing is atomic: a temporary file in the same directory, flushed and fsynced,
-then ``os.replace``, so an existing checkpoint is never replaced by a partial
-or broken one. Parameters that are not finite are refused before anything is
-written. Loading never unpickles (``allow_pickle=False``) and validates member
-names, sizes (a zip-bomb guard), the JSON, the model type and configuration,
-every parameter's shape, dtype and finiteness; any failure is one
+Writing is atomic (:func:`~namesmith.files.atomic_write`): an existing
+checkpoint is never replaced by a partial or broken one. Parameters that are
+not finite are refused before anything is written. Loading never unpickles
+(``allow_pickle=False``) and validates member names, sizes (a zip-bomb guard),
+the JSON (size, depth, types), the model type and configuration, every
+parameter's shape, dtype and finiteness; any failure is one
 :class:`CheckpointError` line.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import CheckpointError, NamesmithError
+from .files import atomic_write
 from .models import MODELS, Model
 from .vocab import Vocab
 
 FORMAT = "namesmith-checkpoint"
 VERSION = 1
 MAX_BYTES = 1 << 30  # refuse files (or decompressed contents) larger than 1 GiB
-EXTRA_DTYPES = {"train_hashes": np.uint64, "train_nll_quantiles": np.float64}
+MAX_META_BYTES = 16 << 20
+EXTRA_DTYPES = {"known_hashes": np.uint64, "train_nll_quantiles": np.float64}
+LEGACY_EXTRAS = {"train_hashes": "known_hashes"}  # files of namesmith 0.1
 
 
+# ----- the metadata schema -------------------------------------------------------------------------
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _text(v) -> bool:
+    return isinstance(v, str) and len(v) <= 100_000
+
+
+def _maybe(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+def _window(v) -> bool:
+    return isinstance(v, list) and len(v) == 3 and _number(v[0]) and _count(v[1]) and _count(v[2])
+
+
+def _is(t: type) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, t) and not isinstance(v, bool) if t is int else isinstance(v, t)
+
+
+SCHEMA: dict[str, dict[str, Callable[[Any], bool]]] = {
+    "model": {"type": _text, "config": _is(dict)},
+    "vocab": {"chars": _is(list)},
+    "train": {"step": _count, "epoch": _number, "config": _is(dict), "best_val_nll": _maybe(_number),
+              "evals_since_best": _count, "window": _window, "recipe": _text, "fit_seconds": _number,
+              "stopped": _text},
+    "optimizer": {"type": _text, "t": _count, "hyper": _is(dict)},
+    "rng": {"seed": _count, "scheme": _text},
+    "corpus": {"source": _text, "name": _text, "fingerprint": _text, "names": _count, "chars": _count,
+               "val_source": _text, "val_names": _count, "lowercase": _is(bool)},
+    "metrics": {"val_nll": _maybe(_number), "neural_val_nll": _maybe(_number)},
+}
+
+
+def check_meta(meta: Any) -> dict:
+    """Check every known field's type; raises CheckpointError naming the first bad one."""
+    if not isinstance(meta, dict):
+        raise CheckpointError("the metadata is not a JSON object")
+    for section, fields_ in SCHEMA.items():
+        if section not in meta:
+            continue
+        value = meta[section]
+        if not isinstance(value, dict):
+            raise CheckpointError(f"metadata section {section!r} is not an object")
+        for key, ok in fields_.items():
+            if key in value and not ok(value[key]):
+                raise CheckpointError(f"metadata field {section}.{key} has an invalid value {value[key]!r:.60}")
+    return meta
+
+
+# ----- the checkpoint ------------------------------------------------------------------------------------
 @dataclass
-class Checkpoint:
+class CheckpointData:
+    """A loaded checkpoint: model, vocabulary, validated metadata, optimizer state and extra arrays."""
+
     model: Model
     vocab: Vocab
     meta: dict = field(default_factory=dict)
     optim: dict[str, np.ndarray] = field(default_factory=dict)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def section(self, name: str) -> dict:
+        return self.meta.get(name) or {}
+
     @property
     def step(self) -> int:
-        return int(self.meta.get("train", {}).get("step", 0))
+        return int(self.section("train").get("step", 0))
 
     @property
-    def lowercase(self) -> bool | None:
+    def lowercase(self) -> bool:
         """Whether the training corpus was lowercased (user text is then lowercased too)."""
-        return self.meta.get("corpus", {}).get("lowercase")
+        lc = self.section("corpus").get("lowercase")
+        return (not any(c.isupper() for c in self.vocab.chars)) if lc is None else lc
 
-    def sampler(self, exclude=frozenset()):
-        """A :class:`~namesmith.sample.Sampler` that knows this model's training names."""
-        from .sample import Sampler
+    @property
+    def val_nll(self) -> float | None:
+        return self.section("metrics").get("val_nll")
 
-        return Sampler(self.model, self.vocab, train_hashes=self.extras.get("train_hashes"),
-                       exclude=set(exclude), lowercase=self.lowercase)
+    @property
+    def corpus_name(self) -> str | None:
+        """The training corpus as users should see it: a built-in name or a file name, never a full path."""
+        c = self.section("corpus")
+        if c.get("name"):
+            return c["name"]
+        src = c.get("source")
+        return None if src is None else src if src.startswith("builtin:") else Path(src).name
 
+    @property
+    def known_hashes(self) -> np.ndarray | None:
+        return self.extras.get("known_hashes")
 
-def atomic_write(path: str | Path, write) -> None:
-    """Call ``write(fileobj)`` on a temp file next to ``path``, fsync, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable (best effort; not all filesystems allow it)
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    @property
+    def quantiles(self) -> np.ndarray | None:
+        return self.extras.get("train_nll_quantiles")
 
 
 def save_checkpoint(
@@ -105,118 +157,134 @@ def save_checkpoint(
     meta: dict | None = None,
     optim: dict[str, np.ndarray] | None = None,
     extras: dict[str, np.ndarray] | None = None,
-) -> None:
-    """Write a checkpoint atomically. Raises before writing if a parameter is not finite."""
+) -> Path:
+    """Write a checkpoint atomically; refuses non-finite parameters and non-numeric arrays before writing."""
+    if not isinstance(model, Model) or not isinstance(vocab, Vocab):
+        raise NamesmithError("save_checkpoint needs a namesmith model and its Vocab")
+    if model.vocab_size != vocab.size:
+        raise NamesmithError(f"the model has {model.vocab_size} symbols but the vocabulary {vocab.size}")
     for name, p in model.params.items():
         if np.issubdtype(p.dtype, np.floating) and not np.isfinite(p).all():
             raise NamesmithError(f"refusing to save {path}: parameter {name} is not finite")
-    doc = {
-        "format": FORMAT,
-        "version": VERSION,
-        "namesmith": __version__,
-        **(meta or {}),
-        "model": {"type": model.kind, "config": model.config},
-        "vocab": vocab.to_dict(),
-    }
-    arrays = {"__meta__": np.frombuffer(json.dumps(doc).encode("utf-8"), dtype=np.uint8)}
-    arrays.update({f"param/{k}": v for k, v in model.params.items()})
-    arrays.update({f"param/{k}": v for k, v in model.extra_arrays().items()})
+    arrays = {f"param/{k}": v for k, v in model.params.items()}
     arrays.update({f"optim/{k}": v for k, v in (optim or {}).items()})
     arrays.update({f"extra/{k}": v for k, v in (extras or {}).items()})
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    for key, arr in arrays.items():
+        if not isinstance(arr, np.ndarray) or arr.dtype.hasobject or arr.dtype.kind not in "fiu":
+            raise NamesmithError(f"refusing to save {path}: {key} is not a numeric array")
+    doc = {"format": FORMAT, "version": VERSION, "namesmith": __version__, **(meta or {}),
+           "model": {"type": model.kind, "config": model.config}, "vocab": vocab.to_dict()}
+    try:
+        raw = json.dumps(doc, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as e:
+        raise NamesmithError(f"refusing to save {path}: the metadata is not plain JSON ({e})") from None
+    arrays["__meta__"] = np.frombuffer(raw, dtype=np.uint8)
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def _fail(path, msg: str) -> CheckpointError:
     return CheckpointError(f"{path}: not a usable namesmith checkpoint: {msg}")
 
 
-def load_checkpoint(path: str | Path, *, max_bytes: int = MAX_BYTES) -> Checkpoint:
-    """Load and validate a checkpoint (see module docstring). Raises :class:`CheckpointError`."""
-    p = Path(path)
+def read_arrays(path: str | Path, max_bytes: int = MAX_BYTES) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file, with the size, member and no-pickle checks."""
+    p = Path(os.fspath(path))
     if not p.is_file():
-        raise CheckpointError(f"{p}: no such checkpoint file" if not p.exists() else f"{p}: not a file")
+        raise CheckpointError(f"{p}: no such checkpoint file" if not p.exists() else f"{p}: not a regular file")
     size = p.stat().st_size
     if size > max_bytes:
         raise _fail(p, f"{size} bytes is over the {max_bytes}-byte limit")
     try:
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
-            total = sum(i.file_size for i in infos)
-            names = [i.filename for i in infos]
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise _fail(p, f"it is not a valid .npz archive ({e})") from None
-    if total > max_bytes:
-        raise _fail(p, f"contents unpack to {total} bytes, over the {max_bytes}-byte limit")
+    names = [i.filename for i in infos]
+    if sum(i.file_size for i in infos) > max_bytes:
+        raise _fail(p, f"contents unpack to more than the {max_bytes}-byte limit")
     if len(set(names)) != len(names):
         raise _fail(p, "duplicate archive members")
-    for n in names:
-        if not n.endswith(".npy"):
-            raise _fail(p, f"unexpected archive member {n!r}")
+    bad = [n for n in names if not n.endswith(".npy")]
+    if bad:
+        raise _fail(p, f"unexpected archive member {bad[0]!r}")
     try:
         with np.load(p, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+            return {k: npz[k] for k in npz.files}
     except ValueError as e:
         raise _fail(p, f"an array could not be read without pickle ({e})") from None
     except Exception as e:  # corrupt member data: zlib, EOF, header errors...
         raise _fail(p, f"an array is corrupt ({type(e).__name__}: {e})") from None
-    return _validate(p, arrays)
 
 
-def _validate(p: Path, arrays: dict[str, np.ndarray]) -> Checkpoint:
-    raw = arrays.pop("__meta__", None)
+def load_checkpoint(path: str | Path, *, max_bytes: int = MAX_BYTES) -> CheckpointData:
+    """Load and validate a checkpoint (see module docstring). Raises :class:`CheckpointError`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise CheckpointError(f"a checkpoint is a file path, not {type(path).__name__}")
+    arrays = read_arrays(path, max_bytes)
+    try:
+        return _validate(arrays)
+    except NamesmithError as e:
+        raise _fail(path, str(e)) from None
+
+
+def _parse_meta(raw: np.ndarray | None) -> dict:
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
-        raise _fail(p, "missing metadata")
+        raise CheckpointError("missing metadata")
+    if raw.size > MAX_META_BYTES:
+        raise CheckpointError(f"metadata of {raw.size} bytes is over the {MAX_META_BYTES}-byte limit")
     try:
         meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _fail(p, f"metadata is not JSON ({e})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"metadata is not JSON ({str(e)[:80]})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise _fail(p, "it was not written by namesmith")
+        raise CheckpointError("it was not written by namesmith")
     version = meta.get("version")
-    if not isinstance(version, int) or version > VERSION or version < 1:
-        raise _fail(p, f"format version {version!r} is not supported by namesmith {__version__}")
+    if not _count(version) or not 1 <= version <= VERSION:
+        raise CheckpointError(f"format version {version!r} is not supported by namesmith {__version__}")
+    return check_meta(meta)
+
+
+def _validate(arrays: dict[str, np.ndarray]) -> CheckpointData:
+    meta = _parse_meta(arrays.pop("__meta__", None))
     model_doc = meta.get("model")
     if not isinstance(model_doc, dict) or not isinstance(model_doc.get("config"), dict):
-        raise _fail(p, "model description missing")
+        raise CheckpointError("model description missing")
     kind = model_doc.get("type")
     if kind not in MODELS:
-        raise _fail(p, f"unknown model type {kind!r}")
+        raise CheckpointError(f"unknown model type {kind!r}")
     cls = MODELS[kind]
-    try:
-        vocab = Vocab.from_dict(meta.get("vocab"))
-        config = cls.check_config(model_doc["config"])
-    except NamesmithError as e:
-        raise _fail(p, str(e)) from None
+    vocab = Vocab.from_dict(meta.get("vocab"))
+    config = cls.check_config(model_doc["config"])
     if config["vocab_size"] != vocab.size:
-        raise _fail(p, f"vocabulary has {vocab.size} symbols but the model expects {config['vocab_size']}")
+        raise CheckpointError(f"vocabulary has {vocab.size} symbols but the model expects {config['vocab_size']}")
 
     groups: dict[str, dict[str, np.ndarray]] = {"param": {}, "optim": {}, "extra": {}}
     for key, arr in arrays.items():
         group, sep, name = key.partition("/")
         if not sep or group not in groups or not name:
-            raise _fail(p, f"unexpected array {key!r}")
+            raise CheckpointError(f"unexpected array {key!r}")
         if arr.dtype.hasobject or arr.dtype.kind not in "fiu":
-            raise _fail(p, f"array {key!r} has dtype {arr.dtype}, expected numbers")
+            raise CheckpointError(f"array {key!r} has dtype {arr.dtype}, expected numbers")
         groups[group][name] = arr
 
     want_dtypes = cls.param_dtypes(config)
     for name, arr in groups["param"].items():
         want = want_dtypes.get(name)
         if want is not None and arr.dtype != want:
-            raise _fail(p, f"parameter {name} has dtype {arr.dtype}, expected {np.dtype(want)}")
+            raise CheckpointError(f"parameter {name} has dtype {arr.dtype}, expected {np.dtype(want)}")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise _fail(p, f"parameter {name} holds NaN or infinite values")
-    try:
-        model = cls.from_arrays(config, groups["param"])
-    except NamesmithError as e:
-        raise _fail(p, str(e)) from None
+            raise CheckpointError(f"parameter {name} holds NaN or infinite values")
+    model = cls.from_arrays(config, groups["param"])
     for name, arr in groups["optim"].items():
         if arr.dtype.kind != "f" or not np.isfinite(arr).all():
-            raise _fail(p, f"optimizer state {name} is not finite floating point")
-    for name, arr in groups["extra"].items():
+            raise CheckpointError(f"optimizer state {name} is not finite floating point")
+    extras = {LEGACY_EXTRAS.get(k, k): v for k, v in groups["extra"].items()}
+    for name, arr in extras.items():
         want = EXTRA_DTYPES.get(name)
         if want is None or arr.dtype != want or arr.ndim != 1:
-            raise _fail(p, f"unexpected extra array {name!r} ({arr.dtype}, shape {arr.shape})")
+            raise CheckpointError(f"unexpected extra array {name!r} ({arr.dtype}, shape {arr.shape})")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise _fail(p, f"extra array {name} is not finite")
-    return Checkpoint(model, vocab, meta, groups["optim"], groups["extra"])
+            raise CheckpointError(f"extra array {name} is not finite")
+    if "known_hashes" in extras and extras["known_hashes"].size > 1 and np.any(np.diff(extras["known_hashes"]) == 0):
+        raise CheckpointError("the name hashes are not a sorted set")
+    return CheckpointData(model, vocab, meta, groups["optim"], extras)

@@ -1,7 +1,9 @@
-"""The ``namesmith`` command line: argparse subcommands, thin over the Python API.
+"""The ``namesmith`` command line: argparse subcommands, thin over the Python API (:mod:`namesmith.api`).
 
-User errors end in one line on stderr and exit code 2 (never a traceback);
-a diverged training run exits 1; Ctrl-C exits 130 after saving.
+User errors end in one line on stderr and exit code 2 (argparse's too: never the
+usage text); a failed run (divergence, a full disk) exits 1; Ctrl-C exits 130
+after saving. Numerical warnings are never printed: results are checked for
+finiteness instead and a bad one is a one-line error.
 """
 
 from __future__ import annotations
@@ -11,19 +13,30 @@ import csv
 import io
 import json
 import math
+import os
 import sys
+import warnings
 from dataclasses import fields
 
-from . import __version__
-from .config import FIELDS, PRESETS, TrainConfig, resolve
+import numpy as np
+
+from ._version import __version__
+from .api import fit, load
+from .config import FIELDS, PRESETS, TrainConfig, choices
+from .corpus import LONGEST_NAME, builtin_corpora, load_corpus, read_corpus
 from .errors import ConfigError, NamesmithError
+from .files import OutputLock, ensure_writable, output_target, refuse_inputs
+from .rng import check_seed
+from .runtime import keep_freed_memory
+from .sample import SampleOptions
+from .score import generation_report, perplexity
 
 # ----- help texts for the training options (one per TrainConfig field) --------------
 TRAIN_HELP = {
     "val": "validation file (default: a --val-fraction split of the corpus)",
     "val_fraction": "share of the corpus held out for validation (default 0.1)",
     "keep_case": "keep upper case (the default lowercases, as the notebook does)",
-    "max_item_len": "refuse corpus items longer than this (default 64)",
+    "max_item_len": f"refuse corpus items longer than this (default 64, at most {LONGEST_NAME})",
     "model": "model type",
     "hidden": "hidden units per layer",
     "layers": "stacked recurrent layers",
@@ -49,7 +62,7 @@ TRAIN_HELP = {
     "decay_every": "steps between decays (--schedule step)",
     "decay_steps": "length of the cosine/linear decay in steps (default: the run's --steps; "
     "set it to resume a shorter run into a longer one bit for bit)",
-    "gamma": "decay factor (--schedule step)",
+    "gamma": "decay factor in (0, 1] (--schedule step)",
     "min_lr": "final learning rate (--schedule cosine/linear)",
     "batch_size": "names per batch",
     "bucket": "group names of similar length into batches (less padding)",
@@ -64,13 +77,17 @@ TRAIN_HELP = {
     "samples": "names printed at each evaluation",
     "seed": "random seed (the same seed gives the same run)",
 }
-CHOICES = {
-    "dtype": ["float32", "float64"],
-    "optimizer": ["sgd", "momentum", "adagrad", "adam", "adamw"],
-    "clip": ["norm", "value", "none"],
-    "schedule": ["constant", "step", "cosine", "linear"],
-    "norm": ["mean", "batch"],
-}
+
+
+class UsageError(NamesmithError):
+    """A command line argparse cannot parse."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (and a pointer to --help) instead of the usage text."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 def _flag(name: str) -> str:
@@ -79,16 +96,20 @@ def _flag(name: str) -> str:
 
 def _type_of(name: str):
     typ = str(FIELDS[name].type)
-    if typ.startswith("int"):
-        return int
-    if typ.startswith("float"):
-        return float
-    return str
+    return int if typ.startswith("int") else float if typ.startswith("float") else str
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is in [0, 65535], got {port}")
+    return port
 
 
 def _add_train(sub) -> None:
-    from .models import MODELS
-
     p = sub.add_parser(
         "train",
         help="train a model (default: the built-in corpus, the default model, about 2 minutes)",
@@ -97,26 +118,26 @@ def _add_train(sub) -> None:
     )
     p.add_argument("corpus", nargs="?", default=argparse.SUPPRESS, help="corpus file or built-in corpus name")
     p.add_argument("-o", "--out", default=argparse.SUPPRESS, help="where to save the best model (default model.npz)")
-    p.add_argument("--recipe", choices=["seed"], help="'seed': reproduce the tutorial notebook exactly")
+    p.add_argument("--recipe", choices=["seed"], help="'seed': reproduce the tutorial notebook")
     p.add_argument("--config", metavar="TOML", help="read training options from a TOML file")
     p.add_argument("--preset", choices=sorted(PRESETS), default=argparse.SUPPRESS, help="a named configuration")
-    p.add_argument("--resume", metavar="CKPT", help="continue a run from a checkpoint, bit for bit")
+    p.add_argument("--resume", metavar="CKPT", help="continue a run from its checkpoint, bit for bit")
     p.add_argument("--no-progress", action="store_true", help="plain log lines even on a terminal")
+    options = choices()
     for f in fields(TrainConfig):
         if f.name in ("corpus", "out", "preset"):
             continue
-        flag = _flag(f.name)
         helptext = TRAIN_HELP.get(f.name, "")
         if str(f.type).startswith("bool"):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=helptext)
+            p.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=helptext)
         else:
-            choices = sorted(MODELS) if f.name == "model" else CHOICES.get(f.name)
-            p.add_argument(flag, type=_type_of(f.name), choices=choices, default=argparse.SUPPRESS,
-                           dest=f.name, help=helptext)
+            p.add_argument(_flag(f.name), type=_type_of(f.name), choices=options.get(f.name),
+                           default=argparse.SUPPRESS, dest=f.name, help=helptext)
     p.set_defaults(func=cmd_train)
 
 
-def _add_sample_options(p, web_like: bool = False) -> None:
+def _add_sample_options(p) -> None:
     g = p.add_argument_group("generation controls")
     g.add_argument("-n", "--num", type=int, default=10, help="how many names (default 10)")
     g.add_argument("-t", "--temperature", type=float, default=1.0, help="0 = greedy; <1 safer, >1 wilder")
@@ -133,20 +154,22 @@ def _add_sample_options(p, web_like: bool = False) -> None:
     g.add_argument("--novel", action="store_true", help="only names that are not in the training corpus")
     g.add_argument("--exclude-file", help="also avoid the names in this file (one per line)")
     g.add_argument("--unique", action="store_true", help="no duplicates in the output")
+    g.add_argument("--fold-accents", action="store_true",
+                   help="read accented letters the model never saw as plain ones (ë as e) in the prefix etc.")
     g.add_argument("--max-tries", type=int, help="candidate budget for the rejection filters (default 100*n+1000)")
     g.add_argument("--seed", type=int, help="seed for reproducible names (each name's own seed is in --format json)")
     g.add_argument("--best", type=int, metavar="K", help="the K most probable names instead of random ones")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    ap = Parser(
         prog="namesmith",
         description="Character-level language models in NumPy that learn from a list of names and forge new ones.",
     )
     ap.add_argument("--version", action="version", version=f"namesmith {__version__}")
     ap.add_argument("--threads", type=int, metavar="N",
-                    help="BLAS threads for matrix products (default: the BLAS default for training, "
-                    "1 for serve, which runs many requests in parallel)")
+                    help="BLAS threads for matrix products (default: chosen by measurement while training, "
+                    "1 for every other command)")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_train(sub)
@@ -162,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("corpus", help="corpus file or built-in corpus name")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse names with characters the model never saw (default: skip and report them)")
+    p.add_argument("--fold-accents", action="store_true", help="read accented letters the model never saw as plain")
     p.add_argument("--samples", type=int, default=0, metavar="N",
                    help="also generate N names at temperatures 0.5, 0.8, 1.0 and report their statistics")
     p.add_argument("--seed", type=int, default=0, help="seed for --samples")
@@ -172,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--file", help="score every name in this file (one per line)")
     p.add_argument("--explain", action="store_true", help="show each character's surprisal")
+    p.add_argument("--fold-accents", action="store_true", help="read accented letters the model never saw as plain")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_score)
 
@@ -181,13 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="draw training and validation loss curves to a PNG (needs matplotlib)")
     p.add_argument("run", help="a model file, its .metrics.jsonl, or the run's -o path")
-    p.add_argument("-o", "--out", help="PNG path (default: next to the metrics file)")
+    p.add_argument("-o", "--out", help="PNG file or folder (default: next to the metrics file)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("serve", help="serve the name-generator web page and JSON API")
     p.add_argument("models", nargs="*", metavar="[NAME=]MODEL", help="model files (default: the built-in model)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--access-log", action="store_true", help="print a line per request on stderr")
     p.set_defaults(func=cmd_serve)
     return ap
@@ -199,28 +226,34 @@ def _out(text: str) -> None:
     sys.stdout.flush()
 
 
+def _cap(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
 def cmd_train(args) -> int:
     explicit = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     if args.recipe == "seed":
         return _train_seed(args, explicit)
-    from .score import perplexity
-    from .train import paths_for, train
-
-    cfg = resolve(explicit, args.config)
-    progress = False if args.no_progress else None
-    result = train(cfg, resume=args.resume, cli_overrides=set(explicit), progress=progress)
+    ck = fit(resume=args.resume, config=args.config, progress=not args.no_progress and sys.stderr.isatty(),
+             tune_process=args.threads is None, defaults={"out": "model.npz"}, **explicit)
+    run = ck.run
     lines = []
-    if result.best_val_nll is not None:
-        v = result.best_val_nll
+    if ck.val_nll is not None:
+        v = ck.val_nll
         lines.append(f"held-out NLL {v:.4f} nats/char ({v / math.log(2):.4f} bits/char, "
                      f"perplexity {perplexity(v):.3f}) on the validation names")
-    paths = paths_for(result.paths["best"])
-    lines.append(f"stopped: {result.stopped} after {result.step} steps in {result.seconds:.1f}s")
-    lines.append(f"saved {paths['best']} (best) and {paths['last']} (last); metrics in {paths['metrics']}")
+    lines.append(f"stopped: {run.stopped} after {run.steps} steps in {run.seconds:.1f}s")
+    lines.append(_saved(run.paths))
     lines.append("sample names:")
-    lines += [f"  {_cap(n)}" for n in result.samples]
+    lines += [f"  {_cap(n)}" for n in run.samples]
     _out("\n".join(lines) + "\n")
     return 0
+
+
+def _saved(paths) -> str:
+    roles = [(paths.best, "the model"), (paths.neural, "the network alone"),
+             (paths.last, "the last state, for --resume"), (paths.metrics, "metrics")]
+    return "saved " + ", ".join(f"{p} ({role})" for p, role in roles if p.exists())
 
 
 def _train_seed(args, explicit: dict) -> int:
@@ -230,63 +263,52 @@ def _train_seed(args, explicit: dict) -> int:
     extra = sorted(set(explicit) - allowed)
     if extra or args.resume or args.config:
         bad = extra + (["resume"] if args.resume else []) + (["config"] if args.config else [])
-        raise ConfigError(f"--recipe seed is the notebook exactly; it takes only CORPUS, -o, --steps and "
+        raise ConfigError(f"--recipe seed is the notebook as it is; it takes only CORPUS, -o, --steps and "
                           f"--log-every (not {', '.join('--' + b.replace('_', '-') for b in bad)})")
     corpus = explicit.get("corpus")
     if corpus is None:
         raise ConfigError("--recipe seed needs a corpus file (the notebook used names.txt)")
     iterations = explicit.get("steps", 200_000)
     log_every = explicit.get("log_every", 10_000)
-    if iterations < 0 or log_every < 1:
-        raise ConfigError("--steps must be >= 0 and --log-every >= 1")
-    result = train_seed(corpus, iterations=iterations, log_every=log_every, write=_out)
+    if not 0 <= iterations <= 10**9 or log_every < 1:
+        raise ConfigError("--steps must be in [0, 1e9] and --log-every >= 1")
     out = explicit.get("out", "model.npz")
-    save_seed_checkpoint(result, out, str(corpus))
+    target = output_target(out)
+    refuse_inputs([target], [("corpus", corpus)])
+    ensure_writable(target)
+    with OutputLock(out):
+        result = train_seed(corpus, iterations=iterations, log_every=log_every, write=_out)
+        save_seed_checkpoint(result, out, str(corpus))
     print(f"seed recipe: {iterations} iterations in {result.seconds:.1f}s "
           f"({result.chars / max(result.seconds, 1e-9):,.0f} chars/s); saved {out}", file=sys.stderr)
     return 0
 
 
-def _cap(name: str) -> str:
-    return name[:1].upper() + name[1:]
+def _exclude(ck, exclude_file) -> set[str]:
+    if not exclude_file:
+        return set()
+    return set(read_corpus(exclude_file, lowercase=ck.lowercase, max_len=LONGEST_NAME).names)
 
 
-def _load(path):
-    from .checkpoint import load_checkpoint
-
-    return load_checkpoint(path)
-
-
-def _sampler(ckpt, exclude_file=None):
-    from .corpus import read_corpus
-
-    exclude = set()
-    if exclude_file:
-        exclude = set(read_corpus(exclude_file, lowercase=ckpt.lowercase is not False).names)
-    return ckpt.sampler(exclude)
-
-
-def sample_options(args):
-    from .sample import SampleOptions
-
+def sample_options(args) -> SampleOptions:
     return SampleOptions(
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, prefix=args.prefix,
         suffix=args.suffix, contains=args.contains, pattern=args.pattern, min_len=args.min_len,
         max_len=args.max_len, exclude_chars=args.exclude_chars, only_chars=args.only_chars,
-        novel=args.novel, unique=args.unique, max_tries=args.max_tries,
+        novel=args.novel, unique=args.unique, fold_accents=args.fold_accents, max_tries=args.max_tries,
     )
 
 
 def cmd_sample(args) -> int:
-    ckpt = _load(args.model)
-    sampler = _sampler(ckpt, args.exclude_file)
+    ck = load(args.model)
     opts = sample_options(args)
+    if args.seed is not None:
+        check_seed(args.seed)
+    sampler = ck.sampler(_exclude(ck, args.exclude_file))
+    report = None
     if args.best is not None:
         samples = sampler.best(args.best, opts)
-        report = None
     else:
-        if args.num < 0:
-            raise ConfigError("-n must be >= 0")
         report = sampler.sample(args.num, opts, seed=args.seed)
         samples = report.samples
     rows = [s.to_dict() for s in samples]
@@ -301,27 +323,29 @@ def cmd_sample(args) -> int:
     else:
         _out("".join((s.name if args.raw else _cap(s.name)) + "\n" for s in samples))
     if report is not None and report.tries > len(samples):
-        print(f"accepted {len(samples)} of {report.tries} candidates ({report.acceptance:.1%})",
-              file=sys.stderr)
+        print(f"accepted {len(samples)} of {report.tries} candidates ({report.acceptance:.1%})", file=sys.stderr)
     return 0
 
 
 def cmd_eval(args) -> int:
-    from .corpus import load_corpus
-    from .score import evaluate, generation_report
-
-    ckpt = _load(args.model)
-    lowercase = ckpt.meta.get("corpus", {}).get("lowercase", True) is not False
-    corpus = load_corpus(args.corpus, lowercase=lowercase, max_len=10_000)
-    report = evaluate(ckpt.model, ckpt.vocab, corpus.names)
+    ck = load(args.model)
+    seed = check_seed(args.seed)
+    corpus = load_corpus(args.corpus, lowercase=ck.lowercase, max_len=LONGEST_NAME)
+    report = ck.evaluate(corpus.names, strict=args.strict, fold_accents=args.fold_accents)
+    if report["skipped"]:
+        chars = ", ".join(map(repr, report["unknown_chars"][:10]))
+        print(f"namesmith: skipped {report['skipped']} of {report['skipped'] + report['names']} names with "
+              f"characters the model never saw ({chars}); --fold-accents may read them, --strict refuses them",
+              file=sys.stderr)
     if args.samples:
-        report["generation"] = generation_report(
-            _sampler(ckpt), corpus.names, args.samples, seed=args.seed)
+        if not 1 <= args.samples <= 1_000_000:
+            raise ConfigError("--samples must be in [1, 1e6]")
+        report["generation"] = generation_report(ck.sampler(), corpus.names, args.samples, seed=seed)
     if args.json:
         _out(json.dumps(report, indent=2) + "\n")
         return 0
     lines = [
-        f"corpus      {corpus.source}: {report['names']:,} names, {report['chars']:,} characters "
+        f"corpus      {corpus.name}: {report['names']:,} names, {report['chars']:,} characters "
         f"(+{report['names']:,} end tokens)",
         f"NLL         {report['nll']:.4f} nats/char (end token included)",
         f"bits/char   {report['bits_per_char']:.4f}",
@@ -337,22 +361,26 @@ def cmd_eval(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from .corpus import read_corpus
-    from .score import score_names
-
-    ckpt = _load(args.model)
+    ck = load(args.model)
     names = list(args.names)
     if args.file:
-        names += list(read_corpus(args.file, lowercase=False, max_len=10_000).names)
+        names += list(read_corpus(args.file, lowercase=False, max_len=LONGEST_NAME).names)
     if not names:
         raise ConfigError("give names to score, or --file FILE")
-    scores = score_names(ckpt.model, ckpt.vocab, names, quantiles=ckpt.extras.get("train_nll_quantiles"),
-                         lowercase=ckpt.meta.get("corpus", {}).get("lowercase"))
+    scores = ck.score(names, fold_accents=args.fold_accents)
+    if all(s.logprob is None for s in scores):
+        s = scores[0]
+        raise ConfigError(f"{s.name!r} cannot be scored: the model never saw {', '.join(map(repr, s.unknown_chars))} "
+                          f"(its alphabet: {ck.vocab.alphabet()}; --fold-accents reads accented letters as plain)")
     if args.json:
         _out(json.dumps([s.to_dict() for s in scores], indent=2) + "\n")
         return 0
     lines = []
     for s in scores:
+        if s.logprob is None:
+            lines.append(f"{_cap(s.name):<20} cannot be scored: the model never saw "
+                         f"{', '.join(map(repr, s.unknown_chars))}")
+            continue
         pct = "" if s.percentile is None else f"  more plausible than {s.percentile:.1f}% of training names"
         lines.append(f"{_cap(s.name):<20} logprob {s.logprob:8.3f}  {s.nats_per_char:.3f} nats/char{pct}")
         if args.explain:
@@ -364,8 +392,6 @@ def cmd_score(args) -> int:
 
 
 def cmd_corpora(args) -> int:
-    from .corpus import builtin_corpora
-
     rows = builtin_corpora()
     if args.json:
         _out(json.dumps(rows, indent=2) + "\n")
@@ -381,8 +407,7 @@ def cmd_corpora(args) -> int:
 def cmd_plot(args) -> int:
     from .plot import plot_run
 
-    out = plot_run(args.run, args.out)
-    _out(f"wrote {out}\n")
+    _out(f"wrote {plot_run(args.run, args.out)}\n")
     return 0
 
 
@@ -392,41 +417,38 @@ def cmd_serve(args) -> int:
     return serve_main(args.models, host=args.host, port=args.port, access_log=args.access_log)
 
 
-def _blas_threads(n: int | None):
-    """Limit the BLAS thread pool (OpenBLAS, MKL, ...) to ``n`` threads; no-op for None."""
+def _blas_threads(args):
+    """BLAS threads for this command: --threads, else 1 except for training (which measures; runtime.py)."""
     import contextlib
 
+    n = args.threads if args.threads is not None else (None if args.command == "train" else 1)
     if n is None:
         return contextlib.nullcontext()
+    if n < 1:
+        raise ConfigError("--threads must be >= 1")
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n, user_api="blas")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .memory import keep_freed_memory
-
-    keep_freed_memory()  # no page faults for the temporaries every step reallocates
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse already printed its one-line usage error
-        return int(e.code or 0)
-    try:
-        threads = args.threads if args.threads is not None else (1 if args.command == "serve" else None)
-        if threads is not None and threads < 1:
-            raise ConfigError("--threads must be >= 1")
-        with _blas_threads(threads):
+        args = build_parser().parse_args(argv)
+        keep_freed_memory()  # no page faults for the temporaries every step reallocates
+        with np.errstate(all="ignore"), warnings.catch_warnings(), _blas_threads(args):
+            warnings.simplefilter("ignore", RuntimeWarning)
             return int(args.func(args) or 0)
     except NamesmithError as e:
         print(f"namesmith: error: {e}", file=sys.stderr)
         return e.exit_code
+    except SystemExit as e:  # --help and --version print and exit 0
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
     except KeyboardInterrupt:
         print("namesmith: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `namesmith sample ... | head`
         try:
-            sys.stdout = open(__import__("os").devnull, "w")
+            sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return 0

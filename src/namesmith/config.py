@@ -2,13 +2,16 @@
 
 Every training option is a field of :class:`TrainConfig`; the CLI exposes each
 one as ``--option-name`` and a TOML file may set any of them by field name
-(``hidden = 256``). The resolved configuration is printed at the start of a run
-and stored in every checkpoint.
+(``hidden = 256``), either at the top level or all under one ``[train]`` table.
+:meth:`TrainConfig.validate` checks every option (type, range, finiteness)
+before any work starts. The resolved configuration is printed at the start of a
+run and stored in every checkpoint.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -19,7 +22,23 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .corpus import LONGEST_NAME
 from .errors import ConfigError
+from .files import read_limited
+from .models import buildable_kinds, model_class
+from .models.base import DTYPES
+from .optim import OPTIMIZERS, SCHEDULES
+
+MAX_TOML_BYTES = 1 << 20
+MAX_SEED = 2**63 - 1
+CLIP_MODES = ("norm", "value", "none")
+NORMS = ("mean", "batch")
+
+
+def choices() -> dict[str, list[str]]:
+    """The allowed values of every option that has a fixed list (the CLI's choices come from here)."""
+    return {"model": buildable_kinds(), "optimizer": list(OPTIMIZERS), "schedule": list(SCHEDULES),
+            "clip": list(CLIP_MODES), "norm": list(NORMS), "dtype": list(DTYPES)}
 
 
 @dataclass
@@ -67,7 +86,7 @@ class TrainConfig:
     eval_every: int = 250
     patience: int | None = 10  # evaluations without improvement before stopping
     # ----- output
-    out: str = "model.npz"
+    out: str | None = None  # where the best model goes (the CLI's default: model.npz); None = write nothing
     log_every: int = 100
     samples: int = 5  # names printed at each evaluation
     seed: int = 1337
@@ -76,31 +95,58 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def validate(self) -> "TrainConfig":
-        def need(cond: bool, msg: str) -> None:
-            if not cond:
-                raise ConfigError(msg)
+    def model_config(self, vocab_size: int) -> dict:
+        """The model's own configuration: the fields its class declares, plus the vocabulary size and dtype."""
+        cls = model_class(self.model)
+        values = self.to_dict()
+        return {**{k: values[k] for k in cls.defaults if k in values}, "vocab_size": vocab_size, "dtype": self.dtype}
 
-        need(0.0 <= self.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {self.val_fraction}")
-        need(self.max_item_len >= 1, "--max-item-len must be >= 1")
-        need(self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        need(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
-        need(self.clip in ("norm", "value", "none"), f"--clip must be norm, value or none, got {self.clip!r}")
-        need(self.norm in ("mean", "batch"), f"--norm must be mean or batch, got {self.norm!r}")
-        need(self.clip_value > 0, "--clip-value must be > 0")
-        need(self.dtype in ("float32", "float64"), f"--dtype must be float32 or float64, got {self.dtype!r}")
-        need(self.steps is None or self.steps >= 0, "--steps must be >= 0")
-        need(self.epochs is None or self.epochs > 0, "--epochs must be > 0")
-        need(self.time_limit is None or self.time_limit > 0, "--time-limit must be > 0 seconds")
-        need(self.eval_every >= 1 and self.log_every >= 1, "--eval-every and --log-every must be >= 1")
-        need(self.patience is None or self.patience >= 1, "--patience must be >= 1")
-        need(0 <= self.samples <= 1000, "--samples must be in [0, 1000]")
-        need(self.warmup >= 0, "--warmup must be >= 0")
-        need(self.decay_steps is None or self.decay_steps >= 1, "--decay-steps must be >= 1")
-        need(0 <= self.seed < 2**63, "--seed must be in [0, 2**63)")
-        need(0 <= self.mix_ngram <= 10, "--mix-ngram must be an n-gram order in [1, 10], or 0 for none")
-        need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "--beta1/--beta2 must be in [0, 1)")
+    def validate(self) -> "TrainConfig":
+        for name, value in self.to_dict().items():
+            _coerce(name, value)  # types (a dataclass does not check them)
+        for name, allowed in choices().items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"--{_flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        _check_ranges(self)
+        model_class(self.model).check_config(self.model_config(vocab_size=2))
         return self
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _check_ranges(c: TrainConfig) -> None:
+    def need(cond: bool, msg: str) -> None:
+        if not cond:
+            raise ConfigError(msg)
+
+    need(0.0 <= c.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {c.val_fraction}")
+    need(1 <= c.max_item_len <= LONGEST_NAME, f"--max-item-len must be in [1, {LONGEST_NAME}]")
+    need(c.mix_ngram == 0 or 1 <= c.mix_ngram <= 10, "--mix-ngram must be an n-gram order in [1, 10], or 0 for none")
+    need(c.discount is None or 0 < c.discount < 1, f"--discount must be in (0, 1), got {c.discount}")
+    need(c.lr > 0, f"--lr must be a number above 0, got {c.lr}")
+    need(0 <= c.momentum < 1, f"--momentum must be in [0, 1), got {c.momentum}")
+    need(0 <= c.beta1 < 1 and 0 <= c.beta2 < 1, "--beta1/--beta2 must be in [0, 1)")
+    need(0 < c.eps <= 1, f"--eps must be in (0, 1], got {c.eps}")
+    need(0 <= c.weight_decay <= 10, f"--weight-decay must be in [0, 10], got {c.weight_decay}")
+    need(0 < c.clip_value <= 1e6, f"--clip-value must be in (0, 1e6], got {c.clip_value}")
+    need(0 < c.gamma <= 1, f"--gamma (the decay factor) must be in (0, 1], got {c.gamma}")
+    need(0 <= c.min_lr <= c.lr, f"--min-lr must be in [0, --lr], got {c.min_lr}")
+    need(1 <= c.decay_every <= 10**9, "--decay-every must be in [1, 1e9]")
+    need(c.decay_steps is None or 1 <= c.decay_steps <= 10**9, "--decay-steps must be in [1, 1e9]")
+    need(1 <= c.batch_size <= 65_536, f"--batch-size must be in [1, 65536], got {c.batch_size}")
+    need(c.steps is None or 0 <= c.steps <= 10**9, "--steps must be in [0, 1e9]")
+    need(c.epochs is None or 0 < c.epochs <= 1e6, "--epochs must be a number in (0, 1e6]")
+    need(c.time_limit is None or 0 < c.time_limit <= 1e7, "--time-limit must be a number of seconds in (0, 1e7]")
+    need(0 <= c.warmup <= 10**9, "--warmup must be in [0, 1e9]")
+    need(c.steps is None or c.warmup < max(c.steps, 1),
+         f"--warmup ({c.warmup} steps) must be shorter than the run (--steps {c.steps})")
+    need(1 <= c.eval_every <= 10**9 and 1 <= c.log_every <= 10**9, "--eval-every and --log-every must be >= 1")
+    need(c.patience is None or 1 <= c.patience <= 10**6, "--patience must be >= 1 (or 0 for none)")
+    need(0 <= c.samples <= 1000, "--samples must be in [0, 1000]")
+    need(0 <= c.seed <= MAX_SEED, "--seed must be in [0, 2**63)")
+    need(c.out is None or bool(c.out), "the output path (-o) is empty; give a file name")
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
@@ -129,6 +175,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def _coerce(name: str, value: Any) -> Any:
+    """``value`` as the type of option ``name``, or a ConfigError naming the option."""
     f = FIELDS.get(name)
     if f is None:
         raise ConfigError(f"unknown training option {name!r}")
@@ -146,30 +193,37 @@ def _coerce(name: str, value: Any) -> Any:
             raise ConfigError(f"option {name} must be a whole number, got {value!r}")
         return value
     if typ.startswith("float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"option {name} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"option {name} must be a finite number, got {value!r}")
         return float(value)
     if not isinstance(value, str):
-        raise ConfigError(f"option {name} must be a string, got {value!r}")
+        raise ConfigError(f"option {name} must be text, got {value!r}")
     return value
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
+    """Options from a TOML file: all at the top level, or all in one ``[train]`` table."""
+    raw = read_limited(path, MAX_TOML_BYTES, what="configuration file", error=ConfigError)
     try:
-        with open(p, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such configuration file") from None
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: not a valid TOML file: {e}") from None
-    # allow a [train] table or top-level keys
-    table = data.get("train", data) if isinstance(data.get("train"), dict) else data
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError, ValueError) as e:
+        raise ConfigError(f"{path}: not a valid TOML file: {e}") from None
+    tables = sorted(k for k, v in data.items() if isinstance(v, dict))
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    unknown = [t for t in tables if t != "train"]
+    if unknown:
+        raise ConfigError(f"{path}: unknown table [{unknown[0]}]; put options at the top level or under [train]")
+    if tables and top:
+        raise ConfigError(f"{path}: sets options both at the top level ({sorted(top)[0]}) and in [train]; use one")
+    table = data["train"] if tables else top
     return {k.replace("-", "_"): v for k, v in table.items()}
 
 
-def resolve(cli: dict[str, Any], config_file: str | None = None, base: dict[str, Any] | None = None) -> TrainConfig:
+def resolve(cli: dict[str, Any], config_file: str | Path | None = None,
+            base: dict[str, Any] | None = None) -> TrainConfig:
     """Merge defaults < ``base`` < preset < TOML file < ``cli`` into a validated :class:`TrainConfig`."""
+    if not isinstance(cli, dict):
+        raise ConfigError("training options must be a mapping of option names to values")
     file_values = load_toml(config_file) if config_file else {}
     merged: dict[str, Any] = dict(base or {})
     preset = cli.get("preset", file_values.get("preset", merged.get("preset")))
@@ -185,5 +239,11 @@ def resolve(cli: dict[str, Any], config_file: str | None = None, base: dict[str,
         merged["steps"] = None  # an explicit epoch or time budget replaces the default step budget
     if merged.get("patience") == 0:
         merged["patience"] = None  # --patience 0: no early stopping
-    values = {k: _coerce(k, v) for k, v in merged.items()}
-    return TrainConfig(**values).validate()
+    return from_dict(merged)
+
+
+def from_dict(values: dict[str, Any]) -> TrainConfig:
+    """A validated :class:`TrainConfig` from option values (a checkpoint's stored configuration too)."""
+    if not isinstance(values, dict):
+        raise ConfigError("a training configuration must be a mapping of option names to values")
+    return TrainConfig(**{k: _coerce(k, v) for k, v in values.items()}).validate()

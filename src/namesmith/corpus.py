@@ -1,17 +1,17 @@
 """Reading and validating corpora: one name (or word) per line, UTF-8.
 
-A corpus file is read strictly: it must be valid UTF-8 (a byte-order mark and
-CRLF line ends are accepted), every item is stripped of surrounding whitespace,
-blank lines are dropped, text is put in Unicode NFC form and lowercased unless
-``lowercase=False``. Anything else - a missing or empty file, invalid UTF-8,
-control characters, an over-long item - raises :class:`CorpusError` naming the
-line, so the CLI can print one line and exit 2.
+A corpus file is read strictly and with a size bound (:func:`~namesmith.files.read_limited`):
+it must be valid UTF-8 (a byte-order mark and CRLF line ends are accepted),
+every item is stripped of surrounding whitespace, blank lines are dropped, and
+text is normalised by :func:`~namesmith.text.normalize` (NFC, lowercased unless
+``lowercase=False``). Anything else - a missing, empty or over-large file,
+invalid UTF-8, control characters, an over-long item - raises
+:class:`CorpusError` naming the line, so the CLI can print one line and exit 2.
 """
 
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,8 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CorpusError
+from .files import read_limited
+from .text import is_control, normalize
 
-MAX_ITEM_LEN = 64
+MAX_ITEM_LEN = 64  # default limit on one item's length (--max-item-len)
+LONGEST_NAME = 1000  # the most any name may have anywhere: corpora, sampling, scoring
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
 # name -> (file in namesmith/data, one-line description). Provenance: data/PROVENANCE.md
@@ -65,6 +68,11 @@ class Corpus:
         """Number of predicted symbols: characters plus one end token per name."""
         return self.chars + len(self.names)
 
+    @property
+    def name(self) -> str:
+        """The source without its folders: what a model shows as its training corpus."""
+        return self.source if self.source.startswith("builtin:") else Path(self.source).name
+
     def fingerprint(self) -> str:
         """A short SHA-256 of the names in order: identifies the exact training data."""
         h = hashlib.sha256("\n".join(self.names).encode("utf-8"))
@@ -107,24 +115,17 @@ def decode_utf8(data: bytes, source: str) -> str:
         ) from None
 
 
-def read_bytes(path: str | Path) -> bytes:
-    p = Path(path)
-    if not p.exists():
-        raise CorpusError(f"{p}: no such file")
-    if p.is_dir():
-        raise CorpusError(f"{p}: is a directory, expected a text file with one name per line")
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise CorpusError(f"{p}: {size} bytes is larger than the {MAX_FILE_BYTES}-byte limit")
-        return p.read_bytes()
-    except OSError as e:
-        raise CorpusError(f"{p}: cannot read: {e.strerror or e}") from None
+def read_text(path: str | Path, what: str = "corpus file") -> str:
+    """The UTF-8 text of a file, read with the size bound."""
+    return decode_utf8(read_limited(path, MAX_FILE_BYTES, what=what, error=CorpusError), str(path))
 
 
-def _bad_char(ch: str) -> bool:
-    # Cc: C0/C1 control characters (tab included); Zl/Zp: Unicode line/paragraph separators.
-    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+def _first_line_with(lines: list[str], bad: set[str]) -> tuple[int, str]:
+    for lineno, line in enumerate(lines, start=1):
+        for c in line:
+            if c in bad:
+                return lineno, c
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def parse_names(
@@ -134,36 +135,31 @@ def parse_names(
     lowercase: bool = True,
     max_len: int = MAX_ITEM_LEN,
 ) -> Corpus:
-    """Parse the text of a corpus file into a :class:`Corpus` (see module docstring)."""
-    names = []
-    for lineno, raw in enumerate(text.split("\n"), start=1):
-        item = raw.strip()
-        if not item:
-            continue
-        item = unicodedata.normalize("NFC", item)
-        if lowercase:
-            item = unicodedata.normalize("NFC", item.lower())
-        bad = [c for c in item if _bad_char(c)]
-        if bad:
-            raise CorpusError(
-                f"{source}: line {lineno}: control character {bad[0]!r} inside an item; "
-                "items must be plain text, one per line"
-            )
-        if len(item) > max_len:
-            raise CorpusError(
-                f"{source}: line {lineno}: item is {len(item)} characters long, over the "
-                f"limit of {max_len} (raise it with --max-item-len)"
-            )
-        names.append(item)
+    """Parse the text of a corpus file into a :class:`Corpus` (see module docstring).
+
+    Whole-text operations (normalisation, the set of characters, lengths) run at
+    C speed; a line number is searched for only when there is an error to report.
+    """
+    items = [line.strip() for line in normalize(text, lowercase).split("\n")]
+    bad = {c for c in set("".join(items)) if is_control(c)}
+    if bad:
+        lineno, c = _first_line_with(items, bad)
+        raise CorpusError(f"{source}: line {lineno}: control character {c!r} inside an item; "
+                          "items must be plain text, one per line")
+    longest = max(map(len, items), default=0)
+    if longest > max_len:
+        lineno = next(i for i, item in enumerate(items, start=1) if len(item) > max_len)
+        raise CorpusError(f"{source}: line {lineno}: item is {len(items[lineno - 1])} characters long, over the "
+                          f"limit of {max_len} (raise it with --max-item-len, up to {LONGEST_NAME})")
+    names = tuple(filter(None, items))
     if not names:
         raise CorpusError(f"{source}: the corpus is empty (no non-blank lines)")
-    return Corpus(tuple(names), source)
+    return Corpus(names, source)
 
 
 def read_corpus(path: str | Path, *, lowercase: bool = True, max_len: int = MAX_ITEM_LEN) -> Corpus:
     """Read a corpus file from disk."""
-    source = str(path)
-    return parse_names(decode_utf8(read_bytes(path), source), source, lowercase=lowercase, max_len=max_len)
+    return parse_names(read_text(path), str(path), lowercase=lowercase, max_len=max_len)
 
 
 def builtin_text(name: str) -> str:
@@ -173,6 +169,11 @@ def builtin_text(name: str) -> str:
     return resources.files("namesmith").joinpath("data", filename).read_text("utf-8")
 
 
+def is_builtin(spec) -> bool:
+    """True when ``spec`` names a built-in corpus and no file of that name exists."""
+    return isinstance(spec, str) and spec in BUILTIN_CORPORA and not Path(spec).exists()
+
+
 def load_text(spec: str | Path | None = None) -> tuple[str, str]:
     """``(text, source)`` of a built-in corpus or a file (default: the built-in default corpus).
 
@@ -180,13 +181,15 @@ def load_text(spec: str | Path | None = None) -> tuple[str, str]:
     ``given-names`` is still readable.
     """
     spec = DEFAULT_CORPUS if spec is None else spec
-    if isinstance(spec, str) and spec in BUILTIN_CORPORA and not Path(spec).exists():
+    if is_builtin(spec):
         return builtin_text(spec), f"builtin:{spec}"
-    return decode_utf8(read_bytes(spec), str(spec)), str(spec)
+    return read_text(spec), str(spec)
 
 
 def load_corpus(spec: str | Path | None = None, *, lowercase: bool = True, max_len: int = MAX_ITEM_LEN) -> Corpus:
     """A corpus by built-in name or by path (default: the built-in default corpus); see :func:`load_text`."""
+    if spec is not None and not isinstance(spec, (str, Path)):
+        raise CorpusError(f"a corpus is a file path or a built-in corpus name, not {type(spec).__name__}")
     text, source = load_text(spec)
     return parse_names(text, source, lowercase=lowercase, max_len=max_len)
 
@@ -212,13 +215,14 @@ def name_hashes(names) -> np.ndarray:
     Checkpoints keep these instead of the names themselves. With 64 bits the
     chance that a new name collides with one of 100,000 training names is ~5e-15.
     """
-    digests = b"".join([hashlib.blake2b(n.encode("utf-8"), digest_size=8).digest() for n in names])
+    blake = hashlib.blake2b
+    digests = b"".join([blake(n.encode("utf-8"), digest_size=8).digest() for n in names])
     return np.unique(np.frombuffer(digests, dtype="<u8")).astype(np.uint64)
 
 
-def in_hashes(names, hashes: np.ndarray) -> np.ndarray:
+def in_hashes(names, hashes: np.ndarray | None) -> np.ndarray:
     """Boolean array: which of ``names`` are in the hash set ``hashes`` (from :func:`name_hashes`)."""
-    if hashes is None or hashes.size == 0:
+    if hashes is None or hashes.size == 0 or not len(names):
         return np.zeros(len(names), dtype=bool)
     blake = hashlib.blake2b
     h = np.frombuffer(b"".join([blake(n.encode("utf-8"), digest_size=8).digest() for n in names]), dtype="<u8")

@@ -3,6 +3,8 @@
 Every error a user can cause (a bad file, a bad flag, an unknown character, a
 hostile checkpoint) is a :class:`NamesmithError`. The CLI prints its message on
 one line and exits with its ``exit_code``; it never shows a traceback for them.
+Exit codes: 2 for a user error, 1 for a run that failed although its input was
+fine (divergence, a full disk), 130 for Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ class NamesmithError(Exception):
 
 
 class CorpusError(NamesmithError):
-    """The corpus file is missing, empty, not UTF-8, or holds an invalid item."""
+    """The corpus file is missing, empty, not UTF-8, too large, or holds an invalid item."""
 
 
 class VocabError(NamesmithError):
@@ -34,7 +36,23 @@ class ConstraintError(NamesmithError):
     """Generation constraints cannot be met (e.g. the rejection budget ran out)."""
 
 
-class TrainingDiverged(NamesmithError):
-    """The loss became NaN or infinite. Exit code 1: the run failed, the input was fine."""
+class OutputError(NamesmithError):
+    """An output path cannot be used: it is an input, a directory or device, not writable, or busy."""
+
+
+class WriteFailed(NamesmithError):
+    """Writing an output failed (disk full, I/O error); the previous file is unchanged. Exit code 1."""
 
     exit_code = 1
+
+
+class TrainingDiverged(NamesmithError):
+    """The loss became NaN, infinite or worse than guessing. Exit code 1: the run failed, the input was fine."""
+
+    exit_code = 1
+
+
+class Interrupted(NamesmithError):
+    """Ctrl-C during training: the state was saved; exit 130 like any interrupted command."""
+
+    exit_code = 130

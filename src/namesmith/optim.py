@@ -135,9 +135,21 @@ class Optimizer:
     def state_meta(self) -> dict:
         return {"type": self.name, "t": self.t, "hyper": self.hyper}
 
+    @classmethod
+    def from_config(cls, cfg) -> "Optimizer":
+        """The optimizer with the hyperparameters of a training configuration (attributes by name)."""
+        raise NotImplementedError
+
     def load_state(self, meta: dict, arrays: Params, params: Params) -> None:
-        """Restore from :meth:`state_meta` / :meth:`state_arrays`; shapes must match ``params``."""
-        self.t = int(meta.get("t", 0))
+        """Restore from :meth:`state_meta` / :meth:`state_arrays`; raises ConfigError if they do not fit."""
+        if not isinstance(meta, dict) or meta.get("type") != self.name:
+            raise ConfigError(f"the saved optimizer state is not {self.name}'s")
+        t = meta.get("t")
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            raise ConfigError(f"the saved optimizer step count {t!r} is not a whole number >= 0")
+        if meta.get("hyper") != json_ready(self.hyper):
+            raise ConfigError("the saved optimizer hyperparameters differ from the run's configuration")
+        self.t = t
         for key, arr in arrays.items():
             slot, _, name = key.partition("/")
             if slot not in self.state or name not in params or arr.shape != params[name].shape:
@@ -148,11 +160,20 @@ class Optimizer:
                 self.state[slot][name] = arr.astype(params[name].dtype, copy=True)
 
 
+def json_ready(hyper: dict) -> dict:
+    """Hyperparameters as they read back from JSON (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in hyper.items()}
+
+
 class SGD(Optimizer):
     name = "sgd"
 
     def __init__(self, weight_decay: float = 0.0):
         super().__init__(weight_decay=weight_decay)
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(weight_decay=cfg.weight_decay)
 
     def _update(self, p, g, lr, st):
         wd = self.hyper["weight_decay"]
@@ -167,6 +188,10 @@ class Momentum(Optimizer):
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
     def _update(self, p, g, lr, st):
         mu, wd = self.hyper["momentum"], self.hyper["weight_decay"]
@@ -185,6 +210,10 @@ class Adagrad(Optimizer):
     def __init__(self, eps: float = 1e-8):
         super().__init__(eps=eps)
 
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(eps=cfg.eps)
+
     def _update(self, p, g, lr, st):
         m = st["m"]
         m += g * g
@@ -198,6 +227,10 @@ class Adam(Optimizer):
 
     def __init__(self, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(betas=list(betas), eps=eps, weight_decay=weight_decay)
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, weight_decay=cfg.weight_decay)
 
     def _update(self, p, g, lr, st):
         b1, b2 = self.hyper["betas"]

@@ -2,50 +2,47 @@
 
 from __future__ import annotations
 
-import json
+import io
 from pathlib import Path
 
-from .errors import NamesmithError
-
-
-def metrics_path(run: str | Path) -> Path:
-    p = Path(run)
-    if p.name.endswith(".metrics.jsonl"):
-        return p
-    from .train import paths_for
-
-    name = p.name
-    if name.endswith(".last.npz"):
-        p = p.with_name(name[: -len(".last.npz")] + ".npz")
-    return paths_for(p)["metrics"]
+from .errors import NamesmithError, OutputError
+from .files import RunPaths, atomic_write, read_jsonl, refuse_inputs
 
 
 def read_metrics(path: Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """(step, training NLL) and (step, validation NLL) points; lines that are not loss records are skipped."""
     if not path.exists():
         raise NamesmithError(f"{path}: no metrics log (train a model first, or give the .metrics.jsonl path)")
     train, val = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
+    for rec in read_jsonl(path):
+        step = rec.get("step")
+        if not isinstance(step, int):
             continue
-        if rec.get("train_nll") is not None:
-            train.append((rec["step"], rec["train_nll"]))
-        if rec.get("val_nll") is not None:
-            val.append((rec["step"], rec["val_nll"]))
+        for key, points in (("train_nll", train), ("val_nll", val)):
+            v = rec.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                points.append((step, float(v)))
     if not train and not val:
         raise NamesmithError(f"{path}: holds no loss records yet")
     return train, val
 
 
 def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
+    """Draw the run's loss curves; returns the PNG written (``out`` may be a file or a folder)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise NamesmithError("plotting needs matplotlib: pip install 'namesmith[plot]'") from None
-    path = metrics_path(run)
+    path = RunPaths.of_any(run).metrics
     train, val = read_metrics(path)
+    name = path.name.replace(".metrics.jsonl", "")
+    target = Path(out) if out else path.with_name(name + ".loss.png")
+    if target.is_dir():
+        target = target / (name + ".loss.png")
+    if not target.parent.is_dir():
+        raise OutputError(f"{target.parent}: no such folder for the plot")
+    refuse_inputs([target], [("metrics log", path)])
     fig = Figure(figsize=(7, 4.2), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -57,10 +54,11 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
         ax.annotate(f"best {best[1]:.4f}", best, textcoords="offset points", xytext=(0, -14), fontsize=8)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("NLL (nats per character)")
-    ax.set_title(path.name.replace(".metrics.jsonl", ""))
+    ax.set_title(name)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    out = Path(out) if out else path.with_name(path.name.replace(".metrics.jsonl", ".loss.png"))
-    fig.savefig(out)
-    return out
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    atomic_write(target, lambda f: f.write(png.getvalue()))
+    return target

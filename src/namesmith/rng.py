@@ -5,7 +5,7 @@ regenerable from its own seed alone, whatever else was in the batch. A single
 ``np.random.Generator`` cannot do that (its draws depend on the batch
 composition), and one Generator per name would be slow. SplitMix64 (Steele,
 Lea & Flood, 2014) is a counter-based generator: the ``t``-th output of the
-stream with seed ``s`` is ``mix(mix(s) + t * GAMMA)``, a pure function, so it can be
+stream with seed ``s`` is ``mix(mix(s) + (t + 1) * GAMMA)``, a pure function, so it can be
 evaluated for a whole vector of seeds at once with NumPy's wrapping uint64
 arithmetic. Seeds are kept below 2**53 so they survive JSON and JavaScript.
 """
@@ -13,6 +13,8 @@ arithmetic. Seeds are kept below 2**53 so they survive JSON and JavaScript.
 from __future__ import annotations
 
 import numpy as np
+
+from .errors import ConfigError
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -64,3 +66,10 @@ def child_seeds(seed: int, start: int, count: int) -> np.ndarray:
 def fresh_seed() -> int:
     """A random seed from the operating system, below 2**53."""
     return int(np.random.SeedSequence().entropy) & SEED_MASK
+
+
+def check_seed(seed) -> int:
+    """A sampling seed as an int in [0, 2**53), or a ConfigError (seeds must survive JSON and JavaScript)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= SEED_MASK:
+        raise ConfigError(f"a sampling seed must be a whole number in [0, 2**53), got {seed!r:.40}")
+    return int(seed)

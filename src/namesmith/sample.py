@@ -28,26 +28,41 @@ search over prefixes (a prefix's probability only falls as it grows).
 from __future__ import annotations
 
 import heapq
+import math
 import re
 import time
-import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from .corpus import in_hashes
-from .errors import ConfigError, ConstraintError
+from .corpus import LONGEST_NAME, in_hashes
+from .errors import ConfigError, ConstraintError, NamesmithError
 from .models.base import Model
 from .models.layers import log_softmax, logsumexp
-from .rng import child_seeds, fresh_seed, uniforms
+from .rng import check_seed, child_seeds, fresh_seed, uniforms
+from .text import fold_accents, normalize
 from .vocab import Vocab
 
-MAX_LEN_LIMIT = 1000
 MAX_BATCH = 65_536
+
+
+def candidate_budget(n: int) -> int:
+    """The default number of candidates the rejection filters may draw for ``n`` names."""
+    return 100 * n + 1000
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 @dataclass(frozen=True)
 class SampleOptions:
+    """Generation controls; every value is type- and range-checked on construction (ConfigError)."""
+
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
@@ -61,7 +76,44 @@ class SampleOptions:
     only_chars: str | None = None
     novel: bool = False
     unique: bool = False
-    max_tries: int | None = None  # default: 100 * n + 1000 candidates
+    fold_accents: bool = False
+    max_tries: int | None = None  # default: candidate_budget(n)
+
+    def __post_init__(self):
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ConfigError(msg)
+
+        need(_is_number(self.temperature) and 0 <= self.temperature <= 100,
+             f"temperature must be a number in [0, 100], got {self.temperature!r}")
+        need(self.top_k is None or (_is_int(self.top_k) and self.top_k >= 1),
+             f"top-k must be a whole number >= 1, got {self.top_k!r}")
+        need(self.top_p is None or (_is_number(self.top_p) and 0 < self.top_p <= 1),
+             f"top-p must be a number in (0, 1], got {self.top_p!r}")
+        for name in ("prefix", "suffix", "contains", "exclude_chars"):
+            value = getattr(self, name)
+            need(isinstance(value, str) and len(value) <= LONGEST_NAME, f"{name} must be text, got {value!r}")
+        for name in ("pattern", "only_chars"):
+            value = getattr(self, name)
+            need(value is None or (isinstance(value, str) and len(value) <= LONGEST_NAME),
+                 f"{name} must be text, got {value!r}")
+        need(_is_int(self.min_len) and _is_int(self.max_len), "min-len and max-len must be whole numbers")
+        need(1 <= self.max_len <= LONGEST_NAME, f"max-len must be in [1, {LONGEST_NAME}], got {self.max_len}")
+        need(0 <= self.min_len <= self.max_len,
+             f"need 0 <= min-len <= max-len, got min {self.min_len}, max {self.max_len}")
+        for name in ("novel", "unique", "fold_accents"):
+            need(isinstance(getattr(self, name), bool), f"{name} must be True or False, got {getattr(self, name)!r}")
+        need(self.max_tries is None or (_is_int(self.max_tries) and 1 <= self.max_tries <= 10**9),
+             f"max-tries must be a whole number >= 1, got {self.max_tries!r}")
+
+    @classmethod
+    def from_kwargs(cls, **options) -> "SampleOptions":
+        """Options by keyword; an unknown keyword is a ConfigError listing the known ones."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown sampling option {unknown[0]!r}; the options are {', '.join(known)}")
+        return cls(**options)
 
 
 @dataclass(slots=True)
@@ -70,7 +122,7 @@ class Sample:
     logprob: float  # natural log, end token included
     nats_per_char: float  # -logprob / (len(name) + 1)
     novel: bool | None  # None when the model file has no record of its training names
-    seed: int
+    seed: int | None  # regenerates the name (None for the k most probable names: no randomness)
 
     def to_dict(self) -> dict:
         # built directly: dataclasses.asdict deep-copies and costs more than generating the name
@@ -90,6 +142,44 @@ class SampleReport:
         return len(self.samples) / self.tries if self.tries else 0.0
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """Options turned into what generation needs: normalised texts, the allowed characters, the filter."""
+
+    prefix: str
+    suffix: str
+    contains: str
+    pattern: re.Pattern | None
+    allowed: np.ndarray  # (V,) bool, which characters may be drawn (the end token is governed by lengths)
+
+    def rejects(self, name: str, opts: SampleOptions, known: bool | None, seen: set[str]) -> str | None:
+        """Why a complete name fails the rejection filters (None: it passes). Shared by sample and best."""
+        if self.suffix and not name.endswith(self.suffix):
+            return "suffix"
+        if self.contains and self.contains not in name:
+            return "contains"
+        if self.pattern is not None and not self.pattern.search(name):
+            return "pattern"
+        if opts.novel and known:
+            return "known"
+        if opts.unique and name in seen:
+            return "duplicate"
+        return None
+
+
+class OutOfTime(ConstraintError):
+    """The request's time budget ran out during generation."""
+
+
+def _out_of_time(found: int, n: int, tries: int) -> OutOfTime:
+    return OutOfTime(f"found only {found} of {n} names before the time budget ran out "
+                     f"({tries} candidates tried); loosen the constraints")
+
+
+def _deadline_passed(deadline: float | None, found: int, n: int, tries: int) -> OutOfTime | None:
+    return _out_of_time(found, n, tries) if deadline is not None and time.perf_counter() > deadline else None
+
+
 class Sampler:
     """Generates names from one model. Thread-safe: it keeps no state between calls."""
 
@@ -98,45 +188,40 @@ class Sampler:
         model: Model,
         vocab: Vocab,
         *,
-        train_hashes: np.ndarray | None = None,
+        known_hashes: np.ndarray | None = None,
         exclude: set[str] | frozenset[str] = frozenset(),
         lowercase: bool | None = None,
     ):
+        if not isinstance(model, Model) or not isinstance(vocab, Vocab):
+            raise ConfigError("a Sampler needs a namesmith model and its Vocab")
         if vocab.size != model.vocab_size:
-            raise ConfigError("vocabulary and model sizes differ")
+            raise ConfigError(f"the vocabulary has {vocab.size} symbols but the model {model.vocab_size}")
         self.model = model
         self.vocab = vocab
-        self.train_hashes = train_hashes
+        self.known_hashes = known_hashes
         self.exclude = frozenset(exclude)
         # user text is lowercased when the model's alphabet has no upper case (the default corpora)
         self.lowercase = (not any(c.isupper() for c in vocab.chars)) if lowercase is None else lowercase
 
     # ----- option handling ------------------------------------------------
-    def normalize(self, text: str) -> str:
-        text = unicodedata.normalize("NFC", text)
-        return unicodedata.normalize("NFC", text.lower()) if self.lowercase else text
+    def normalize(self, text: str, fold: bool = False) -> str:
+        text = normalize(text, self.lowercase)
+        return fold_accents(text, self.vocab) if fold else text
 
-    def _prepare(self, opts: SampleOptions):
+    def prepare(self, opts: SampleOptions) -> Prepared:
+        """Check ``opts`` against this model's alphabet and knowledge; raises ConfigError/VocabError."""
+        if not isinstance(opts, SampleOptions):
+            raise ConfigError(f"options must be SampleOptions, got {type(opts).__name__}")
         v = self.vocab
-        if not (opts.temperature >= 0 and np.isfinite(opts.temperature)):
-            raise ConfigError(f"temperature must be a finite number >= 0, got {opts.temperature}")
-        if opts.top_k is not None and not (isinstance(opts.top_k, int) and opts.top_k >= 1):
-            raise ConfigError(f"top-k must be a whole number >= 1, got {opts.top_k}")
-        if opts.top_p is not None and not 0 < opts.top_p <= 1:
-            raise ConfigError(f"top-p must be in (0, 1], got {opts.top_p}")
-        if not 0 <= opts.min_len <= opts.max_len:
-            raise ConfigError(f"need 0 <= min-len <= max-len, got min {opts.min_len}, max {opts.max_len}")
-        if not 1 <= opts.max_len <= MAX_LEN_LIMIT:
-            raise ConfigError(f"max-len must be in [1, {MAX_LEN_LIMIT}], got {opts.max_len}")
-        prefix, suffix, contains = (self.normalize(s) for s in (opts.prefix, opts.suffix, opts.contains))
+        prefix, suffix, contains = (self.normalize(s, opts.fold_accents) for s in (opts.prefix, opts.suffix,
+                                                                                   opts.contains))
         v.check(prefix, "prefix")
         v.check(suffix, "suffix")
         v.check(contains, "contains text")
         allowed = np.ones(v.size, dtype=bool)  # which characters may be generated
         if opts.only_chars is not None:
-            only = self.normalize(opts.only_chars)
             allowed[:] = False
-            allowed[[v.index(c) for c in only if c in v]] = True
+            allowed[[v.index(c) for c in self.normalize(opts.only_chars) if c in v]] = True
         for c in self.normalize(opts.exclude_chars):
             if c in v:
                 allowed[v.index(c)] = False
@@ -155,14 +240,17 @@ class Sampler:
         if opts.pattern:
             try:
                 pattern = re.compile(opts.pattern)
-            except re.error as e:
+            except (re.error, RecursionError, OverflowError) as e:
                 raise ConfigError(f"--pattern is not a valid regular expression: {e}") from None
-        if opts.novel and self.train_hashes is None and not self.exclude:
+        if opts.novel and self.known_hashes is None and not self.exclude:
             raise ConfigError("novel-only needs the training names, and this model file has no record of them")
-        return prefix, suffix, contains, pattern, allowed
+        return Prepared(prefix, suffix, contains, pattern, allowed)
 
-    def _is_known(self, names: list[str]) -> np.ndarray:
-        known = in_hashes(names, self.train_hashes) if self.train_hashes is not None else np.zeros(len(names), bool)
+    def _is_known(self, names: list[str]) -> np.ndarray | None:
+        """Which names the user gave (or excluded); None when the model has no record of them."""
+        if self.known_hashes is None and not self.exclude:
+            return None
+        known = in_hashes(names, self.known_hashes)
         if self.exclude:
             known |= np.array([n in self.exclude for n in names], dtype=bool)
         return known
@@ -178,14 +266,14 @@ class Sampler:
             logits, state = step(np.array([c], dtype=np.int32), state)
         return logits, state, lp
 
-    def generate(self, seeds: np.ndarray, opts: SampleOptions, _prepared=None):
-        """Generate one candidate per seed. Returns (names, logprobs) without any filtering."""
-        prefix, _, _, _, allowed = _prepared or self._prepare(opts)
-        model, V = self.model, self.vocab.size
+    def generate(self, seeds: np.ndarray, opts: SampleOptions, prepared: Prepared | None = None,
+                 deadline: float | None = None) -> tuple[list[str], np.ndarray]:
+        """One candidate per seed, unfiltered: (names, log-probabilities). Checks ``deadline`` every step."""
+        prep = prepared or self.prepare(opts)
+        allowed, prefix = prep.allowed, prep.prefix
         m = len(seeds)
-        prefix_ids = self.vocab.encode(prefix, "prefix")
-        step = model.stepper()  # valid for this call: the parameters do not change during it
-        logits1, state1, lp_prefix = self._feed_prefix(step, prefix_ids)
+        step = self.model.stepper()  # valid for this call: the parameters do not change during it
+        logits1, state1, lp_prefix = self._feed_prefix(step, self.vocab.encode(prefix, "prefix"))
         L0 = len(prefix)
         steps = opts.max_len - L0 + 1  # at most this many symbols (end token included)
         out = np.zeros((m, steps), dtype=np.int32)  # generated ids, 0 after the end
@@ -193,42 +281,17 @@ class Sampler:
         active = np.arange(m)  # rows still generating
         logits = np.repeat(logits1, m, axis=0)  # (m, V)
         state = tuple(np.repeat(s, m, axis=0) for s in state1)
-        neg_inf = -np.inf
         for t in range(steps):
+            late = _deadline_passed(deadline, 0, m, m)
+            if late is not None:
+                raise late
             length = L0 + t  # characters so far, the same for every active row
             mask = allowed.copy()
             if length >= opts.max_len:
                 mask[:] = False
-            mask[0] = length >= opts.min_len
-            if not mask.any():  # only possible if no character is allowed: end anyway
-                mask[0] = True
-            rows = np.arange(active.size)
-            # the model's own log-probability of each row's choice: logits - logsumexp(logits)
-            lse = logsumexp(logits, axis=1)  # (a,)
-            z = np.where(mask, logits, neg_inf)  # (a, V) the allowed part of the distribution
-            if opts.temperature == 0:
-                choice = z.argmax(axis=1)
-            else:
-                z -= z.max(axis=1, keepdims=True)  # the best allowed symbol gets weight exactly 1
-                if opts.temperature != 1:
-                    z /= opts.temperature
-                if opts.top_k is not None and opts.top_k < V:
-                    kth = np.partition(z, V - opts.top_k, axis=1)[:, V - opts.top_k][:, None]
-                    z[z < kth] = neg_inf  # ties at the k-th value are kept
-                p = np.exp(z)  # (a, V) unnormalised, 0 where masked
-                if opts.top_p is not None and opts.top_p < 1:
-                    order = np.argsort(-p, axis=1, kind="stable")
-                    ps = np.take_along_axis(p, order, axis=1)
-                    cum = np.cumsum(ps, axis=1)
-                    # keep the smallest set whose mass reaches top_p (always the most likely one)
-                    keep_sorted = (cum - ps) < opts.top_p * cum[:, -1:]
-                    keep = np.zeros_like(keep_sorted)
-                    np.put_along_axis(keep, order, keep_sorted, axis=1)
-                    p[~keep] = 0.0
-                cdf = np.cumsum(p, axis=1)  # (a, V)
-                u = uniforms(seeds[active], t) * cdf[:, -1]  # (a,) in (0, total)
-                choice = np.minimum((cdf < u[:, None]).sum(axis=1), V - 1)
-            logprob[active] += logits[rows, choice] - lse
+            mask[0] = length >= opts.min_len or not mask.any()  # end when nothing else is possible
+            choice, lp = self._draw(logits, mask, opts, seeds[active], t)
+            logprob[active] += lp
             out[active, t] = choice
             going = choice != 0
             if not going.all():
@@ -245,76 +308,96 @@ class Sampler:
             names = [prefix + n for n in names]
         return names, logprob
 
+    @staticmethod
+    def _draw(logits: np.ndarray, mask: np.ndarray, opts: SampleOptions, seeds: np.ndarray, t: int):
+        """Each row's next symbol under the decoding rules, and its log-probability under the model itself."""
+        V = logits.shape[1]
+        rows = np.arange(logits.shape[0])
+        lse = logsumexp(logits, axis=1)  # (a,) the model's own normaliser
+        z = np.where(mask, logits, -np.inf)  # (a, V) the allowed part of the distribution
+        if opts.temperature == 0:
+            choice = z.argmax(axis=1)
+        else:
+            z -= z.max(axis=1, keepdims=True)  # the best allowed symbol gets weight exactly 1
+            if opts.temperature != 1:
+                z /= opts.temperature
+            if opts.top_k is not None and opts.top_k < V:
+                kth = np.partition(z, V - opts.top_k, axis=1)[:, V - opts.top_k][:, None]
+                z[z < kth] = -np.inf  # ties at the k-th value are kept
+            p = np.exp(z)  # (a, V) unnormalised, 0 where masked
+            if opts.top_p is not None and opts.top_p < 1:
+                order = np.argsort(-p, axis=1, kind="stable")
+                ps = np.take_along_axis(p, order, axis=1)
+                cum = np.cumsum(ps, axis=1)
+                # keep the smallest set whose mass reaches top_p (always the most likely one)
+                keep_sorted = (cum - ps) < opts.top_p * cum[:, -1:]
+                keep = np.zeros_like(keep_sorted)
+                np.put_along_axis(keep, order, keep_sorted, axis=1)
+                p[~keep] = 0.0
+            cdf = np.cumsum(p, axis=1)  # (a, V)
+            u = uniforms(seeds, t) * cdf[:, -1]  # (a,) in (0, total)
+            choice = np.minimum((cdf < u[:, None]).sum(axis=1), V - 1)
+        return choice, logits[rows, choice] - lse
+
     # ----- public API ------------------------------------------------------------
     def sample(self, n: int, opts: SampleOptions = SampleOptions(), seed: int | None = None,
                deadline: float | None = None) -> SampleReport:
         """``n`` names satisfying ``opts``; raises :class:`ConstraintError` if the budget runs out.
 
-        ``deadline`` (a ``time.perf_counter()`` value) bounds the wall time: no new
-        round of candidates starts after it.
+        ``deadline`` (a ``time.perf_counter()`` value) bounds the wall time, checked
+        at every generated character.
         """
-        if not isinstance(n, int) or n < 0:
-            raise ConfigError(f"the number of names must be a whole number >= 0, got {n!r}")
-        prepared = self._prepare(opts)
-        _, suffix, contains, pattern, _ = prepared
-        seed = fresh_seed() if seed is None else int(seed)
-        if seed < 0:
-            raise ConfigError("seed must be >= 0")
-        budget = opts.max_tries if opts.max_tries is not None else 100 * n + 1000
+        if not _is_int(n) or not 0 <= n <= 10**7:
+            raise ConfigError(f"the number of names must be a whole number in [0, 1e7], got {n!r}")
+        prep = self.prepare(opts)
+        seed = fresh_seed() if seed is None else check_seed(seed)
+        budget = opts.max_tries if opts.max_tries is not None else candidate_budget(n)
         accepted: list[Sample] = []
         seen: set[str] = set()
-        rejected = {"suffix": 0, "contains": 0, "pattern": 0, "known": 0, "duplicate": 0}
+        rejected: dict[str, int] = {}
         tries = 0
-        filtering = bool(suffix or contains or pattern or opts.novel or opts.unique)
-        while len(accepted) < n:
-            if tries >= budget:
-                raise ConstraintError(
-                    f"found only {len(accepted)} of {n} names in {tries} tries "
-                    f"(acceptance {len(accepted) / max(tries, 1):.2%}); "
-                    "loosen the constraints or allow more tries (--max-tries)"
-                )
-            if deadline is not None and tries and time.perf_counter() > deadline:
-                raise ConstraintError(
-                    f"found only {len(accepted)} of {n} names before the time budget ran out "
-                    f"(acceptance {len(accepted) / max(tries, 1):.2%}); loosen the constraints"
-                )
-            need = n - len(accepted)
-            rate = (len(accepted) + 1) / (tries + 1) if filtering else 1.0
-            m = int(min(budget - tries, MAX_BATCH, max(need, np.ceil(1.2 * need / rate))))
-            seeds = child_seeds(seed, tries, m)
-            names, logprobs = self.generate(seeds, opts, prepared)
-            tries += m
-            known = self._is_known(names) if (self.train_hashes is not None or self.exclude) else None
-            if not filtering and m <= n - len(accepted):  # nothing to reject: take the whole batch
-                novel = [None] * m if known is None else (~known).tolist()
-                lps = logprobs.tolist()
-                accepted += [Sample(name, lp, -lp / (len(name) + 1), nv, sd)
-                             for name, lp, nv, sd in zip(names, lps, novel, seeds.tolist())]
-                continue
-            for i, name in enumerate(names):
-                if suffix and not name.endswith(suffix):
-                    rejected["suffix"] += 1
-                elif contains and contains not in name:
-                    rejected["contains"] += 1
-                elif pattern is not None and not pattern.search(name):
-                    rejected["pattern"] += 1
-                elif opts.novel and known[i]:
-                    rejected["known"] += 1
-                elif opts.unique and name in seen:
-                    rejected["duplicate"] += 1
-                else:
+        filtering = bool(prep.suffix or prep.contains or prep.pattern or opts.novel or opts.unique)
+        with np.errstate(all="ignore"):
+            while len(accepted) < n:
+                if tries >= budget:
+                    raise ConstraintError(
+                        f"found only {len(accepted)} of {n} names in {tries} tries "
+                        f"(acceptance {len(accepted) / max(tries, 1):.2%}); "
+                        "loosen the constraints or allow more tries (--max-tries)")
+                need = n - len(accepted)
+                rate = (len(accepted) + 1) / (tries + 1) if filtering else 1.0
+                grow = max(need, np.ceil(1.2 * need / rate))
+                m = need if not filtering else int(min(budget - tries, MAX_BATCH, grow))
+                seeds = child_seeds(seed, tries, m)
+                try:
+                    names, logprobs = self.generate(seeds, opts, prep, deadline)
+                except OutOfTime:
+                    raise _out_of_time(len(accepted), n, tries) from None
+                if not np.isfinite(logprobs).all():
+                    raise NamesmithError("the model gives non-finite probabilities (its weights overflow); "
+                                         "this model file cannot be used")
+                known = self._is_known(names)
+                for i, name in enumerate(names):
+                    why = prep.rejects(name, opts, None if known is None else bool(known[i]), seen)
+                    if why is not None:
+                        rejected[why] = rejected.get(why, 0) + 1
+                        continue
                     seen.add(name)
                     lp = float(logprobs[i])
                     accepted.append(Sample(name, lp, -lp / (len(name) + 1),
                                            None if known is None else not bool(known[i]), int(seeds[i])))
                     if len(accepted) == n:
-                        # the tries actually used: up to this candidate
-                        tries -= m - (i + 1)
+                        tries += i + 1  # the tries actually used: up to this candidate
                         break
-        return SampleReport(accepted, tries, seed, {k: v for k, v in rejected.items() if v})
+                else:
+                    tries += m
+                late = _deadline_passed(deadline, len(accepted), n, tries) if len(accepted) < n else None
+                if late is not None:
+                    raise late
+        return SampleReport(accepted, tries, seed, rejected)
 
     def best(self, k: int, opts: SampleOptions = SampleOptions(), *, max_expansions: int = 200_000,
-             batch: int = 256) -> list[Sample]:
+             batch: int = 256, deadline: float | None = None) -> list[Sample]:
         """The ``k`` most probable names under the model that satisfy ``opts``, most probable first.
 
         Exact best-first search: the frontier is a heap of prefixes by log-probability;
@@ -323,54 +406,52 @@ class Sampler:
         ``batch`` at a time through one ``step()``. Temperature, top-k and top-p do
         not apply (the order is the model's own probability).
         """
-        if not isinstance(k, int) or k < 1:
-            raise ConfigError(f"--best needs a whole number >= 1, got {k!r}")
-        prefix, suffix, contains, pattern, allowed = self._prepare(opts)
-        prefix_ids = self.vocab.encode(prefix, "prefix")
-        model = self.model
-        step = model.stepper()
+        if not _is_int(k) or not 1 <= k <= 10**5:
+            raise ConfigError(f"the number of most probable names must be a whole number in [1, 1e5], got {k!r}")
+        prep = self.prepare(opts)
+        step = self.model.stepper()
         # root: the state before the last fed symbol, so that popping it runs one step
-        state = model.initial_state(1)
-        fed = np.concatenate([[0], prefix_ids]).astype(np.int32)
+        state = self.model.initial_state(1)
+        fed = np.concatenate([[0], self.vocab.encode(prep.prefix, "prefix")]).astype(np.int32)
         lp0 = 0.0
-        for i, c in enumerate(fed[:-1]):
-            logits, state = step(np.array([c], dtype=np.int32), state)
-            lp0 += float(log_softmax(logits)[0, fed[i + 1]])
+        with np.errstate(all="ignore"):
+            for i, c in enumerate(fed[:-1]):
+                logits, state = step(np.array([c], dtype=np.int32), state)
+                lp0 += float(log_softmax(logits)[0, fed[i + 1]])
         store = [tuple(s[0] for s in state)]  # states by id
         counter = 0
         heap = [(-lp0, counter, False, (), 0, int(fed[-1]))]  # (-lp, tie, terminal, ids, state id, last)
         results: list[Sample] = []
-        expansions = 0
-        L0 = len(prefix)
-        chars = self.vocab.chars
+        seen: set[str] = set()
+        expansions, L0, chars = 0, len(prep.prefix), self.vocab.chars
         while len(results) < k and heap:
             if heap[0][2]:
                 neg_lp, _, _, ids, _, _ = heapq.heappop(heap)
-                name = prefix + "".join(chars[i] for i in ids)
-                if suffix and not name.endswith(suffix):
-                    continue
-                if contains and contains not in name:
-                    continue
-                if pattern is not None and not pattern.search(name):
-                    continue
-                known = bool(self._is_known([name])[0]) if (self.train_hashes is not None or self.exclude) else None
-                if opts.novel and known:
-                    continue
-                results.append(Sample(name, float(-neg_lp), float(neg_lp) / (len(name) + 1), None if known is None else not known, 0))
+                name = prep.prefix + "".join(chars[i] for i in ids)
+                known = self._is_known([name])
+                known = None if known is None else bool(known[0])
+                if prep.rejects(name, opts, known, seen) is None:
+                    seen.add(name)
+                    results.append(Sample(name, float(-neg_lp), float(neg_lp) / (len(name) + 1),
+                                          None if known is None else not known, None))
                 continue
             popped = []
             while heap and not heap[0][2] and len(popped) < batch:
                 popped.append(heapq.heappop(heap))
             expansions += len(popped)
-            if expansions > max_expansions:
-                raise ConstraintError(
+            late = _deadline_passed(deadline, len(results), k, expansions)
+            if expansions > max_expansions or late is not None:
+                raise late or ConstraintError(
                     f"k-best search stopped after {max_expansions} expansions with {len(results)} of {k} "
-                    "names; loosen the constraints or ask for fewer names"
-                )
+                    "names; loosen the constraints or ask for fewer names")
             states = tuple(np.stack([store[e[4]][j] for e in popped]) for j in range(len(store[0])))
             last = np.array([e[5] for e in popped], dtype=np.int32)
-            logits, new_state = step(last, states)
-            logp = log_softmax(logits.astype(np.float64))  # (b, V)
+            with np.errstate(all="ignore"):
+                logits, new_state = step(last, states)
+                logp = log_softmax(logits.astype(np.float64))  # (b, V)
+            if not np.isfinite(logp).any(axis=1).all():
+                raise NamesmithError("the model gives non-finite probabilities (its weights overflow); "
+                                     "this model file cannot be used")
             for r, (neg_lp, _, _, ids, _, _) in enumerate(popped):
                 length = L0 + len(ids)
                 sid = len(store)
@@ -379,12 +460,7 @@ class Sampler:
                     counter += 1
                     heapq.heappush(heap, (neg_lp - logp[r, 0], counter, True, ids, -1, 0))
                 if length < opts.max_len:
-                    for c in np.flatnonzero(allowed & np.isfinite(logp[r])):
+                    for c in np.flatnonzero(prep.allowed & np.isfinite(logp[r])):
                         counter += 1
                         heapq.heappush(heap, (neg_lp - logp[r, c], counter, False, ids + (int(c),), sid, int(c)))
         return results
-
-
-def sample_names(model: Model, vocab: Vocab, n: int = 10, *, seed: int | None = None, **options) -> list[str]:
-    """Convenience: ``n`` names as strings (see :class:`SampleOptions` for the options)."""
-    return [s.name for s in Sampler(model, vocab).sample(n, SampleOptions(**options), seed).samples]

@@ -4,19 +4,29 @@ The unit is the **nat per character**, end token included: a name of n
 characters contributes n + 1 predictions (its characters, then the end token),
 and the corpus NLL is the sum of ``-log p`` over all predictions divided by
 their number. Bits per character = nats / ln 2; perplexity = exp(nats).
+
+Names are normalised like the training names (:func:`~namesmith.text.normalize`),
+optionally with accents folded. A name with a character outside the model's
+alphabet has probability zero under it: :func:`evaluate` leaves such names out
+and reports how many and which characters (``strict=True`` refuses them
+instead); :func:`score_names` marks each one and scores the others.
 """
 
 from __future__ import annotations
 
 import math
-import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
-from .batch import make_batch
+from .batch import length_sorted_batches, pad
+from .corpus import in_hashes
+from .errors import ConfigError, NamesmithError, VocabError
 from .models.base import Model
-from .vocab import Vocab
+from .sample import SampleOptions, Sampler
+from .text import fold_accents, normalize
+from .vocab import EOS, Encoded, Vocab
 
 LN2 = math.log(2.0)
 
@@ -26,59 +36,128 @@ def perplexity(nll: float) -> float:
     return math.exp(nll) if nll < 700 else math.inf
 
 
-def per_name_nll(model: Model, encoded: list[np.ndarray], batch_size: int = 1024) -> list[np.ndarray]:
-    """Per-prediction NLL of each encoded name (array of length len + 1), via batched ``forward``.
+def _check_pair(model: Model, vocab: Vocab) -> None:
+    if not isinstance(model, Model) or not isinstance(vocab, Vocab):
+        raise ConfigError("scoring needs a namesmith model and its Vocab")
+    if model.vocab_size != vocab.size:
+        raise ConfigError(f"the vocabulary has {vocab.size} symbols but the model {model.vocab_size}: "
+                          "use the vocabulary stored with the model")
 
-    Names are processed in order of length so batches carry little padding.
-    """
-    order = np.argsort([len(e) for e in encoded], kind="stable")
+
+def _names(names, what: str = "names") -> list[str]:
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise ConfigError(f"give a list of {what}, not {type(names).__name__} (e.g. [\"Kara\"])")
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise ConfigError(f"every name must be text, got {bad[0]!r:.40}")
+    return list(names)
+
+
+def _non_finite() -> NamesmithError:
+    return NamesmithError("the model gives non-finite probabilities (NaN or infinite: its weights overflow); "
+                          "this model file cannot be used")
+
+
+def per_name_nll(model: Model, encoded: Encoded, rows: int = 1024) -> list[np.ndarray]:
+    """Per-prediction NLL of each encoded name (an array of length len + 1), in input order."""
     out: list[np.ndarray] = [None] * len(encoded)  # type: ignore[list-item]
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        batch = make_batch([encoded[i] for i in idx], dtype=model.dtype, norm="sum")
-        _, cache = model.forward(batch)
-        nll = cache["nll"].astype(np.float64)  # (B, T)
-        for row, i in enumerate(idx):
-            out[i] = nll[row, : len(encoded[i]) + 1]
+    lengths = encoded.lengths
+    with np.errstate(all="ignore"):
+        for idx in length_sorted_batches(encoded, rows):
+            nll = model.forward(pad(encoded, idx, dtype=model.dtype, norm="sum"))[1]["nll"].astype(np.float64)
+            for row, i in enumerate(idx):
+                out[i] = nll[row, : lengths[i] + 1]
     return out
 
 
-def evaluate(model: Model, vocab: Vocab, names, batch_size: int = 1024) -> dict:
-    """Mean NLL per character (nats, end token included) of ``names`` under ``model``."""
-    encoded = [vocab.encode(n) for n in names]
-    with np.errstate(over="ignore", invalid="ignore"):
-        nlls = per_name_nll(model, encoded, batch_size)
-        total = float(sum(x.sum() for x in nlls))
-    tokens = sum(len(e) + 1 for e in encoded)
-    nll = total / tokens
+def name_totals(model: Model, encoded: Encoded, rows: int = 1024) -> np.ndarray:
+    """Each name's total NLL (nats, end token included), (N,), without per-name Python objects."""
+    out = np.zeros(len(encoded))
+    with np.errstate(all="ignore"):
+        for idx in length_sorted_batches(encoded, rows):
+            out[idx] = model.forward(pad(encoded, idx, dtype=model.dtype, norm="sum"))[1]["nll"].sum(axis=1)
+    return out
+
+
+@dataclass
+class Prepared:
+    """User names normalised for a model, split into scorable ones and ones with unseen characters."""
+
+    names: list[str]  # normalised, in input order
+    unknown: list[list[str]]  # per name: the characters the model never saw (empty = scorable)
+
+    @property
+    def ok(self) -> list[int]:
+        return [i for i, u in enumerate(self.unknown) if not u]
+
+
+def prepare_names(vocab: Vocab, names: list[str], lowercase: bool, fold: bool) -> Prepared:
+    clean = []
+    for n in names:
+        n = normalize(n.strip(), lowercase)
+        if EOS in n or "\r" in n:
+            raise VocabError(f"the name {n!r} contains a line break; a name is one line of text")
+        clean.append(fold_accents(n, vocab) if fold else n)
+    return Prepared(clean, [vocab.unknown(n) for n in clean])
+
+
+def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None, fold_accents: bool = False,
+             strict: bool = False) -> dict:
+    """Mean NLL per character (nats, end token included) of ``names`` under ``model``.
+
+    Names with characters outside the model's alphabet are left out and counted
+    (``skipped``, ``unknown_chars``), or refused with ``strict=True``.
+    """
+    _check_pair(model, vocab)
+    names = _names(names)
+    if not names:
+        raise ConfigError("there are no names to evaluate")
+    lowercase = (not any(c.isupper() for c in vocab.chars)) if lowercase is None else lowercase
+    prep = prepare_names(vocab, names, lowercase, fold_accents)
+    ok = prep.ok
+    unknown = sorted({c for u in prep.unknown for c in u})
+    if strict and unknown:
+        first = next(i for i, u in enumerate(prep.unknown) if u)
+        vocab.check(prep.names[first], "the name")
+    if not ok:
+        raise VocabError(f"none of the {len(names)} names can be scored: the model never saw "
+                         f"{', '.join(map(repr, unknown[:10]))} (its alphabet: {vocab.alphabet()})")
+    encoded = vocab.encode_many([prep.names[i] for i in ok])
+    total = float(name_totals(model, encoded).sum())
+    if not math.isfinite(total):
+        raise _non_finite()
+    nll = total / encoded.tokens
     return {
         "nll": nll,
         "bits_per_char": nll / LN2,
         "perplexity": perplexity(nll),
-        "names": len(encoded),
-        "chars": tokens - len(encoded),
-        "tokens": tokens,
+        "names": len(ok),
+        "chars": encoded.tokens - len(ok),
+        "tokens": encoded.tokens,
+        "skipped": len(names) - len(ok),
+        "unknown_chars": unknown,
     }
 
 
-def nll_quantiles(model: Model, vocab: Vocab, names, points: int = 1001) -> np.ndarray:
-    """Quantiles of the per-name nats/char over ``names`` (kept in checkpoints for percentiles)."""
-    encoded = [vocab.encode(n) for n in names]
-    per_char = np.array([x.mean() for x in per_name_nll(model, encoded)])
+def nll_quantiles(model: Model, encoded: Encoded, points: int = 1001) -> np.ndarray:
+    """Quantiles of the per-name nats/char over the encoded names (kept in checkpoints for percentiles)."""
+    per_char = name_totals(model, encoded) / (encoded.lengths + 1)
     return np.quantile(per_char, np.linspace(0.0, 1.0, points))
 
 
 @dataclass
 class NameScore:
     name: str
-    logprob: float  # natural log of P(name + end token)
-    nats_per_char: float
+    logprob: float | None  # natural log of P(name + end token); None when the name cannot be scored
+    nats_per_char: float | None
     surprisal: list[tuple[str, float]]  # (character or "<end>", -log p in nats) per prediction
     percentile: float | None  # % of training names the model finds less plausible
+    unknown_chars: list[str] = field(default_factory=list)  # why the name cannot be scored
 
     def to_dict(self) -> dict:
         return {"name": self.name, "logprob": self.logprob, "nats_per_char": self.nats_per_char,
-                "surprisal": [{"char": c, "nats": s} for c, s in self.surprisal], "percentile": self.percentile}
+                "surprisal": [{"char": c, "nats": s} for c, s in self.surprisal], "percentile": self.percentile,
+                "unknown_chars": self.unknown_chars}
 
 
 def percentile_of(nats_per_char: float, quantiles: np.ndarray | None) -> float | None:
@@ -90,67 +169,62 @@ def percentile_of(nats_per_char: float, quantiles: np.ndarray | None) -> float |
     return round(100.0 * (1.0 - below), 1)
 
 
-def score_names(
-    model: Model,
-    vocab: Vocab,
-    names: list[str],
-    *,
-    quantiles: np.ndarray | None = None,
-    lowercase: bool | None = None,
-) -> list[NameScore]:
-    """Score each name. Unknown characters raise :class:`~namesmith.errors.VocabError` naming them."""
-    if lowercase is None:
-        lowercase = not any(c.isupper() for c in vocab.chars)
-    clean = []
-    for n in names:
-        n = unicodedata.normalize("NFC", n.strip())
-        clean.append(unicodedata.normalize("NFC", n.lower()) if lowercase else n)
-    encoded = [vocab.encode(n) for n in clean]
+def score_names(model: Model, vocab: Vocab, names, *, quantiles: np.ndarray | None = None,
+                lowercase: bool | None = None, fold_accents: bool = False) -> list[NameScore]:
+    """Score each name on its own; one with unseen characters gets ``logprob=None`` and its ``unknown_chars``."""
+    _check_pair(model, vocab)
+    names = _names(names)
+    lowercase = (not any(c.isupper() for c in vocab.chars)) if lowercase is None else lowercase
+    prep = prepare_names(vocab, names, lowercase, fold_accents)
+    empty = [n for n, raw in zip(prep.names, names) if not n]
+    if empty or not names:
+        raise ConfigError("cannot score an empty name; give at least one character")
+    ok = prep.ok
+    nlls = per_name_nll(model, vocab.encode_many([prep.names[i] for i in ok])) if ok else []
+    scored = dict(zip(ok, nlls))
     out = []
-    for name, nll in zip(clean, per_name_nll(model, encoded)):
+    for i, name in enumerate(prep.names):
+        if i not in scored:
+            out.append(NameScore(name, None, None, [], None, prep.unknown[i]))
+            continue
+        nll = scored[i]
         total = float(nll.sum())
+        if not math.isfinite(total):
+            raise _non_finite()
         per_char = total / len(nll)
         labels = list(name) + ["<end>"]
-        out.append(NameScore(
-            name,
-            -total,
-            per_char,
-            [(c, float(s)) for c, s in zip(labels, nll)],
-            percentile_of(per_char, quantiles),
-        ))
+        out.append(NameScore(name, -total, per_char, [(c, float(s)) for c, s in zip(labels, nll)],
+                             percentile_of(per_char, quantiles)))
     return out
 
 
-def generation_report(sampler, corpus_names, n: int, *, seed: int = 0,
+def generation_report(sampler: Sampler, corpus_names, n: int, *, seed: int = 0,
                       temperatures=(0.5, 0.8, 1.0), max_len: int = 50) -> list[dict]:
     """Statistics of ``n`` generated names at each temperature, against ``corpus_names``.
 
-    * ``novel``: share of samples that are not training names;
+    * ``novel``: share of samples that are not names the model was given;
     * ``unique``: distinct samples / samples;
-    * ``heldout_real``: share of samples that are real names of the corpus held
-      out from training (in ``corpus_names`` but not in the training data);
+    * ``heldout_real``: share of samples that are real names of ``corpus_names``
+      the model was not given;
     * ``length_tv``: total-variation distance between the length distributions
       of the samples and of the corpus (0 = identical, 1 = disjoint).
     """
-    from .corpus import in_hashes
-    from .sample import SampleOptions
-
     corpus_set = set(corpus_names)
-    train_hashes = sampler.train_hashes
+    hashes = sampler.known_hashes
     lengths_real = np.bincount([len(x) for x in corpus_names], minlength=max_len + 1)[: max_len + 1]
     p_real = lengths_real / max(lengths_real.sum(), 1)
     rows = []
     for temp in temperatures:
         report = sampler.sample(n, SampleOptions(temperature=temp, max_len=max_len), seed=seed)
         names = [s.name for s in report.samples]
-        known = in_hashes(names, train_hashes) if train_hashes is not None else np.zeros(len(names), bool)
+        known = in_hashes(names, hashes)
         heldout = np.array([(nm in corpus_set) and not k for nm, k in zip(names, known)])
         lens = np.bincount([len(x) for x in names], minlength=max_len + 1)[: max_len + 1]
         p_gen = lens / max(lens.sum(), 1)
         rows.append({
             "temperature": temp,
             "samples": len(names),
-            "novel": float(1 - known.mean()) if train_hashes is not None and names else None,
+            "novel": float(1 - known.mean()) if hashes is not None and names else None,
             "unique": len(set(names)) / max(len(names), 1),
             "heldout_real": float(heldout.mean()) if names else 0.0,
             "length_tv": float(0.5 * np.abs(p_gen - p_real).sum()),

@@ -1,14 +1,20 @@
-"""The character vocabulary: sorted characters with the end-of-name token first.
+"""The character vocabulary: the end-of-name token first, then the characters.
 
 The end-of-name token is the newline ``"\\n"`` as in the notebook, where
 ``sorted(set(text))`` puts it at index 0 because it sorts before every printable
 character. namesmith keeps that convention for every model: index 0 is the end
-token when it is a *target*, and the start symbol when it is an *input*.
+token when it is a *target*, and the start symbol when it is an *input*. A
+vocabulary built from names is sorted; one extended by fine-tuning keeps the
+base's order and appends the new characters, so the base's rows stay in place.
+
+Names are encoded into :class:`Encoded`: all character ids in one flat array
+plus offsets, so a million names are two arrays rather than a million objects.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -21,33 +27,79 @@ def _show(ch: str) -> str:
     return repr(ch) if not ch.isprintable() or ch.isspace() else f"'{ch}'"
 
 
-class Vocab:
-    """An immutable, sorted character table. ``chars[0]`` is always :data:`EOS`."""
+@dataclass(frozen=True)
+class Encoded:
+    """Encoded names: ``ids[offsets[i]:offsets[i+1]]`` are the character ids of name ``i`` (no end token)."""
 
-    __slots__ = ("chars", "_index")
+    ids: np.ndarray  # (total characters,) int32
+    offsets: np.ndarray  # (N + 1,) int64, offsets[0] == 0
+
+    def __len__(self) -> int:
+        return self.offsets.size - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Characters per name, (N,) int64."""
+        return np.diff(self.offsets)
+
+    @property
+    def tokens(self) -> int:
+        """Predicted symbols: characters plus one end token per name."""
+        return int(self.ids.size + len(self))
+
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[np.ndarray]) -> "Encoded":
+        lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+        ids = np.concatenate([np.asarray(a, dtype=np.int32) for a in arrays]) if len(arrays) else np.zeros(0, np.int32)
+        return cls(ids.astype(np.int32, copy=False), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+
+    def take(self, idx: np.ndarray) -> "Encoded":
+        """The names at positions ``idx``, in that order."""
+        idx = np.asarray(idx, dtype=np.int64)
+        starts, lengths = self.offsets[idx], self.lengths[idx]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths)
+        return Encoded(self.ids[np.repeat(starts, lengths) + within], offsets)
+
+
+class Vocab:
+    """An immutable character table. ``chars[0]`` is always :data:`EOS`."""
+
+    __slots__ = ("chars", "_index", "_codes", "_ids")
 
     def __init__(self, chars: Iterable[str]):
         chars = tuple(chars)
         if not chars or chars[0] != EOS:
             raise VocabError("a vocabulary must start with the end-of-name token '\\n'")
-        if any(len(c) != 1 for c in chars):
+        if any(not isinstance(c, str) or len(c) != 1 for c in chars):
             raise VocabError("every vocabulary entry must be exactly one character")
-        if list(chars) != sorted(set(chars)):
-            raise VocabError("vocabulary characters must be unique and sorted")
+        if len(set(chars)) != len(chars):
+            raise VocabError("vocabulary characters must be unique")
         self.chars = chars
         self._index = {c: i for i, c in enumerate(chars)}
+        codes = np.array([ord(c) for c in chars], dtype=np.int64)
+        order = np.argsort(codes)
+        self._codes, self._ids = codes[order], order.astype(np.int32)  # code point -> id lookup
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> "Vocab":
-        seen = set(EOS)
-        for name in names:
-            seen.update(name)
-        return cls(sorted(seen))
+        return cls(sorted(set(EOS).union(*map(set, names))))
 
     @classmethod
     def from_text(cls, text: str) -> "Vocab":
         """The notebook's vocabulary: ``sorted(set(text))`` (plus ``\\n`` if absent)."""
         return cls(sorted(set(text) | {EOS}))
+
+    def extended(self, names: Iterable[str]) -> "Vocab":
+        """This vocabulary with the new characters of ``names`` appended (sorted among themselves)."""
+        new = set().union(*map(set, names)) - set(self.chars)
+        return Vocab(self.chars + tuple(sorted(new)))
 
     @property
     def size(self) -> int:
@@ -66,31 +118,41 @@ class Vocab:
         return f"Vocab({self.describe()})"
 
     def __contains__(self, ch: str) -> bool:
-        return ch in self._index
+        return ch != EOS and ch in self._index
 
     def index(self, ch: str) -> int:
         return self._index[ch]
 
     def unknown(self, text: str) -> list[str]:
-        """Characters of ``text`` not in the vocabulary, in order of first appearance."""
+        """Characters of ``text`` a name cannot contain here, in order of first appearance."""
         return list(dict.fromkeys(c for c in text if c not in self._index or c == EOS))
 
     def check(self, text: str, what: str = "text") -> None:
+        if EOS in text:
+            raise VocabError(f"{what} {text!r} contains a line break; a name is one line of text")
         bad = self.unknown(text)
         if bad:
             shown = ", ".join(_show(c) for c in bad)
-            raise VocabError(
-                f"{what} {text!r} has characters the model never saw: {shown} "
-                f"(the model knows {self.describe()})"
-            )
+            raise VocabError(f"{what} {text!r} has characters the model never saw: {shown} "
+                             f"(its alphabet: {self.alphabet()})")
 
     def encode(self, text: str, what: str = "name") -> np.ndarray:
-        """Character ids of ``text`` (no end token), as int32. Unknown characters raise."""
-        try:
-            return np.fromiter((self._index[c] for c in text), dtype=np.int32, count=len(text))
-        except KeyError:
-            self.check(text, what)
-            raise  # pragma: no cover - check() always raises here
+        """Character ids of ``text`` (no end token), as int32. Unknown characters and line breaks raise."""
+        if not isinstance(text, str):
+            raise VocabError(f"a {what} must be text, got {type(text).__name__}")
+        self.check(text, what)
+        return np.fromiter((self._index[c] for c in text), dtype=np.int32, count=len(text))
+
+    def encode_many(self, names: Sequence[str], what: str = "name") -> Encoded:
+        """All ``names`` as one :class:`Encoded`, vectorised; the first bad name raises as :meth:`encode`."""
+        lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+        cps = np.frombuffer("".join(names).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        pos = np.minimum(np.searchsorted(self._codes, cps), self._codes.size - 1)
+        ok = (self._codes[pos] == cps) & (cps != ord(EOS))
+        if not ok.all():
+            first = int(np.searchsorted(np.cumsum(lengths), np.flatnonzero(~ok)[0], side="right"))
+            self.check(names[first], what)
+        return Encoded(self._ids[pos], np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of ``ids``; end tokens are dropped."""
@@ -102,9 +164,9 @@ class Vocab:
         self.check(chars, what)
         return np.array(sorted({self._index[c] for c in chars}), dtype=np.int64)
 
-    def describe(self) -> str:
-        """A short human description, e.g. ``"27 symbols: a-z and the end token"``."""
-        body = self.chars[1:]
+    def alphabet(self) -> str:
+        """The characters in plain words, with runs shortened: ``"a-z"``, ``"' - a-z"``."""
+        body = sorted(self.chars[1:])
         runs: list[str] = []
         i = 0
         while i < len(body):
@@ -113,8 +175,11 @@ class Vocab:
                 j += 1
             runs.append(f"{body[i]}-{body[j]}" if j - i >= 2 else "".join(body[i : j + 1]))
             i = j + 1
-        shown = " ".join(r if r.strip() else repr(r) for r in runs)
-        return f"{self.size} symbols: {shown} and the end token"
+        return " ".join(r if r.strip() and r.isprintable() else repr(r) for r in runs)
+
+    def describe(self) -> str:
+        """A short human description, e.g. ``"26 characters: a-z"``."""
+        return f"{self.size - 1} characters: {self.alphabet()}"
 
     def to_dict(self) -> dict:
         return {"chars": list(self.chars)}

@@ -1,50 +1,77 @@
-"""The model contract every namesmith model follows.
+"""The model contract every namesmith model follows, and the registry.
 
 Shape legend used in every model file:
     B batch (names)   T time (characters + end token)   V vocabulary
     H hidden units    D embedding size   G gate width (H, 3H or 4H)   L layers
 
 Contract (makemore's idea: sampling, scoring, evaluation, checkpoints and the
-trainer never special-case a model):
+trainer never special-case a model). Every model is a :class:`Model`:
 
-* ``params`` is a ``{name: ndarray}`` dict; ``backward`` returns gradients in a
-  dict with exactly the same keys and shapes. The optimizer lives outside.
-* ``forward(batch, state=None, train=False, rng=None) -> (loss, cache)``: loss
-  is ``sum(token NLL * mask) / batch.norm``. ``cache`` is a dict that holds at
-  least ``"logits"`` (B, T, V), ``"nll"`` (B, T) per-token NLL (0 on padding)
-  and ``"final_state"`` (the state after each row's last real position).
-* ``backward(cache) -> grads``.
-* ``initial_state(B) -> state``: a tuple of arrays whose first axis is B, so a
+* ``params``: ``{name: ndarray}``, the model's only data; ``config``: a JSON-ready
+  dict (``vocab_size``, ``dtype`` and the model's own options, see ``defaults``).
+* ``forward(batch, state=None, *, train=False, rng=None) -> (loss, cache)``:
+  ``loss = sum(token NLL * mask) / batch.norm``; ``cache`` (:class:`Cache`) holds
+  ``logits (B, T, V)``, ``nll (B, T)`` (0 on padding) and ``final_state`` (the
+  state after each row's last real position). ``rng`` is the generator of the
+  training step's random choices (dropout); the trainer always passes one, a
+  model without randomness ignores it.
+* ``initial_state(B) -> State``: a tuple of arrays whose first axis is B, so a
   sampler can select or reorder rows with ``tuple(s[idx] for s in state)``.
-* ``step(ids, state) -> (logits, state)``: one position for a batch of ids
-  (B,), the same numbers ``forward`` computes for that position.
-* ``stepper()`` (optional) returns a function equivalent to ``step`` that may
-  precompute what does not depend on the input (tables, transposes), valid while
-  the parameters do not change; samplers take one per generation call.
+* ``step(ids (B,), state) -> (logits (B, V), state)``: one position, the numbers
+  ``forward`` computes for it. ``stepper()`` returns a function equal to ``step``
+  that may precompute what does not depend on the input (tables, transposes); it
+  is valid while the parameters do not change (samplers take one per call).
+* ``normalized``: True when the logits are already log-probabilities.
 
-Models keep no mutable state other than ``params`` (no stored activations): a
-model object can serve concurrent ``step`` calls from several threads.
+Two kinds of model can be built from a corpus (``buildable``, what ``--model`` offers):
+
+* :class:`TrainableModel` (RNN, GRU, LSTM): ``create(config, rng)`` initialises,
+  ``backward(cache) -> grads`` returns gradients with the keys and shapes of
+  ``params``; the optimizer lives outside the model.
+* :class:`FittedModel` (the Kneser-Ney n-gram): ``fit(config, encoded)`` counts.
+
+Other models (the mixture) are assembled from built ones. Models keep no
+mutable state besides ``params`` (no stored activations), so one model object can
+serve concurrent ``step`` calls from several threads.
+
+Registry: every subclass that sets ``kind`` registers itself in :data:`REGISTRY`
+when its module is imported; ``models/__init__.py`` imports them all.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, TypedDict
 
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from ..vocab import Encoded
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
+Params = dict[str, np.ndarray]
+State = tuple[np.ndarray, ...]  # every array has the batch as its first axis
+StepFn = Callable[[np.ndarray, State], tuple[np.ndarray, State]]
 
-def _int(config: dict, key: str, lo: int, hi: int) -> int:
+
+class Cache(TypedDict, total=False):
+    logits: np.ndarray  # (B, T, V) logits, or log-probabilities when the model is ``normalized``
+    nll: np.ndarray  # (B, T) -log p of each target, 0 on padding
+    final_state: State  # the state after each row's last real position
+    inner: Any  # what the model's backward needs
+
+
+REGISTRY: dict[str, type["Model"]] = {}
+
+
+def int_option(config: dict, key: str, lo: int, hi: int) -> int:
     value = config.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
         raise ConfigError(f"model option {key} must be an integer in [{lo}, {hi}], got {value!r}")
     return int(value)
 
 
-def _float(config: dict, key: str, lo: float, hi: float) -> float:
+def float_option(config: dict, key: str, lo: float, hi: float) -> float:
     value = config.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
         raise ConfigError(f"model option {key} must be a number in [{lo}, {hi}], got {value!r}")
@@ -52,42 +79,44 @@ def _float(config: dict, key: str, lo: float, hi: float) -> float:
 
 
 class Model:
-    """Base class: config handling, parameter bookkeeping and the contract's docs."""
+    """Base class: the contract (see the module docstring), config handling and parameter checks."""
 
-    kind: ClassVar[str] = "?"
-    trainable: ClassVar[bool] = True
-    #: True when ``forward``/``step`` return normalized log-probabilities rather than raw logits
+    kind: ClassVar[str] = ""
+    trainable: ClassVar[bool] = False  # has backward(): trained by gradient descent
+    buildable: ClassVar[bool] = False  # can be built from a corpus (offered by --model)
     normalized: ClassVar[bool] = False
-    #: default hyperparameters (``vocab_size`` is always filled in from the vocabulary)
-    defaults: ClassVar[dict[str, Any]] = {}
+    defaults: ClassVar[dict[str, Any]] = {}  # the model's own options; vocab_size and dtype are common
 
-    def __init__(self, config: dict, params: dict[str, np.ndarray]):
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.kind:
+            REGISTRY[cls.kind] = cls
+
+    def __init__(self, config: dict, params: Params):
         self.config = self.check_config(config)
         shapes = self.param_shapes(self.config)
         if set(params) != set(shapes):
             missing = sorted(set(shapes) - set(params))
             extra = sorted(set(params) - set(shapes))
-            raise CheckpointError(
-                f"{self.kind} parameters do not match its configuration "
-                f"(missing {missing}, unexpected {extra})"
-            )
+            raise CheckpointError(f"{self.kind} parameters do not match its configuration "
+                                  f"(missing {missing}, unexpected {extra})")
         for name, shape in shapes.items():
             if tuple(params[name].shape) != tuple(shape):
-                raise CheckpointError(
-                    f"{self.kind} parameter {name} has shape {params[name].shape}, "
-                    f"expected {tuple(shape)}"
-                )
+                raise CheckpointError(f"{self.kind} parameter {name} has shape {params[name].shape}, "
+                                      f"expected {tuple(shape)}")
         self.params = params
 
     # ----- configuration -------------------------------------------------
     @classmethod
     def check_config(cls, config: dict) -> dict:
         """Fill defaults, validate and return a normalized, JSON-ready copy."""
+        if not isinstance(config, dict):
+            raise ConfigError(f"a model configuration must be a mapping, got {type(config).__name__}")
         unknown = set(config) - set(cls.defaults) - {"vocab_size", "dtype"}
         if unknown:
-            raise ConfigError(f"unknown option(s) for model {cls.kind}: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown option(s) for model {cls.kind}: {', '.join(sorted(map(str, unknown)))}")
         out = {**cls.defaults, **config}
-        out["vocab_size"] = _int(out, "vocab_size", 2, 100_000)
+        out["vocab_size"] = int_option(out, "vocab_size", 2, 1_000_000)
         out.setdefault("dtype", "float64")
         if out["dtype"] not in DTYPES:
             raise ConfigError(f"dtype must be one of {sorted(DTYPES)}, got {out['dtype']!r}")
@@ -104,14 +133,9 @@ class Model:
         return {name: dtype for name in cls.param_shapes(config)}
 
     @classmethod
-    def from_arrays(cls, config: dict, arrays: dict[str, np.ndarray]) -> "Model":
+    def from_arrays(cls, config: dict, arrays: Params) -> "Model":
         """Rebuild a model from a checkpoint's arrays (shapes are checked by ``__init__``)."""
         return cls(config, arrays)
-
-    @classmethod
-    def create(cls, config: dict, rng: np.random.Generator) -> "Model":
-        """A freshly initialised model."""
-        raise NotImplementedError
 
     # ----- conveniences --------------------------------------------------
     @property
@@ -128,29 +152,53 @@ class Model:
     def describe(self) -> str:
         return f"{self.kind} ({self.num_params():,} parameters)"
 
-    def astype(self, dtype: str) -> "Model":
-        """A copy of this model computing in another float dtype."""
-        config = {**self.config, "dtype": dtype}
-        return type(self)(config, {k: v.astype(DTYPES[dtype]) for k, v in self.params.items()})
-
     # ----- the contract --------------------------------------------------
-    def forward(self, batch, state=None, *, train: bool = False, rng=None):
+    def forward(self, batch, state: State | None = None, *, train: bool = False,
+                rng: np.random.Generator | None = None) -> tuple[float, Cache]:
         raise NotImplementedError
 
-    def backward(self, cache) -> dict[str, np.ndarray]:
-        raise NotImplementedError(f"{self.kind} models are not trained by gradient descent")
-
-    def initial_state(self, B: int) -> tuple:
+    def initial_state(self, B: int) -> State:
         raise NotImplementedError
 
-    def step(self, ids: np.ndarray, state: tuple):
+    def step(self, ids: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        return self.stepper()(ids, state)
+
+    def stepper(self) -> StepFn:
         raise NotImplementedError
 
-    def stepper(self):
-        """A function equivalent to :meth:`step` while the parameters stay unchanged (see above)."""
-        return self.step
 
-    # ----- extras a model may need in its checkpoint ----------------------
-    def extra_arrays(self) -> dict[str, np.ndarray]:
-        """Non-parameter arrays the model needs to be rebuilt (none for neural models)."""
-        return {}
+class TrainableModel(Model):
+    """A model trained by gradient descent: ``create`` and ``backward``."""
+
+    trainable = True
+    buildable = True
+
+    @classmethod
+    def create(cls, config: dict, rng: np.random.Generator) -> "TrainableModel":
+        """A freshly initialised model."""
+        raise NotImplementedError
+
+    def backward(self, cache: Cache) -> Params:
+        raise NotImplementedError
+
+
+class FittedModel(Model):
+    """A model fitted from counts in one pass: ``fit``."""
+
+    buildable = True
+
+    @classmethod
+    def fit(cls, config: dict, encoded: Encoded) -> "FittedModel":
+        raise NotImplementedError
+
+
+def model_class(kind: str) -> type[Model]:
+    try:
+        return REGISTRY[kind]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown model type {kind!r}; choose one of {', '.join(buildable_kinds())}") from None
+
+
+def buildable_kinds() -> list[str]:
+    """The model types that can be built from a corpus (what ``--model`` offers)."""
+    return [k for k, cls in REGISTRY.items() if cls.buildable]

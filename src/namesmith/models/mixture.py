@@ -22,20 +22,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..batch import length_sorted_batches, pad
 from ..errors import ConfigError
-from .base import Model
+from ..vocab import Encoded
+from .base import REGISTRY, Cache, Model, State, StepFn
 from .layers import log_softmax, logsumexp
 
 
-def _registry():
-    from . import MODELS
-
-    return MODELS
-
-
 class Mixture(Model):
+    """Per-character linear interpolation of component models (see module docstring)."""
+
     kind = "mixture"
-    trainable: ClassVar[bool] = False
     normalized: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {"components": None, "weights": None}
 
@@ -43,7 +40,7 @@ class Mixture(Model):
         super().__init__(config, params)
         self.parts = []
         for i, comp in enumerate(self.config["components"]):
-            cls = _registry()[comp["type"]]
+            cls = REGISTRY[comp["type"]]
             prefix = f"c{i}."
             sub = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
             self.parts.append(cls.from_arrays(comp["config"], sub))
@@ -56,7 +53,7 @@ class Mixture(Model):
         comps, weights = out["components"], out["weights"]
         if not isinstance(comps, list) or not 1 <= len(comps) <= 8:
             raise ConfigError("a mixture needs a list of 1 to 8 component models")
-        models = _registry()
+        models = REGISTRY
         checked = []
         for comp in comps:
             if not isinstance(comp, dict) or comp.get("type") not in models or comp.get("type") == cls.kind:
@@ -76,13 +73,13 @@ class Mixture(Model):
 
     @classmethod
     def param_shapes(cls, config: dict) -> dict[str, tuple[int, ...]]:
-        models = _registry()
+        models = REGISTRY
         return {f"c{i}.{k}": s for i, comp in enumerate(config["components"])
                 for k, s in models[comp["type"]].param_shapes(comp["config"]).items()}
 
     @classmethod
     def param_dtypes(cls, config: dict) -> dict[str, np.dtype]:
-        models = _registry()
+        models = REGISTRY
         return {f"c{i}.{k}": d for i, comp in enumerate(config["components"])
                 for k, d in models[comp["type"]].param_dtypes(comp["config"]).items()}
 
@@ -110,7 +107,7 @@ class Mixture(Model):
         stacked += self._logw.reshape((-1,) + (1,) * (stacked.ndim - 1))
         return logsumexp(stacked, axis=0)  # (..., V)
 
-    def initial_state(self, B: int) -> tuple:
+    def initial_state(self, B: int) -> State:
         return tuple(s for p in self.parts for s in p.initial_state(B))
 
     def _split(self, state: tuple) -> list[tuple]:
@@ -120,7 +117,7 @@ class Mixture(Model):
             i += n
         return out
 
-    def stepper(self):
+    def stepper(self) -> StepFn:
         steps = [p.stepper() for p in self.parts]
 
         def step(ids: np.ndarray, state: tuple):
@@ -129,10 +126,7 @@ class Mixture(Model):
 
         return step
 
-    def step(self, ids: np.ndarray, state: tuple):
-        return self.stepper()(ids, state)
-
-    def forward(self, batch, state=None, *, train: bool = False, rng=None):
+    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
         states = self._split(state) if state is not None else [None] * len(self.parts)
         caches = [p.forward(batch, s)[1] for p, s in zip(self.parts, states)]
         logp = self._mix([c["logits"] for c in caches])  # (B, T, V)
@@ -141,26 +135,19 @@ class Mixture(Model):
         return float(nll.sum() / batch.norm), {"logits": logp, "nll": nll, "final_state": final}
 
 
-def component_logprobs(models: list[Model], vocab, names, batch_size: int = 1024) -> np.ndarray:
-    """``log P_i(symbol)`` of every predicted symbol of ``names`` under each model: (C, N)."""
-    from ..batch import make_batch
-
-    encoded = [vocab.encode(n) for n in names]
+def component_logprobs(models: list[Model], encoded: Encoded, rows: int = 1024) -> np.ndarray:
+    """``log P_i(symbol)`` of every predicted symbol of the encoded names under each model: (C, N)."""
     cols = []
-    for start in range(0, len(encoded), batch_size):
-        batch = make_batch(encoded[start : start + batch_size], norm="sum")
+    for idx in length_sorted_batches(encoded, rows):
+        batch = pad(encoded, idx, norm="sum")
         mask = batch.mask.astype(bool)
-        rows = []
-        for m in models:
-            _, cache = m.forward(batch)
-            rows.append(-cache["nll"][mask].astype(np.float64))
-        cols.append(np.stack(rows))
+        cols.append(np.stack([-m.forward(batch)[1]["nll"][mask].astype(np.float64) for m in models]))
     return np.concatenate(cols, axis=1)
 
 
-def fit_weights(models: list[Model], vocab, names, iters: int = 100, tol: float = 1e-7) -> list[float]:
-    """Mixture weights maximising the likelihood of ``names`` (EM)."""
-    lp = component_logprobs(models, vocab, names)  # (C, N)
+def fit_weights(models: list[Model], encoded: Encoded, iters: int = 100, tol: float = 1e-7) -> list[float]:
+    """Mixture weights maximising the likelihood of the encoded (held-out) names, by EM."""
+    lp = component_logprobs(models, encoded)  # (C, N)
     C = lp.shape[0]
     w = np.full(C, 1.0 / C)
     prev = -np.inf

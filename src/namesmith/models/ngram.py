@@ -32,8 +32,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import CheckpointError, ConfigError, NamesmithError
-from .base import Model, _int
+from ..errors import CheckpointError, ConfigError
+from ..vocab import Encoded
+from .base import Cache, FittedModel, State, StepFn, int_option
 
 NONE = -1  # "no symbol": positions before the start symbol in a history
 
@@ -60,24 +61,20 @@ def _discounts(adjusted_counts: np.ndarray, fixed: float | None) -> np.ndarray:
     return np.array([0.0] + [min(max(x, 0.05), i + 1.0) for i, x in enumerate(d)])
 
 
-class NGram(Model):
+class NGram(FittedModel):
     """Kneser-Ney n-gram language model (see module docstring)."""
 
     kind = "ngram"
-    trainable: ClassVar[bool] = False
     normalized: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {"order": 6, "discount": None, "contexts": None}
 
     @classmethod
-    def small_config(cls) -> dict:
-        return {"order": 3}
-
-    @classmethod
     def check_config(cls, config: dict) -> dict:
         out = super().check_config(config)
-        out["order"] = _int(out, "order", 1, 10)
-        if out["vocab_size"] ** (out["order"] - 1) >= 2**62:
-            raise ConfigError("order too high for this vocabulary size")
+        out["order"] = int_option(out, "order", 1, 10)
+        if (out["vocab_size"] + 1) ** out["order"] >= 2**63:  # the (context, target) ids must fit in int64
+            raise ConfigError(f"an n-gram of order {out['order']} over {out['vocab_size']} symbols is too large; "
+                              "choose a lower order")
         d = out["discount"]
         if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d < 1):
             raise ConfigError(f"n-gram discount must be in (0, 1), got {d!r}")
@@ -119,10 +116,6 @@ class NGram(Model):
                 raise CheckpointError(f"n-gram table {k} does not hold probability distributions")
         return model
 
-    @classmethod
-    def create(cls, config: dict, rng: np.random.Generator) -> "NGram":
-        raise NamesmithError("n-gram models are fitted from counts: use NGram.fit or `namesmith train --model ngram`")
-
     @property
     def order(self) -> int:
         return self.config["order"]
@@ -133,17 +126,20 @@ class NGram(Model):
 
     # ----- fitting ---------------------------------------------------------------------
     @classmethod
-    def fit(cls, config: dict, encoded: list[np.ndarray]) -> "NGram":
+    def fit(cls, config: dict, encoded: Encoded) -> "NGram":
         """Count n-grams in the encoded names and build the interpolated tables."""
         config = cls.check_config({**config, "contexts": None})
         V, N = config["vocab_size"], config["order"]
-        if not encoded:
+        if not len(encoded):
             raise ConfigError("an n-gram model needs at least one training name")
         # inputs X = [<s>, c1..cn] and targets Y = [c1..cn, </s>] of all names, one row per position
-        X = np.concatenate([np.concatenate([[0], e]) for e in encoded]).astype(np.int64)
-        Y = np.concatenate([np.concatenate([e, [0]]) for e in encoded]).astype(np.int64)
-        pos = np.concatenate([np.arange(len(e) + 1) for e in encoded])  # t within the name
-        starts = np.arange(X.size) - pos  # index of each position's <s>
+        steps = encoded.lengths + 1  # (names,) predictions per name
+        starts = np.repeat(np.cumsum(steps) - steps, steps)  # (positions,) index of each position's <s>
+        pos = np.arange(starts.size) - starts  # t within the name
+        X = np.zeros(starts.size, dtype=np.int64)
+        X[pos > 0] = encoded.ids
+        Y = np.zeros(starts.size, dtype=np.int64)
+        Y[pos < np.repeat(encoded.lengths, steps)] = encoded.ids
 
         def context(L: int) -> tuple[np.ndarray, np.ndarray]:
             """Rows with a full history of L symbols, and those symbols (rows, L)."""
@@ -229,7 +225,7 @@ class NGram(Model):
                 break
         return out
 
-    def initial_state(self, B: int) -> tuple:
+    def initial_state(self, B: int) -> State:
         return (np.full((B, max(self.order - 1, 1)), NONE, dtype=np.int64),)  # (B, N-1)
 
     def _push(self, hist: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -237,11 +233,14 @@ class NGram(Model):
             return hist
         return np.concatenate([hist[:, 1:], ids.astype(np.int64)[:, None]], axis=1)
 
-    def step(self, ids: np.ndarray, state: tuple):
-        hist = self._push(state[0], ids)
-        return self._logp(hist), (hist,)
+    def stepper(self) -> StepFn:
+        def step(ids: np.ndarray, state: State):
+            hist = self._push(state[0], ids)
+            return self._logp(hist), (hist,)
 
-    def forward(self, batch, state=None, *, train: bool = False, rng=None):
+        return step
+
+    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
         B, T = batch.X.shape
         hist = self.initial_state(B)[0] if state is None else state[0]
         V = self.vocab_size

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError
-from .base import DTYPES, Model, _float, _int
+from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, float_option, int_option
 from .layers import (
     colsum,
     dropout_backward,
@@ -73,7 +73,7 @@ class Cell:
         return np.zeros((cls.gates * H, 1), dtype=dtype)
 
 
-class RecurrentLM(Model):
+class RecurrentLM(TrainableModel):
     """Base class of the RNN, GRU and LSTM language models (see module docstring)."""
 
     cell: ClassVar[type[Cell]] = Cell
@@ -88,10 +88,10 @@ class RecurrentLM(Model):
     @classmethod
     def check_config(cls, config: dict) -> dict:
         out = super().check_config(config)
-        out["hidden"] = _int(out, "hidden", 1, 8192)
-        out["layers"] = _int(out, "layers", 1, 16)
-        out["embed"] = _int(out, "embed", 0, 8192)
-        out["dropout"] = _float(out, "dropout", 0.0, 0.95)
+        out["hidden"] = int_option(out, "hidden", 1, 8192)
+        out["layers"] = int_option(out, "layers", 1, 16)
+        out["embed"] = int_option(out, "embed", 0, 8192)
+        out["dropout"] = float_option(out, "dropout", 0.0, 0.95)
         if not isinstance(out["learn_h0"], bool):
             raise ConfigError(f"model option learn_h0 must be true or false, got {out['learn_h0']!r}")
         return out
@@ -144,7 +144,7 @@ class RecurrentLM(Model):
         return cls(config, params)
 
     # ----- state ------------------------------------------------------------
-    def initial_state(self, B: int) -> tuple:
+    def initial_state(self, B: int) -> State:
         """One (B, H) array per layer and state component (h, or h and c)."""
         H = self.config["hidden"]
         out = []
@@ -177,12 +177,12 @@ class RecurrentLM(Model):
         return table
 
     # ----- forward / backward -------------------------------------------------
-    def forward(self, batch, state=None, *, train: bool = False, rng=None):
+    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
         p, cfg = self.params, self.config
         L, H, V = cfg["layers"], cfg["hidden"], cfg["vocab_size"]
         drop = cfg["dropout"] if train else 0.0
         if drop and rng is None:
-            raise ValueError("dropout during training needs an rng")
+            raise ConfigError("dropout during training needs a random generator (rng)")
         Xt, Yt = batch.X.T, batch.Y.T  # (T, B) time-major
         T, B = Xt.shape
         maskt = batch.mask.T.astype(self.dtype, copy=False)  # (T, B)
@@ -217,14 +217,14 @@ class RecurrentLM(Model):
             "logits": logits.reshape(T, B, V).transpose(1, 0, 2),  # (B, T, V)
             "nll": nll.reshape(T, B).T,  # (B, T)
             "final_state": tuple(final_state),
-            "_inner": (lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B),
+            "inner": (lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B),
         }
         return loss, cache
 
-    def backward(self, cache) -> dict[str, np.ndarray]:
+    def backward(self, cache: Cache) -> Params:
         p, cfg = self.params, self.config
         L, H = cfg["layers"], cfg["hidden"]
-        lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B = cache["_inner"]
+        lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B = cache["inner"]
         grads: dict[str, np.ndarray] = {}
         dlogits = softmax_xent_backward(xent_cache)  # (T*B, V)
         dtop, grads["Wya"], grads["by"] = linear_backward(dlogits, out_cache)  # (T*B, H)
@@ -259,7 +259,7 @@ class RecurrentLM(Model):
         return grads
 
     # ----- generation ------------------------------------------------------------
-    def stepper(self):
+    def stepper(self) -> StepFn:
         """``step`` with the input table and the transposed weights prepared once."""
         p, cfg = self.params, self.config
         table = self._input_table()  # (V, G), bias included
@@ -283,6 +283,3 @@ class RecurrentLM(Model):
 
         return step
 
-    def step(self, ids: np.ndarray, state: tuple):
-        """Advance every row by one input id; returns ``logits (B, V)`` and the new state."""
-        return self.stepper()(ids, state)

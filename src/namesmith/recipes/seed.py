@@ -1,4 +1,4 @@
-"""The seed notebook's training run, reproduced exactly with namesmith's parts.
+"""The seed notebook's training run, reproduced with namesmith's parts (its log to printed precision).
 
 What the notebook does, and where it happens here:
 
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import io
 import time
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -46,6 +45,7 @@ from ..models.layers import softmax
 from ..models.rnn import RNN
 from ..optim import SGD, clip_by_value
 from ..score import nll_quantiles
+from ..text import is_control
 from ..vocab import Vocab
 
 HIDDEN = 50
@@ -65,7 +65,7 @@ def read_examples(path: str | Path) -> tuple[Vocab, list[str]]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     data = text.lower()
     for lineno, line in enumerate(data.split("\n"), start=1):
-        bad = [c for c in line if unicodedata.category(c) in ("Cc", "Zl", "Zp")]
+        bad = [c for c in line if is_control(c)]
         if bad:
             raise CorpusError(f"{source}: line {lineno}: control character {bad[0]!r}; "
                               "the seed recipe needs plain text, one name per line")
@@ -182,7 +182,7 @@ def save_seed_checkpoint(result: SeedResult, out: str | Path, source: str) -> No
                    "names": len(result.examples), "lowercase": True},
         "rng": {"scheme": "the notebook's legacy global seeding: 1 for the initialisation, 0 for the shuffle"},
     }
-    extras = {"train_hashes": name_hashes(names)}
+    extras = {"known_hashes": name_hashes(names)}
     if names:
-        extras["train_nll_quantiles"] = nll_quantiles(result.model, result.vocab, names)
+        extras["train_nll_quantiles"] = nll_quantiles(result.model, result.vocab.encode_many(names))
     save_checkpoint(out, result.model, result.vocab, meta, None, extras)

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -33,11 +34,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import __version__
-from ..checkpoint import Checkpoint, load_checkpoint
+from .._version import __version__
+from ..api import Checkpoint, fit, load
 from ..errors import ConfigError, ConstraintError, NamesmithError, VocabError
-from ..sample import SampleOptions
-from ..score import score_names
+from ..sample import SampleOptions, candidate_budget
 
 MAX_BODY = 16 * 1024
 MAX_NAMES = 500
@@ -45,6 +45,9 @@ MAX_LEN = 64
 MAX_SCORE = 50
 MAX_TRIES = 20_000
 TIME_BUDGET = 2.0  # seconds per request
+SOCKET_TIMEOUT = 10.0  # seconds a connection may stay silent (idle keep-alive, slow headers or body)
+MAX_WORKERS = 64  # requests handled at once; more connections get 503 at once
+BACKLOG = 1024  # connections the kernel queues before they are accepted
 STATIC = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 
 
@@ -83,9 +86,9 @@ def _get(body: dict, key: str, kind, default, lo=None, hi=None):
 
 GENERATE_FIELDS = {
     "model", "n", "temperature", "top_k", "top_p", "prefix", "suffix", "contains", "min_len",
-    "max_len", "exclude_chars", "only_chars", "novel", "unique", "seed", "best",
+    "max_len", "exclude_chars", "only_chars", "novel", "unique", "seed", "best", "fold_accents",
 }
-SCORE_FIELDS = {"model", "name", "names"}
+SCORE_FIELDS = {"model", "name", "names", "fold_accents"}
 
 
 def _check_fields(body: Any, allowed: set[str]) -> dict:
@@ -122,14 +125,15 @@ def parse_generate(body: Any) -> tuple[int, SampleOptions, int | None, int | Non
         only_chars=only or None,
         novel=_get(body, "novel", bool, False),
         unique=_get(body, "unique", bool, False),
-        max_tries=min(MAX_TRIES, 100 * n + 1000),
+        fold_accents=_get(body, "fold_accents", bool, False),
+        max_tries=min(MAX_TRIES, candidate_budget(n)),
     )
     seed = _get(body, "seed", int, None, 0, 2**53 - 1)
     best = _get(body, "best", int, None, 1, 100)
     return n, opts, seed, best
 
 
-def parse_score(body: Any) -> list[str]:
+def parse_score(body: Any) -> tuple[list[str], bool]:
     body = _check_fields(body, SCORE_FIELDS)
     names = []
     if "name" in body and body["name"] is not None:
@@ -146,7 +150,7 @@ def parse_score(body: Any) -> list[str]:
     names = [x.strip() for x in names]
     if not names or any(not x for x in names):
         raise ApiError(400, "give a non-empty 'name' (or a list 'names') to score")
-    return names
+    return names, _get(body, "fold_accents", bool, False)
 
 
 # ----- the application -------------------------------------------------------------------
@@ -157,35 +161,35 @@ class Served:
     ckpt: Checkpoint
 
     def info(self) -> dict:
-        meta = self.ckpt.meta
-        corpus = meta.get("corpus", {})
-        val = meta.get("metrics", {}).get("val_nll")
+        ck = self.ckpt
+        val = ck.val_nll
         return {
             "name": self.name,
-            "type": self.ckpt.model.kind,
-            "description": self.ckpt.model.describe(),
-            "params": self.ckpt.model.num_params(),
-            "corpus": corpus.get("source"),
-            "corpus_names": corpus.get("names"),
+            "type": ck.model.kind,
+            "description": ck.model.describe(),
+            "params": ck.model.num_params(),
+            "corpus": ck.corpus_name,
+            "corpus_names": ck.section("corpus").get("names"),
             "val_nll": val,
-            "val_bits_per_char": val / math.log(2) if val else None,
-            "alphabet": "".join(self.ckpt.vocab.chars[1:]),
-            "lowercase": self.ckpt.lowercase,
-            "novelty_check": "train_hashes" in self.ckpt.extras,
+            "val_bits_per_char": val / math.log(2) if val is not None else None,
+            "alphabet": "".join(ck.vocab.chars[1:]),
+            "lowercase": ck.lowercase,
+            "novelty_check": ck.known_hashes is not None,
         }
 
 
 class App:
     """The models and the request logic, independent of HTTP plumbing (easy to test)."""
 
-    def __init__(self, models: dict[str, str | Path | Checkpoint]):
+    def __init__(self, models: dict[str, str | Path | Checkpoint], time_budget: float = TIME_BUDGET):
         if not models:
             raise ConfigError("no model to serve")
+        self.time_budget = time_budget
         self.models: dict[str, Served] = {}
         for name, src in models.items():
             if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
                 raise ConfigError(f"model name {name!r}: use letters, digits, '.', '_' or '-'")
-            ck = src if isinstance(src, Checkpoint) else load_checkpoint(src)
+            ck = src if isinstance(src, Checkpoint) else load(src)
             self.models[name] = Served(name, str(src) if not isinstance(src, Checkpoint) else name, ck)
         self.samplers = {name: s.ckpt.sampler() for name, s in self.models.items()}
 
@@ -203,10 +207,10 @@ class App:
         sampler = self.samplers[name]
         t0 = time.perf_counter()
         if best is not None:
-            samples = sampler.best(best, opts, max_expansions=20_000)
+            samples = sampler.best(best, opts, max_expansions=20_000, deadline=t0 + self.time_budget)
             tries, used_seed = None, None
         else:
-            report = sampler.sample(n, opts, seed=seed, deadline=t0 + TIME_BUDGET)
+            report = sampler.sample(n, opts, seed=seed, deadline=t0 + self.time_budget)
             samples, tries, used_seed = report.samples, report.tries, report.seed
         return {
             "model": name,
@@ -218,10 +222,14 @@ class App:
 
     def score(self, body: Any) -> dict:
         name = self.model(body)
-        names = parse_score(body)
+        names, fold = parse_score(body)
         ck = self.models[name].ckpt
-        scores = score_names(ck.model, ck.vocab, names, quantiles=ck.extras.get("train_nll_quantiles"),
-                             lowercase=ck.lowercase)
+        scores = ck.score(names, fold_accents=fold)
+        if all(s.logprob is None for s in scores):
+            s = scores[0]
+            letters = ", ".join(f"“{c}”" for c in s.unknown_chars)
+            raise ApiError(400, f"“{s.name}” uses letters this model never saw ({letters}); its letters are "
+                                f"{ck.vocab.alphabet()}")
         return {"model": name, "scores": [s.to_dict() for s in scores]}
 
     def model_list(self) -> dict:
@@ -232,13 +240,24 @@ def _static(name: str) -> bytes:
     return resources.files("namesmith.web").joinpath("static", name).read_bytes()
 
 
-def make_handler(app: App, quiet: bool = True):
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8")) if raw else {}
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: also numbers of 4,300+ digits
+        raise ApiError(400, "the request body is not valid JSON") from None
+
+
+def make_handler(app: App, quiet: bool = True, timeout: float = SOCKET_TIMEOUT):
     class Handler(BaseHTTPRequestHandler):
         server_version = f"namesmith/{__version__}"
         protocol_version = "HTTP/1.1"
         # Headers and body leave in two writes; with Nagle's algorithm the second waits for the
         # client's delayed ACK (~40 ms per request on keep-alive connections). TCP_NODELAY avoids it.
         disable_nagle_algorithm = True
+
+        def setup(self):
+            self.timeout = timeout  # every read and write: an idle or slow client is dropped
+            super().setup()
 
         def log_message(self, fmt, *args):  # noqa: D401 - quiet by default
             if not quiet:
@@ -253,6 +272,8 @@ def make_handler(app: App, quiet: bool = True):
             self.send_header("X-Content-Type-Options", "nosniff")
             self.send_header("Content-Security-Policy",
                              "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
 
@@ -262,37 +283,10 @@ def make_handler(app: App, quiet: bool = True):
         def _error(self, status: int, message: str) -> None:
             self._json(status, {"error": message})
 
-        # --- routing
-        def do_GET(self):  # noqa: N802
-            path = urlsplit(self.path).path
+        def _guarded(self, work) -> None:
+            """Run ``work()``; every failure becomes a JSON error, never a traceback."""
             try:
-                if path in ("/", "/index.html"):
-                    self._send(200, _static("index.html"), "text/html; charset=utf-8")
-                elif path.startswith("/static/") and path[len("/static/"):] in STATIC:
-                    name = path[len("/static/"):]
-                    self._send(200, _static(name), STATIC[name])
-                elif path == "/healthz":
-                    self._json(200, {"status": "ok", "version": __version__, "models": len(app.models)})
-                elif path == "/api/models":
-                    self._json(200, app.model_list())
-                elif path in ("/api/generate", "/api/score"):
-                    self._error(405, f"use POST for {path}")
-                else:
-                    self._error(404, f"nothing at {path}")
-            except Exception as e:  # never a traceback to the client
-                self._error(500, f"internal error: {type(e).__name__}")
-
-        def do_POST(self):  # noqa: N802
-            path = urlsplit(self.path).path
-            routes = {"/api/generate": app.generate, "/api/score": app.score}
-            try:
-                if path not in routes:
-                    # read and discard any body so the connection stays usable
-                    self._read_body(discard=True)
-                    raise ApiError(404 if path not in ("/", "/healthz", "/api/models") else 405,
-                                   f"no POST endpoint at {path}")
-                body = self._read_body()
-                self._json(200, routes[path](body))
+                work()
             except ApiError as e:
                 self._error(e.status, str(e))
             except VocabError as e:
@@ -301,48 +295,115 @@ def make_handler(app: App, quiet: bool = True):
                 self._error(422, str(e))
             except NamesmithError as e:
                 self._error(400, str(e))
+            except (ConnectionError, socket.timeout):
+                self.close_connection = True
             except Exception as e:
                 self._error(500, f"internal error: {type(e).__name__}")
 
+        # --- routing
+        def do_GET(self):  # noqa: N802
+            self._guarded(self._get)
+
+        def _get(self):
+            path = urlsplit(self.path).path
+            if path in ("/", "/index.html"):
+                self._send(200, _static("index.html"), "text/html; charset=utf-8")
+            elif path.startswith("/static/") and path[len("/static/"):] in STATIC:
+                name = path[len("/static/"):]
+                self._send(200, _static(name), STATIC[name])
+            elif path == "/healthz":
+                self._json(200, {"status": "ok", "version": __version__, "models": len(app.models)})
+            elif path == "/api/models":
+                self._json(200, app.model_list())
+            elif path in ("/api/generate", "/api/score"):
+                raise ApiError(405, f"use POST for {path}")
+            else:
+                raise ApiError(404, f"nothing at {path}")
+
+        def do_POST(self):  # noqa: N802
+            self._guarded(self._post)
+
+        def _post(self):
+            path = urlsplit(self.path).path
+            routes = {"/api/generate": app.generate, "/api/score": app.score}
+            if path not in routes:
+                self._read_body(discard=True)  # so the connection stays usable
+                raise ApiError(404 if path not in ("/", "/healthz", "/api/models") else 405,
+                               f"no POST endpoint at {path}")
+            body = _parse_json(self._read_body())
+            self._json(200, routes[path](body))
+
         def do_PUT(self):  # noqa: N802
-            self._read_body(discard=True)
-            self._error(405, "method not allowed")
+            self._guarded(self._other)
 
         do_DELETE = do_PATCH = do_PUT
 
-        def _read_body(self, discard: bool = False):
+        def _other(self):
+            self._read_body(discard=True)
+            raise ApiError(405, "method not allowed")
+
+        def _read_body(self, discard: bool = False) -> bytes:
             length = self.headers.get("Content-Length")
             if length is None:
                 if discard:
-                    return None
+                    return b""
                 self.close_connection = True
                 raise ApiError(411, "a Content-Length header is required")
-            try:
-                size = int(length)
-            except ValueError:
+            if not length.strip().isdigit():
                 self.close_connection = True
-                raise ApiError(400, "bad Content-Length") from None
-            if size < 0 or size > MAX_BODY:
+                raise ApiError(400, "bad Content-Length")
+            size = int(length)
+            if size > MAX_BODY:
                 self.close_connection = True
                 raise ApiError(413, f"the request body is limited to {MAX_BODY} bytes")
-            raw = self.rfile.read(size)
-            if discard:
-                return None
-            try:
-                return json.loads(raw.decode("utf-8")) if raw else {}
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise ApiError(400, "the request body is not valid JSON") from None
+            return self.rfile.read(size)
 
     return Handler
+
+
+class BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``MAX_WORKERS`` at once; beyond that a 503, never silence."""
+
+    daemon_threads = True
+    request_queue_size = BACKLOG  # the listen() backlog (the standard library's default is 5)
+
+    def __init__(self, address, handler, workers: int = MAX_WORKERS):
+        self.slots = threading.BoundedSemaphore(workers)
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                b"Content-Length: 50\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+                                b'{"error": "the server is busy; try again shortly"}')
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request, client_address):
+        """A client that vanished mid-request is not an error of the server; say nothing."""
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionError, socket.timeout, TimeoutError)):
+            print(f"namesmith: error while serving {client_address[0]}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
 
 
 class Server:
     """A running server in a background thread (used by the tests and by ``serve``)."""
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0, quiet: bool = True):
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
+                 timeout: float = SOCKET_TIMEOUT, workers: int = MAX_WORKERS):
         self.app = app
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(app, quiet))
-        self.httpd.daemon_threads = True
+        self.httpd = BoundedServer((host, port), make_handler(app, quiet, timeout), workers)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -373,10 +434,7 @@ def ensure_default_model(log=lambda s: print(s, file=sys.stderr, flush=True)) ->
         return path
     log(f"namesmith: no model given; training the built-in default model once "
         f"(about 2 minutes), cached at {path} for next time")
-    from ..config import resolve
-    from ..train import train
-
-    train(resolve({"out": str(path), "samples": 0}), log=log)
+    fit(out=path, samples=0, log=log)
     return path
 
 

@@ -82,6 +82,7 @@ function generateRequest() {
     top_p: numberOrNull("top_p", parseFloat),
     seed: numberOrNull("seed", (v) => parseInt(v, 10)),
     novel: $("novel").checked, unique: $("unique").checked,
+    fold_accents: true,  // a typed "Zoë" reads as "Zoe" when the model has no "ë"
   };
   for (const [k, v] of Object.entries(body)) {
     if (typeof v === "number" && Number.isNaN(v)) throw new Error(`"${k.replace("_", " ")}" is not a number.`);
@@ -187,7 +188,7 @@ async function onScore(ev) {
   out.innerHTML = "";
   if (!name) { showError($("score-error"), "Type a name to score."); return; }
   try {
-    const data = await api("/api/score", { model: $("model").value || undefined, name });
+    const data = await api("/api/score", { model: $("model").value || undefined, name, fold_accents: true });
     const s = data.scores[0];
     const letters = document.createElement("div");
     letters.className = "letters";
@@ -203,7 +204,9 @@ async function onScore(ev) {
     const lines = document.createElement("ul");
     lines.className = "score-lines";
     const worst = s.surprisal.reduce((a, b) => (b.nats > a.nats ? b : a));
+    const typed = name.normalize("NFC").toLowerCase();
     const items = [
+      typed !== s.name.toLowerCase() ? `read as “${capitalise(s.name)}”: the model has no accented letters like these` : null,
       `log-probability ${s.logprob.toFixed(2)} (${s.nats_per_char.toFixed(2)} nats per character)`,
       s.percentile === null ? null : `more plausible than ${s.percentile.toFixed(1)}% of the training names`,
       `least expected: ${worst.char === "<end>" ? "ending here" : `“${worst.char}”`} (${worst.nats.toFixed(2)} nats)`,

@@ -1,0 +1,372 @@
+"""The Python API: load a model, generate, score, evaluate and train in a few lines.
+
+    import namesmith
+    ck = namesmith.load("model.npz")                        # a checkpoint file
+    names = ck.sample(5, prefix="ka", seed=1)               # [Sample(name, logprob, nats_per_char, novel, seed)]
+    ck.score(["Kara"])[0].percentile                        # more plausible than this % of the training names
+
+    ck = namesmith.fit("names.txt", model="gru", steps=2000)          # trains in memory, writes nothing
+    ck = namesmith.fit("names.txt", out="names.npz", preset="fast")   # also writes the run's files
+
+Library calls never change process-wide settings (the malloc tuning and the
+BLAS thread count are the CLI's, or ``fit(..., tune_process=True)``).
+:func:`fit` wires the pieces together: it reads the data, builds or resumes the
+model, runs :func:`namesmith.train.train` and receives its events (checkpoints,
+metrics, log lines) through :class:`~namesmith.train.Hooks`; it owns the rules
+for the run's files (:mod:`namesmith.files`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .checkpoint import CheckpointData, load_checkpoint, save_checkpoint
+from .config import FIELDS, RESUME_FIXED, TrainConfig, from_dict, resolve
+from .corpus import LONGEST_NAME, is_builtin, load_corpus, name_hashes
+from .errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
+from .files import (OutputLock, RunPaths, StagedLog, ensure_writable, output_target, read_jsonl, refuse_inputs,
+                    remove_stale_temps, same_file)
+from .models import FittedModel, Model, model_class
+from .optim import OPTIMIZERS
+from .runtime import ThreadTuner, keep_freed_memory
+from .sample import Sample, SampleOptions, SampleReport, Sampler
+from .score import NameScore, evaluate, nll_quantiles, score_names
+from .train import (STREAM_INIT, Hooks, Outcome, RunState, TrainData, heldout_nll, load_data, mix_with_ngram,
+                    stream, train)
+
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class RunReport:
+    """How a :func:`fit` run went (``Checkpoint.run``)."""
+
+    stopped: str  # steps | time limit | early stopping | fitted
+    steps: int
+    seconds: float
+    chars_per_s: float
+    paths: RunPaths | None  # None when nothing was written
+    samples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Checkpoint(CheckpointData):
+    """A model with its vocabulary and metadata, and what a user does with it."""
+
+    run: RunReport | None = None
+
+    @classmethod
+    def of(cls, data: CheckpointData, run: RunReport | None = None) -> "Checkpoint":
+        return cls(data.model, data.vocab, data.meta, data.optim, data.extras, run)
+
+    def describe(self) -> str:
+        return self.model.describe()
+
+    def sampler(self, exclude: Sequence[str] = ()) -> Sampler:
+        """A :class:`~namesmith.sample.Sampler` that knows every name this model was given."""
+        return Sampler(self.model, self.vocab, known_hashes=self.known_hashes, exclude=frozenset(exclude),
+                       lowercase=self.lowercase)
+
+    def sample_report(self, n: int = 10, seed: int | None = None, *, exclude: Sequence[str] = (),
+                      deadline: float | None = None, **options) -> SampleReport:
+        """Like :meth:`sample`, with the number of candidates tried and the run's seed."""
+        return self.sampler(exclude).sample(n, SampleOptions.from_kwargs(**options), seed=seed, deadline=deadline)
+
+    def sample(self, n: int = 10, seed: int | None = None, **options) -> list[Sample]:
+        """``n`` random names; ``options`` are :class:`~namesmith.sample.SampleOptions` fields (prefix=...)."""
+        return self.sample_report(n, seed, **options).samples
+
+    def best(self, k: int = 10, **options) -> list[Sample]:
+        """The ``k`` most probable names that satisfy ``options``, most probable first."""
+        return self.sampler().best(k, SampleOptions.from_kwargs(**options))
+
+    def score(self, names: Sequence[str], *, fold_accents: bool = False) -> list[NameScore]:
+        """Log-probability, surprisal per character and percentile of each name."""
+        return score_names(self.model, self.vocab, names, quantiles=self.quantiles, lowercase=self.lowercase,
+                           fold_accents=fold_accents)
+
+    def evaluate(self, corpus: str | os.PathLike | Sequence[str], *, strict: bool = False,
+                 fold_accents: bool = False) -> dict:
+        """Held-out NLL (nats/char, end token included) of a corpus file, a built-in corpus or a list of names."""
+        if isinstance(corpus, (str, os.PathLike)):
+            corpus = load_corpus(corpus, lowercase=self.lowercase, max_len=LONGEST_NAME).names
+        return evaluate(self.model, self.vocab, corpus, lowercase=self.lowercase, strict=strict,
+                        fold_accents=fold_accents)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write this model to ``path`` (atomically; never over a directory, device or the like)."""
+        return save_checkpoint(path, self.model, self.vocab, {k: v for k, v in self.meta.items()
+                                                             if k not in ("model", "vocab")}, None, self.extras)
+
+
+def load(spec: str | os.PathLike) -> Checkpoint:
+    """A validated checkpoint from a file path."""
+    return Checkpoint.of(load_checkpoint(spec))
+
+
+# ----- training -------------------------------------------------------------------------------------------
+def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None = None, *,
+        resume: str | os.PathLike | None = None, config: str | os.PathLike | None = None, log: Log | None = None,
+        progress: bool = False, tune_process: bool = False, defaults: dict | None = None, **options) -> Checkpoint:
+    """Train (or fit) a model; returns the final :class:`Checkpoint`.
+
+    ``corpus`` is a file or a built-in corpus name (default: the built-in one);
+    ``options`` are :class:`~namesmith.config.TrainConfig` fields (``model="gru"``,
+    ``steps=2000``, ``preset="fast"``...), over a TOML ``config`` file. With
+    ``out=None`` nothing is written; with a path, the best model goes there and the
+    run's other files beside it (see README). ``resume`` continues a run from its
+    checkpoint; ``options`` then override what may change (steps, lr schedule...).
+    ``defaults`` are option values below the preset and the TOML file (the CLI's ``out="model.npz"``).
+    """
+    log = log or _stderr
+    if corpus is not None:
+        options["corpus"] = os.fspath(corpus) if isinstance(corpus, os.PathLike) else corpus
+    if out is not None:
+        options["out"] = os.fspath(out) if isinstance(out, os.PathLike) else out
+    if tune_process:
+        keep_freed_memory()  # no page faults for the temporaries every step reallocates
+    if resume is not None:
+        cfg, ck = _resume_config(resume, options, log)
+    else:
+        cfg, ck = resolve(options, config, base=defaults), None
+    paths = RunPaths.of(cfg.out) if cfg.out else None
+    inputs = [("corpus", None if is_builtin(cfg.corpus) or cfg.corpus is None else cfg.corpus),
+              ("validation file", cfg.val), ("configuration file", config)]
+    if paths is not None:
+        refuse_inputs([output_target(p) for p in paths.all()], inputs)
+        ensure_writable(output_target(paths.best))
+    data = load_data(cfg)
+    if paths is None:
+        return _Run(cfg, data, ck, None, log, progress, tune_process).execute()
+    with OutputLock(paths.best):
+        for p in paths.all():
+            remove_stale_temps(output_target(p))
+        return _Run(cfg, data, ck, paths, log, progress, tune_process).execute()
+
+
+def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
+    """The run's stored configuration with the allowed overrides, and its checkpoint (see --resume)."""
+    path = Path(os.fspath(resume))
+    last = RunPaths.of_any(path).last
+    ck = load_checkpoint(path)
+    if "optimizer" not in ck.meta and last.exists() and not same_file(path, last):
+        log(f"namesmith: {path} is the run's finished model; resuming from its last state {last}")
+        path, ck = last, load_checkpoint(last)
+    stored = ck.section("train").get("config")
+    if not isinstance(stored, dict) or "recipe" in stored or "recipe" in ck.section("train"):
+        raise CheckpointError(f"{path}: has no training state to resume from (a seed-recipe or fitted model)")
+    if not ck.model.trainable or "optimizer" not in ck.meta or "step" not in ck.section("train"):
+        raise CheckpointError(f"{path}: is a finished model ({ck.model.kind}) without optimizer state; "
+                              f"resume from the run's last checkpoint ({last}) instead")
+    try:
+        base = from_dict({k: v for k, v in stored.items() if k in FIELDS})
+    except ConfigError as e:
+        raise CheckpointError(f"{path}: its stored configuration is invalid: {e}") from None
+    changed = sorted(k for k in set(overrides) & RESUME_FIXED if overrides[k] != getattr(base, k))
+    if changed:
+        raise ConfigError(f"cannot change {', '.join('--' + k.replace('_', '-') for k in changed)} "
+                          "when resuming; start a new run instead")
+    return from_dict({**base.to_dict(), **overrides}), ck
+
+
+class _Run(Hooks):
+    """One call of :func:`fit`: the model, its optimizer and state, and where the events go."""
+
+    def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, paths: RunPaths | None,
+                 log: Log, progress: bool, tune: bool):
+        self.cfg, self.data, self.paths, self.log = cfg, data, paths, log
+        self.hashes = name_hashes(data.known_names)
+        self.corpus_meta = {"source": data.source.source, "name": data.source.name,
+                            "fingerprint": data.train.fingerprint(), "names": len(data.train),
+                            "chars": data.train.chars, "val_source": data.val.source, "val_names": len(data.val),
+                            "lowercase": not cfg.keep_case}
+        self.metrics: StagedLog | None = None
+        self.best_params: dict[str, np.ndarray] | None = None
+        cls = model_class(cfg.model)
+        self.fitted = ck is None and issubclass(cls, FittedModel)  # an n-gram: counted in one pass
+        if self.fitted:
+            cls.check_config(cfg.model_config(data.vocab.size))
+            self.model, self.opt, self.state = cls, None, RunState()
+        else:
+            self.model, self.state = self._model_and_state(cls, ck)
+            self.opt = OPTIMIZERS[cfg.optimizer].from_config(cfg)
+            self.opt.bind(self.model.params)  # one flat buffer: a few large update operations per step
+            if ck is not None:
+                try:
+                    self.opt.load_state(ck.meta.get("optimizer"), ck.optim, self.model.params)
+                except ConfigError as e:
+                    raise CheckpointError(f"the checkpoint's optimizer state does not fit: {e}") from None
+        self.tuner = ThreadTuner() if tune and not self.fitted else None
+        self.bar = None
+        if progress and not self.fitted:
+            self.bar = tqdm(total=None, initial=self.state.step, unit="step", dynamic_ncols=True, file=sys.stderr,
+                            leave=False)
+
+    def _model_and_state(self, cls: type[Model], ck: CheckpointData | None) -> tuple[Model, RunState]:
+        cfg, data = self.cfg, self.data
+        if ck is None:
+            return cls.create(cfg.model_config(data.vocab.size), stream(cfg.seed, STREAM_INIT)), RunState()
+        if ck.section("corpus").get("fingerprint") != data.train.fingerprint():
+            raise ConfigError(f"the checkpoint was trained on different data than "
+                              f"{cfg.corpus or 'the default corpus'}; resume with the same corpus")
+        if ck.vocab != data.vocab:
+            raise ConfigError("the checkpoint has a different vocabulary than this corpus")
+        t = ck.section("train")
+        return ck.model, RunState(t["step"], t.get("best_val_nll"), t.get("evals_since_best", 0),
+                                  list(t.get("window", [0.0, 0, 0])))
+
+    # ----- running ------------------------------------------------------------------------------------
+    def execute(self) -> Checkpoint:
+        if self.fitted:
+            return self._fit_counts(self.model)
+        if self.cfg.mix_ngram and not len(self.data.val):
+            raise ConfigError("--mix-ngram fits its weights on validation names: give --val or a --val-fraction > 0")
+        self.log(f"namesmith: training {self.model.describe()} on {len(self.data.train):,} names "
+                 f"({self.data.train.source}), validating on {len(self.data.val):,}; "
+                 f"alphabet {self.data.vocab.describe()}")
+        self.log("configuration: " + json.dumps(self.cfg.to_dict(), sort_keys=True))
+        self.metrics = self._open_metrics()
+        try:
+            try:
+                outcome = train(self.model, self.data, self.cfg, self.opt, self.state, self)
+            except TrainingDiverged as e:
+                raise TrainingDiverged(f"{e}{self._kept()}") from None
+            finally:
+                if self.bar is not None:
+                    self.bar.close()
+                if self.tuner is not None:
+                    self.tuner.close()
+            if outcome.stopped == "interrupted":
+                where = f"; saved {self.paths.last} (continue with --resume {self.paths.last})" if self.paths else ""
+                raise Interrupted(f"interrupted at step {self.state.step}{where}")
+            return self._finish(outcome)
+        finally:
+            if self.metrics is not None:
+                self.metrics.close()
+
+    def _open_metrics(self) -> StagedLog | None:
+        if self.paths is None:
+            return None
+        keep = []
+        if self.state.step and self.paths.metrics.exists():  # a resumed run continues the file
+            keep = [json.dumps(r) for r in read_jsonl(self.paths.metrics)
+                    if isinstance(r.get("step"), int) and r["step"] <= self.state.step]
+        return StagedLog(self.paths.metrics, keep)
+
+    def _kept(self) -> str:
+        if self.paths is None:
+            return ""
+        kept = [str(p) for p in (self.paths.best, self.paths.last) if p.exists()]
+        return f"; the saved files are untouched ({', '.join(kept)})" if kept else "; nothing was saved"
+
+    def _meta(self, **metrics) -> dict:
+        cfg, st = self.cfg, self.state
+        train_meta = {**st.to_dict(), "epoch": st.step / max(1, math.ceil(len(self.data.train) / cfg.batch_size)),
+                      "config": cfg.to_dict()}
+        return {"train": train_meta, "optimizer": self.opt.state_meta(),
+                "rng": {"seed": cfg.seed, "scheme": "SeedSequence(seed, spawn_key=(stream, epoch|step))"},
+                "corpus": self.corpus_meta, "metrics": {"val_nll": st.best_val_nll, **metrics}}
+
+    # ----- hooks -------------------------------------------------------------------------------------------
+    def checkpoint(self, which: str, state: RunState) -> None:
+        if which == "best":
+            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+        if self.paths is not None:
+            path = self.paths.best if which == "best" else self.paths.last
+            save_checkpoint(path, self.model, self.data.vocab, self._meta(), self.opt.state_arrays(),
+                            {"known_hashes": self.hashes})
+            self.metrics.publish()
+
+    def samples(self, step: int) -> list[str]:
+        if not self.cfg.samples:
+            return []
+        sampler = Sampler(self.model, self.data.vocab)
+        opts = SampleOptions(max_len=self.cfg.max_item_len)
+        return [s.name for s in sampler.sample(self.cfg.samples, opts, seed=step).samples]
+
+    def log_record(self, rec: dict, line: str) -> None:
+        if self.metrics is not None:
+            self.metrics.write(rec)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"loss {rec['train_nll']:.4f} {rec['chars_per_s']:,} chars/s")
+        else:
+            self.log(line)
+
+    def eval_record(self, rec: dict, line: str) -> None:
+        if self.metrics is not None:
+            self.metrics.write(rec)
+        (self.bar.write if self.bar is not None else self.log)(line)
+
+    def after_step(self, state: RunState, seconds: float, tokens: int) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+        if self.tuner is not None:
+            self.tuner.observe(seconds, tokens)
+
+    # ----- after training ---------------------------------------------------------------------------------
+    def _finish(self, outcome: Outcome) -> Checkpoint:
+        cfg, data = self.cfg, self.data
+        if self.best_params is not None:  # the best network; without validation, the final one
+            self.model.params.update(self.best_params)
+        best = self.state.best_val_nll
+        if best is not None and best > math.log(data.vocab.size):
+            self.log(f"namesmith: warning: the network is worse than uniform guessing on the validation names "
+                     f"(NLL {best:.4f} > ln {data.vocab.size}): it has over-fitted; try a smaller model, more "
+                     "--dropout, fewer steps or --mix-ngram")
+        final: Model = self.model
+        metrics = {}
+        if cfg.mix_ngram:
+            if self.paths is not None:
+                save_checkpoint(self.paths.neural, self.model, data.vocab, self._meta(), None,
+                                {"known_hashes": self.hashes})
+            final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount)
+            w = final.config["weights"]
+            self.log(f"mixed with a {cfg.mix_ngram}-gram: weights {w[0]:.3f} / {w[1]:.3f}, "
+                     f"validation NLL {val:.4f} nats/char")
+            metrics = {"neural_val_nll": self.state.best_val_nll}
+            self.state.best_val_nll = val
+        meta = self._meta(**metrics)
+        meta["train"]["stopped"] = outcome.stopped
+        del meta["optimizer"]
+        run = RunReport(outcome.stopped, self.state.step, outcome.seconds,
+                        outcome.chars / max(outcome.train_seconds, 1e-9), self.paths)
+        return self._save_final(final, meta, run)
+
+    def _save_final(self, model: Model, meta: dict, run: RunReport) -> Checkpoint:
+        extras = {"known_hashes": self.hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
+        if self.paths is not None:
+            save_checkpoint(self.paths.best, model, self.data.vocab, meta, None, extras)
+            if self.metrics is not None:
+                self.metrics.publish()
+        ck = Checkpoint(model, self.data.vocab, meta, {}, extras, run)
+        run.samples = [s.name for s in ck.sample(10, seed=self.cfg.seed, max_len=self.cfg.max_item_len)]
+        return ck
+
+    def _fit_counts(self, cls: type[FittedModel]) -> Checkpoint:
+        """Models fitted from counts (n-gram): one pass, no optimizer."""
+        t0 = time.perf_counter()
+        model = cls.fit(self.cfg.model_config(self.data.vocab.size), self.data.encoded)
+        seconds = time.perf_counter() - t0
+        val = heldout_nll(model, self.data.val_encoded) if len(self.data.val) else None
+        self.log(f"namesmith: fitted {model.describe()} on {len(self.data.train):,} names in {seconds:.2f}s")
+        meta = {"train": {"step": 0, "config": self.cfg.to_dict(), "best_val_nll": val, "fit_seconds": seconds,
+                          "stopped": "fitted"},
+                "rng": {"seed": self.cfg.seed}, "corpus": self.corpus_meta, "metrics": {"val_nll": val}}
+        return self._save_final(model, meta, RunReport("fitted", 0, seconds, 0.0, self.paths))
+
+
+__all__ = ["Checkpoint", "RunReport", "fit", "load"]

@@ -1,0 +1,338 @@
+"""Files the user owns: bounded reads, safe outputs, atomic writes and one writer per output.
+
+The rules every command follows (README, "Files"):
+
+* **Reads are bounded.** Every input goes through :func:`read_limited`: at most
+  ``limit`` bytes whatever the file is (a regular file, a pipe, ``/dev/zero``).
+  A FIFO with no writer reads as empty instead of blocking forever.
+* **Only regular files are ever replaced.** :func:`output_target` resolves an
+  output path: a symlink is written *through* (its target is replaced, the link
+  stays); a directory, device, FIFO or socket is refused. :func:`refuse_inputs`
+  refuses an output that is one of the run's own inputs (same inode or path).
+* **Writes are atomic.** :func:`atomic_write` writes a temporary file in the
+  target's directory, fsyncs it and ``os.replace``-s it onto the target, so a file
+  is always entirely old or entirely new. A failed write (a full disk) removes the
+  temporary file and says in one line that the previous file is unchanged.
+* **One writer per output.** :class:`OutputLock` holds an exclusive ``flock`` on a
+  hidden lock file beside the output for the whole run; a second run writing the
+  same ``-o`` is refused at once. :class:`StagedLog` keeps a run's metrics in a
+  temporary file until the run has saved something, so a run that fails early
+  leaves the previous metrics file untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable
+
+from .errors import NamesmithError, OutputError, WriteFailed
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks; runs are not serialised there
+    fcntl = None
+
+CHUNK = 4 << 20
+
+
+# ----- reading ---------------------------------------------------------------------------------
+def read_limited(path: str | os.PathLike, limit: int, *, what: str = "file",
+                 error: type[NamesmithError] = NamesmithError) -> bytes:
+    """The bytes of ``path``, refusing more than ``limit`` of them; errors are one ``error`` line."""
+    name = os.fspath(path)
+    if not name:
+        raise error("an empty path was given; name a file")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(name, flags)  # O_NONBLOCK: opening a FIFO must not wait for a writer
+    except FileNotFoundError:
+        raise error(f"{name}: no such file") from None
+    except PermissionError:
+        raise error(f"{name}: permission denied") from None
+    except OSError as e:
+        raise error(f"{name}: cannot read: {e.strerror or e}") from None
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise error(f"{name}: is a directory, expected a {what}")
+        os.set_blocking(fd, True)  # a pipe with a writer: wait for its data as usual
+        buf = bytearray()
+        while len(buf) <= limit:
+            chunk = os.read(fd, min(CHUNK, limit + 1 - len(buf)))
+            if not chunk:
+                break
+            buf += chunk
+    except OSError as e:
+        raise error(f"{name}: cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    if len(buf) > limit:
+        raise error(f"{name}: more than {limit:,} bytes, over the limit for a {what}")
+    return bytes(buf)
+
+
+# ----- output paths ----------------------------------------------------------------------------------
+def output_target(path: str | os.PathLike, what: str = "output") -> Path:
+    """The regular file that writing ``path`` replaces (or creates); see the module docstring."""
+    name = os.fspath(path)
+    if not name:
+        raise OutputError(f"the {what} path is empty; give a file name (e.g. -o model.npz)")
+    p = Path(name)
+    if p.is_symlink():
+        p = Path(os.path.realpath(p))  # write through the link to its target
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        return p
+    except OSError as e:
+        raise OutputError(f"{name}: cannot use as the {what}: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"{name}: is a directory; give a file name for the {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputError(f"{name}: is not a regular file (a device, pipe or socket); "
+                          f"namesmith only ever replaces regular files")
+    return p
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def refuse_inputs(outputs: Iterable[Path], inputs: Iterable[tuple[str, str | os.PathLike | None]]) -> None:
+    """Raise :class:`OutputError` if an output would replace one of the run's input files."""
+    inputs = [(label, p) for label, p in inputs if p is not None and os.fspath(p) and os.path.exists(p)]
+    for out in outputs:
+        for label, p in inputs:
+            if same_file(out, p):
+                raise OutputError(f"{out} is this run's {label} ({p}); writing it would destroy an input, "
+                                  "so choose another output path (-o)")
+
+
+def ensure_writable(target: Path, what: str = "output") -> None:
+    """Create the target's directory if needed and check that a file can be created there."""
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"cannot write the {what} {target}: {e.strerror or e} in {parent}") from None
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Delete temporary files a killed write of ``target`` left behind (call it holding the lock)."""
+    removed = []
+    for p in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            pass
+    return removed
+
+
+def _normal_permissions(path: str) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+
+
+def _write_failed(path, e: OSError, existed: bool) -> WriteFailed:
+    kept = f"the previous {Path(path).name} is unchanged" if existed else "nothing was written"
+    return WriteFailed(f"cannot write {path}: {e.strerror or e}; {kept}")
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write(fileobj)`` on a temp file next to the target, fsync, then ``os.replace``.
+
+    Returns the file written (a symlink's target). Raises :class:`OutputError` for
+    a path that is not a regular file and :class:`WriteFailed` when the disk fails.
+    """
+    target = output_target(path)
+    existed = target.exists()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise _write_failed(path, e, existed) from None
+    try:
+        _normal_permissions(tmp)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        output_target(target)  # still a regular file (or nothing) right before the replace
+        os.replace(tmp, target)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(e, OSError):
+            raise _write_failed(path, e, existed) from None
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:  # make the rename itself durable (best effort; not every filesystem allows it)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+# ----- one writer per output ----------------------------------------------------------------------------
+class OutputLock:
+    """An exclusive lock on an output for the duration of a run (``with OutputLock(out): ...``).
+
+    The lock file is ``.<name>.lock`` beside the output; it holds the owner's pid
+    and is removed on release. After taking the lock the owner checks that the
+    file it locked is still the one at that path (a finishing run unlinks it), the
+    usual protocol for lock files that are deleted.
+    """
+
+    def __init__(self, out: str | os.PathLike):
+        self.out = os.fspath(out)
+        target = output_target(out)
+        self.path = target.parent / f".{target.name}.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> "OutputLock":
+        if fcntl is None:  # pragma: no cover
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                owner = os.read(fd, 32).decode("ascii", "replace").strip()
+                os.close(fd)
+                pid = f" (pid {owner})" if owner.isdigit() else ""
+                raise OutputError(f"{self.out} is being written by another namesmith run{pid}; "
+                                  "wait for it to finish or choose another output path (-o)") from None
+            try:
+                here, there = os.fstat(fd), os.stat(self.path)
+                if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self.fd is not None:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            os.close(self.fd)
+            self.fd = None
+        return False
+
+
+class StagedLog:
+    """An append-only JSON-lines file that replaces its target only once the run has saved something.
+
+    Records go to a temporary file beside the target, which starts with ``keep``
+    (the lines a resumed run continues). :meth:`publish` renames it onto the target
+    (the open handle keeps appending to the renamed file); closing an unpublished
+    log deletes it, so the previous file survives a run that fails early.
+    """
+
+    def __init__(self, path: str | os.PathLike, keep: Iterable[str] = ()):
+        self.target = output_target(path, "metrics file")
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+        _normal_permissions(self.tmp)
+        self.f = os.fdopen(fd, "w", encoding="utf-8")
+        self.published = False
+        for line in keep:
+            self.f.write(line + "\n")
+
+    def write(self, record: dict) -> None:
+        try:
+            self.f.write(json.dumps(record) + "\n")
+            self.f.flush()
+        except OSError as e:
+            raise _write_failed(self.target, e, self.target.exists()) from None
+
+    def publish(self) -> None:
+        if not self.published:
+            self.f.flush()
+            output_target(self.target, "metrics file")
+            os.replace(self.tmp, self.target)
+            self.published = True
+
+    def close(self) -> None:
+        self.f.close()
+        if not self.published:
+            try:
+                os.unlink(self.tmp)
+            except FileNotFoundError:
+                pass
+
+    def __enter__(self) -> "StagedLog":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+
+def read_jsonl(path: Path, limit: int = 256 << 20) -> list[dict]:
+    """The JSON objects of a JSON-lines file; lines that are not JSON objects are skipped."""
+    out = []
+    for line in read_limited(path, limit, what="metrics file").decode("utf-8", "replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+# ----- the files of one training run --------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run writes: the best model (``-o``), the last state, the network alone and the metrics."""
+
+    best: Path
+    last: Path
+    neural: Path
+    metrics: Path
+
+    @classmethod
+    def of(cls, out: str | os.PathLike) -> "RunPaths":
+        out = Path(out)
+        stem = out.name[: -len(".npz")] if out.name.endswith(".npz") else out.name
+        return cls(out, out.with_name(stem + ".last.npz"), out.with_name(stem + ".neural.npz"),
+                   out.with_name(stem + ".metrics.jsonl"))
+
+    @classmethod
+    def of_any(cls, path: str | os.PathLike) -> "RunPaths":
+        """The run a file belongs to: ``m.npz``, ``m.last.npz``, ``m.neural.npz`` or ``m.metrics.jsonl``."""
+        p = Path(path)
+        for tail in (".last.npz", ".neural.npz", ".metrics.jsonl"):
+            if p.name.endswith(tail):
+                return cls.of(p.with_name(p.name[: -len(tail)] + ".npz"))
+        return cls.of(p)
+
+    def all(self) -> tuple[Path, ...]:
+        return (self.best, self.last, self.neural, self.metrics)

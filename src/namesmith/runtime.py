@@ -1,0 +1,145 @@
+"""Process-wide tuning, applied only by the CLI or on explicit request (``fit(..., tune_process=True)``).
+
+**Freed memory is kept** (:func:`keep_freed_memory`). A training step allocates
+and frees the same large temporaries every step. glibc's malloc serves blocks
+above its mmap threshold (128 KiB at first) with fresh ``mmap`` pages and unmaps
+them on ``free``, so every step pays hundreds of page faults to touch new
+memory: measured here, ~300 minor faults per step of a batch-256 RNN, about a
+third of its time. Raising the mmap and trim thresholds (``mallopt``) lets freed
+blocks be reused. Harmless (memory is reused, not leaked); a no-op off glibc.
+
+**BLAS threads are chosen by measurement** (:class:`ThreadTuner`). OpenBLAS's
+worker threads spin while they wait for each other; when another program keeps
+one of the cores busy, a product split over all cores waits for the slowest
+thread, and training ran 4.5x slower with 2 threads than with 1 on this 2-core
+machine (BENCHMARKS.md). The tuner times a few steps with one thread and with
+the BLAS default, uses the faster, and re-checks at growing intervals (3 s, 6 s,
+... at most 60 s), so it follows a competing program that starts or stops.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import statistics
+import sys
+import time
+from collections import deque
+from typing import Callable
+
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+_malloc_done = False
+
+
+def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20) -> bool:
+    """Raise glibc's mmap and trim thresholds once per process. Returns True if applied."""
+    global _malloc_done
+    if _malloc_done:
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    ok = bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(M_TRIM_THRESHOLD, trim_threshold))
+    _malloc_done = ok
+    return ok
+
+
+class BlasThreads:
+    """Get and set the thread count of the loaded BLAS libraries (threadpoolctl)."""
+
+    def __init__(self):
+        from threadpoolctl import ThreadpoolController
+
+        self.libs = ThreadpoolController().select(user_api="blas").lib_controllers
+        self.original = [lib.num_threads for lib in self.libs]
+        self.max = max(self.original, default=1)
+
+    def set(self, n: int) -> None:
+        for lib in self.libs:
+            lib.set_num_threads(n)
+
+    def restore(self) -> None:
+        for lib, n in zip(self.libs, self.original):
+            lib.set_num_threads(n)
+
+
+class ThreadTuner:
+    """Picks the faster of 1 thread and the BLAS default from timed training steps (see module docstring).
+
+    Call :meth:`observe` after every step with its seconds and its predicted
+    symbols; the tuner may change the thread count before the next step. A
+    comparison ("probe") times ``probe`` steps at the other setting and compares
+    their median seconds per symbol with the recent steps at the current one; the
+    other must be ``margin`` faster to be chosen. Comparisons happen at the start,
+    then after growing intervals, and at once when the current setting becomes
+    ``slowdown`` times slower than when it was chosen (another program started).
+    """
+
+    def __init__(self, *, probe: int = 3, window: int = 8, first_recheck: float = 3.0, longest: float = 60.0,
+                 margin: float = 0.05, slowdown: float = 1.5, threads: BlasThreads | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.threads = threads or BlasThreads()
+        self.choices = sorted({1, self.threads.max})
+        self.probe, self.first, self.longest, self.clock = probe, first_recheck, longest, clock
+        self.margin, self.slowdown = margin, slowdown
+        self.current = 1  # safe under contention; the default is probed at once
+        self.interval = first_recheck
+        self.recent: deque[float] = deque(maxlen=window)  # seconds per symbol at the current setting
+        self.reference: float | None = None  # the current setting's speed when it was chosen
+        self.trial: int | None = None  # the setting being probed
+        self.trial_rates: list[float] = []
+        self.next_check = 0.0  # the first comparison happens once `probe` steps were timed
+        self.skip = 1  # the very first step pays one-time costs (allocation, thread start)
+        self.history: list[tuple[float, int]] = []  # (time, threads) of every change, for the log and tests
+        if len(self.choices) > 1:
+            self._use(self.current)
+
+    def _use(self, n: int) -> None:
+        self.threads.set(n)
+        self.history.append((self.clock(), n))
+
+    def observe(self, seconds: float, tokens: int) -> None:
+        if len(self.choices) < 2:
+            return
+        if self.skip:
+            self.skip -= 1
+            return
+        rate = seconds / max(tokens, 1)
+        if self.trial is not None:
+            self.trial_rates.append(rate)
+            if len(self.trial_rates) >= self.probe:
+                self._decide()
+            return
+        self.recent.append(rate)
+        if len(self.recent) < self.probe:
+            return
+        slower = self.reference is not None and _median_tail(self.recent, 4) > self.reference * self.slowdown
+        if slower or self.clock() >= self.next_check:
+            self.trial, self.trial_rates = next(c for c in self.choices if c != self.current), []
+            self._use(self.trial)
+
+    def _decide(self) -> None:
+        now, new = _median_tail(self.recent, len(self.recent)), statistics.median(self.trial_rates)
+        if new < now * (1.0 - self.margin):
+            self.current, self.interval, self.reference = self.trial, self.first, new
+            self.recent = deque(self.trial_rates, maxlen=self.recent.maxlen)
+        else:
+            self._use(self.current)
+            self.interval, self.reference = min(self.interval * 2, self.longest), now
+        self.trial = None
+        self.next_check = self.clock() + self.interval
+
+    def close(self) -> None:
+        """Give the BLAS libraries their original thread counts back."""
+        if len(self.choices) > 1:
+            self.threads.restore()
+
+
+def _median_tail(values: deque, k: int) -> float:
+    return statistics.median(list(values)[-k:])
