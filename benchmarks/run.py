@@ -49,6 +49,17 @@ SAMPLER_MODEL = ["--model", "rnn", "--hidden", "128", "--embed", "0", "--dropout
                  "--batch-size", "64", "--mix-ngram", "0", "--patience", "0"]
 
 
+def relative(obj):
+    """``obj`` with this machine's paths replaced by paths relative to the repository (recorded commands)."""
+    if isinstance(obj, str):
+        return obj.replace(str(SHARED), "../shared").replace(str(ROOT) + "/", "").replace(sys.executable, "python")
+    if isinstance(obj, list):
+        return [relative(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: relative(v) for k, v in obj.items()}
+    return obj
+
+
 def run_json(args: list[str], label: str) -> dict:
     print(f"[{dt.datetime.now():%H:%M:%S}] {label}: {' '.join(args)}", file=sys.stderr, flush=True)
     proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
@@ -257,10 +268,15 @@ def sec_corpora(r):
     r["corpora"] = out
 
 
+def sec_contention(r):
+    r["contention"] = bench("contention.py", "--reps", "3", label="BLAS threads under contention")
+
+
 SECTIONS = {
     "peak": sec_peak, "seed": sec_seed, "step": sec_step, "flops": sec_flops, "ttt": sec_ttt,
     "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
+    "contention": sec_contention,
 }
 
 
@@ -408,6 +424,23 @@ def render(r: dict) -> str:
               f"best of 5 calls: **{f(s['names_per_s'], 0)} names/s** (median {f(s['names_per_s_median'], 0)}).", "",
               f"Command: `{s['_command']}`", ""]
 
+    if "contention" in r:
+        c = r["contention"]
+        n = c["blas_default_threads"]
+        L += ["## Training on a shared machine (BLAS threads under contention)", "",
+              f"Training time of 300 steps (steps only, median of {c['reps']} interleaved runs) with the BLAS thread "
+              f"count fixed at 1, fixed at the BLAS default ({n}), or chosen by namesmith (no `--threads`: it times "
+              "steps with 1 and with the default and keeps the faster, re-checking as it goes; `runtime.py`). "
+              "*Busy*: one competing process (`python -c \"while True: pass\"`) occupies a core for the whole "
+              "measurement, started and stopped by the benchmark. Speed is relative to 1 thread under the same "
+              "conditions (higher is better).", "",
+              f"| model | machine | 1 thread | {n} threads | namesmith's choice |", "|---|---|---|---|---|"]
+        for cond in ("quiet", "busy"):
+            for model, d in c[cond].items():
+                cells = [f"{f(d[k]['median'], 2)} s ({f(d[k]['speed_vs_1_thread'], 2)}×)" for k in ("1", str(n), "auto")]
+                L.append(f"| {model} | {cond} | " + " | ".join(cells) + " |")
+        L += ["", f"Command: `{c['command']}`", ""]
+
     if "web" in r:
         L += ["## Web API under load", "",
               "`POST /api/generate` with n = 20, 8 concurrent keep-alive clients for 20 s on loopback "
@@ -426,7 +459,7 @@ def main() -> int:
     a = ap.parse_args()
     if not DATA.exists():
         raise SystemExit(f"benchmark data {DATA} is absent (set NAMESMITH_SHARED)")
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = relative(json.loads(RESULTS.read_text())) if RESULTS.exists() else {}
     if not a.render:
         OUT.mkdir(exist_ok=True)
         names = a.only.split(",") if a.only else list(SECTIONS)
@@ -434,7 +467,9 @@ def main() -> int:
         results["date"] = dt.date.today().isoformat()
         for name in names:
             SECTIONS[name](results)
+            results = relative(results)
             RESULTS.write_text(json.dumps(results, indent=1))
+    RESULTS.write_text(json.dumps(results, indent=1))
     (ROOT / "BENCHMARKS.md").write_text(render(results))
     print(f"wrote {ROOT / 'BENCHMARKS.md'}", file=sys.stderr)
     return 0

@@ -25,7 +25,7 @@ SHARED = Path(os.environ.get("NAMESMITH_SHARED", HERE.parent.parent / "shared"))
 TRAIN = SHARED / "data" / "names-ssa2018" / "train.txt"
 
 
-from namesmith.memory import keep_freed_memory  # noqa: E402
+from namesmith.runtime import keep_freed_memory  # noqa: E402
 
 keep_freed_memory()  # as the namesmith command does
 

@@ -15,7 +15,7 @@ import pytest
 
 from namesmith.checkpoint import load_checkpoint
 from namesmith.cli import main
-from namesmith.config import TrainConfig, resolve
+from namesmith.config import resolve
 from namesmith.errors import ConfigError
 from namesmith.api import fit
 
@@ -255,3 +255,17 @@ def test_mean_normalisation_weighs_every_character_equally(corpus, tmp_path):
     per_name = {round(norm / n, 9) for n, norm, _ in seen}
     assert len(per_name) == 1  # the same expected tokens per name for every batch
     assert any(norm != tokens for _, norm, tokens in seen)  # not each batch's own count
+
+
+def test_overfitting_is_not_divergence(corpus, tmp_path, monkeypatch):
+    """A held-out NLL worse than uniform with a healthy training loss: saved, with a warning; not exit 1."""
+    import namesmith.train as T
+
+    monkeypatch.setattr(T, "heldout_nll", lambda model, encoded, rows=1024: 9.0)  # every evaluation is bad
+    logs = []
+    ck = fit(corpus, tmp_path / "o.npz", model="rnn", hidden=16, steps=30, eval_every=10, samples=0, mix_ngram=0,
+             log=logs.append)
+    assert ck.run.stopped == "steps" and (tmp_path / "o.npz").exists()
+    assert any("worse than uniform guessing" in line and "over-fitted" in line for line in logs)
+    records = [json.loads(x) for x in (tmp_path / "o.metrics.jsonl").read_text().splitlines()]
+    assert all("train_seconds" in r for r in records)  # evaluation records carry the training time too

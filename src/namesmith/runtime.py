@@ -74,11 +74,14 @@ class ThreadTuner:
 
     Call :meth:`observe` after every step with its seconds and its predicted
     symbols; the tuner may change the thread count before the next step. A
-    comparison ("probe") times ``probe`` steps at the other setting and compares
-    their median seconds per symbol with the recent steps at the current one; the
-    other must be ``margin`` faster to be chosen. Comparisons happen at the start,
-    then after growing intervals, and at once when the current setting becomes
-    ``slowdown`` times slower than when it was chosen (another program started).
+    comparison ("probe") times up to ``probe`` steps at the other setting and
+    compares their median seconds per symbol with the recent steps at the current
+    one; the other must be ``margin`` faster to be chosen, and a probe step that is
+    already ``slowdown`` times slower ends the probe at once (under contention a
+    2-thread step can cost 10x a 1-thread one). Comparisons happen at the start,
+    after growing intervals, and when a full window of steps at the current
+    setting is ``slowdown`` times slower than when it was chosen (another program
+    started), at most once every ``first_recheck`` seconds.
     """
 
     def __init__(self, *, probe: int = 3, window: int = 8, first_recheck: float = 3.0, longest: float = 60.0,
@@ -95,6 +98,7 @@ class ThreadTuner:
         self.trial: int | None = None  # the setting being probed
         self.trial_rates: list[float] = []
         self.next_check = 0.0  # the first comparison happens once `probe` steps were timed
+        self.last_probe = -first_recheck
         self.skip = 1  # the very first step pays one-time costs (allocation, thread start)
         self.history: list[tuple[float, int]] = []  # (time, threads) of every change, for the log and tests
         if len(self.choices) > 1:
@@ -113,25 +117,30 @@ class ThreadTuner:
         rate = seconds / max(tokens, 1)
         if self.trial is not None:
             self.trial_rates.append(rate)
-            if len(self.trial_rates) >= self.probe:
+            losing = rate > statistics.median(self.recent) * self.slowdown
+            if losing or len(self.trial_rates) >= self.probe:
                 self._decide()
             return
         self.recent.append(rate)
         if len(self.recent) < self.probe:
             return
-        slower = self.reference is not None and _median_tail(self.recent, 4) > self.reference * self.slowdown
-        if slower or self.clock() >= self.next_check:
-            self.trial, self.trial_rates = next(c for c in self.choices if c != self.current), []
+        now = self.clock()
+        slower = (self.reference is not None and len(self.recent) == self.recent.maxlen
+                  and statistics.median(self.recent) > self.reference * self.slowdown
+                  and now >= self.last_probe + self.first)
+        if slower or now >= self.next_check:
+            self.trial, self.trial_rates, self.last_probe = next(c for c in self.choices if c != self.current), [], now
             self._use(self.trial)
 
     def _decide(self) -> None:
-        now, new = _median_tail(self.recent, len(self.recent)), statistics.median(self.trial_rates)
+        now, new = statistics.median(self.recent), statistics.median(self.trial_rates)
         if new < now * (1.0 - self.margin):
             self.current, self.interval, self.reference = self.trial, self.first, new
             self.recent = deque(self.trial_rates, maxlen=self.recent.maxlen)
         else:
             self._use(self.current)
             self.interval, self.reference = min(self.interval * 2, self.longest), now
+            self.recent.clear()  # judge any later slowdown on fresh steps only
         self.trial = None
         self.next_check = self.clock() + self.interval
 
@@ -140,6 +149,3 @@ class ThreadTuner:
         if len(self.choices) > 1:
             self.threads.restore()
 
-
-def _median_tail(values: deque, k: int) -> float:
-    return statistics.median(list(values)[-k:])

@@ -14,6 +14,7 @@ plus offsets, so a million names are two arrays rather than a million objects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -43,9 +44,9 @@ class Encoded:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
-    @property
+    @cached_property
     def lengths(self) -> np.ndarray:
-        """Characters per name, (N,) int64."""
+        """Characters per name, (N,) int64 (computed once)."""
         return np.diff(self.offsets)
 
     @property

@@ -112,7 +112,6 @@ def lstm_forward(xa, h0, c0, Wh):
 
 
 def lstm_backward(dhs, xa, h0, c0, Wh):
-    H = h0.shape[1]
     hs, cs = lstm_forward(xa, h0, c0, Wh)
     dxa, dWh = np.zeros_like(xa), np.zeros_like(Wh)
     dh_next, dc_next = np.zeros_like(h0), np.zeros_like(c0)

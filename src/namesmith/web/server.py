@@ -247,118 +247,125 @@ def _parse_json(raw: bytes) -> Any:
         raise ApiError(400, "the request body is not valid JSON") from None
 
 
-def make_handler(app: App, quiet: bool = True, timeout: float = SOCKET_TIMEOUT):
-    class Handler(BaseHTTPRequestHandler):
-        server_version = f"namesmith/{__version__}"
-        protocol_version = "HTTP/1.1"
-        # Headers and body leave in two writes; with Nagle's algorithm the second waits for the
-        # client's delayed ACK (~40 ms per request on keep-alive connections). TCP_NODELAY avoids it.
-        disable_nagle_algorithm = True
+class Handler(BaseHTTPRequestHandler):
+    """One connection: routes GET/POST to the :class:`App`; every failure is a JSON error line."""
 
-        def setup(self):
-            self.timeout = timeout  # every read and write: an idle or slow client is dropped
-            super().setup()
+    app: App  # set by make_handler
+    quiet = True
+    idle_timeout = SOCKET_TIMEOUT
+    server_version = f"namesmith/{__version__}"
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle's algorithm the second waits for the
+    # client's delayed ACK (~40 ms per request on keep-alive connections). TCP_NODELAY avoids it.
+    disable_nagle_algorithm = True
 
-        def log_message(self, fmt, *args):  # noqa: D401 - quiet by default
-            if not quiet:
-                super().log_message(fmt, *args)
+    def setup(self):
+        self.timeout = self.idle_timeout  # every read and write: an idle or slow client is dropped
+        super().setup()
 
-        # --- responses
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("X-Content-Type-Options", "nosniff")
-            self.send_header("Content-Security-Policy",
-                             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
+    def log_message(self, fmt, *args):  # noqa: D401 - quiet by default
+        if not self.quiet:
+            super().log_message(fmt, *args)
 
-        def _json(self, status: int, obj: Any) -> None:
-            self._send(status, json.dumps(obj).encode("utf-8"), "application/json")
+    # --- responses
+    def _send(self, status: int, body: bytes, ctype: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Content-Security-Policy",
+                         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
 
-        def _error(self, status: int, message: str) -> None:
-            self._json(status, {"error": message})
+    def _json(self, status: int, obj: Any) -> None:
+        self._send(status, json.dumps(obj).encode("utf-8"), "application/json")
 
-        def _guarded(self, work) -> None:
-            """Run ``work()``; every failure becomes a JSON error, never a traceback."""
-            try:
-                work()
-            except ApiError as e:
-                self._error(e.status, str(e))
-            except VocabError as e:
-                self._error(400, str(e))
-            except ConstraintError as e:
-                self._error(422, str(e))
-            except NamesmithError as e:
-                self._error(400, str(e))
-            except (ConnectionError, socket.timeout):
-                self.close_connection = True
-            except Exception as e:
-                self._error(500, f"internal error: {type(e).__name__}")
+    def _error(self, status: int, message: str) -> None:
+        self._json(status, {"error": message})
 
-        # --- routing
-        def do_GET(self):  # noqa: N802
-            self._guarded(self._get)
+    def _guarded(self, work) -> None:
+        """Run ``work()``; every failure becomes a JSON error, never a traceback."""
+        try:
+            work()
+        except ApiError as e:
+            self._error(e.status, str(e))
+        except VocabError as e:
+            self._error(400, str(e))
+        except ConstraintError as e:
+            self._error(422, str(e))
+        except NamesmithError as e:
+            self._error(400, str(e))
+        except (ConnectionError, socket.timeout):
+            self.close_connection = True
+        except Exception as e:
+            self._error(500, f"internal error: {type(e).__name__}")
 
-        def _get(self):
-            path = urlsplit(self.path).path
-            if path in ("/", "/index.html"):
-                self._send(200, _static("index.html"), "text/html; charset=utf-8")
-            elif path.startswith("/static/") and path[len("/static/"):] in STATIC:
-                name = path[len("/static/"):]
-                self._send(200, _static(name), STATIC[name])
-            elif path == "/healthz":
-                self._json(200, {"status": "ok", "version": __version__, "models": len(app.models)})
-            elif path == "/api/models":
-                self._json(200, app.model_list())
-            elif path in ("/api/generate", "/api/score"):
-                raise ApiError(405, f"use POST for {path}")
-            else:
-                raise ApiError(404, f"nothing at {path}")
+    # --- routing
+    def do_GET(self):  # noqa: N802
+        self._guarded(self._get)
 
-        def do_POST(self):  # noqa: N802
-            self._guarded(self._post)
+    def _get(self):
+        path = urlsplit(self.path).path
+        if path in ("/", "/index.html"):
+            self._send(200, _static("index.html"), "text/html; charset=utf-8")
+        elif path.startswith("/static/") and path[len("/static/"):] in STATIC:
+            name = path[len("/static/"):]
+            self._send(200, _static(name), STATIC[name])
+        elif path == "/healthz":
+            self._json(200, {"status": "ok", "version": __version__, "models": len(self.app.models)})
+        elif path == "/api/models":
+            self._json(200, self.app.model_list())
+        elif path in ("/api/generate", "/api/score"):
+            raise ApiError(405, f"use POST for {path}")
+        else:
+            raise ApiError(404, f"nothing at {path}")
 
-        def _post(self):
-            path = urlsplit(self.path).path
-            routes = {"/api/generate": app.generate, "/api/score": app.score}
-            if path not in routes:
-                self._read_body(discard=True)  # so the connection stays usable
-                raise ApiError(404 if path not in ("/", "/healthz", "/api/models") else 405,
-                               f"no POST endpoint at {path}")
-            body = _parse_json(self._read_body())
-            self._json(200, routes[path](body))
+    def do_POST(self):  # noqa: N802
+        self._guarded(self._post)
 
-        def do_PUT(self):  # noqa: N802
-            self._guarded(self._other)
+    def _post(self):
+        path = urlsplit(self.path).path
+        routes = {"/api/generate": self.app.generate, "/api/score": self.app.score}
+        if path not in routes:
+            self._read_body(discard=True)  # so the connection stays usable
+            raise ApiError(404 if path not in ("/", "/healthz", "/api/models") else 405,
+                           f"no POST endpoint at {path}")
+        body = _parse_json(self._read_body())
+        self._json(200, routes[path](body))
 
-        do_DELETE = do_PATCH = do_PUT
+    def do_PUT(self):  # noqa: N802
+        self._guarded(self._other)
 
-        def _other(self):
-            self._read_body(discard=True)
-            raise ApiError(405, "method not allowed")
+    do_DELETE = do_PATCH = do_PUT
 
-        def _read_body(self, discard: bool = False) -> bytes:
-            length = self.headers.get("Content-Length")
-            if length is None:
-                if discard:
-                    return b""
-                self.close_connection = True
-                raise ApiError(411, "a Content-Length header is required")
-            if not length.strip().isdigit():
-                self.close_connection = True
-                raise ApiError(400, "bad Content-Length")
-            size = int(length)
-            if size > MAX_BODY:
-                self.close_connection = True
-                raise ApiError(413, f"the request body is limited to {MAX_BODY} bytes")
-            return self.rfile.read(size)
+    def _other(self):
+        self._read_body(discard=True)
+        raise ApiError(405, "method not allowed")
 
-    return Handler
+    def _read_body(self, discard: bool = False) -> bytes:
+        length = self.headers.get("Content-Length")
+        if length is None:
+            if discard:
+                return b""
+            self.close_connection = True
+            raise ApiError(411, "a Content-Length header is required")
+        if not length.strip().isdigit():
+            self.close_connection = True
+            raise ApiError(400, "bad Content-Length")
+        size = int(length)
+        if size > MAX_BODY:
+            self.close_connection = True
+            raise ApiError(413, f"the request body is limited to {MAX_BODY} bytes")
+        return self.rfile.read(size)
+
+
+def make_handler(app: App, quiet: bool = True, timeout: float = SOCKET_TIMEOUT) -> type[Handler]:
+    """The handler class bound to ``app`` (the standard library wants a class, not an instance)."""
+    return type("AppHandler", (Handler,), {"app": app, "quiet": quiet, "idle_timeout": timeout})
 
 
 class BoundedServer(ThreadingHTTPServer):
