@@ -72,16 +72,18 @@ def measure(reps: int, busy: bool, workdir: Path, n: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--conditions", default="quiet,busy", help="which to measure: quiet, busy or both")
     a = ap.parse_args()
+    conditions = a.conditions.split(",")
     n = blas_default()
+    out = {"blas_default_threads": n, "reps": a.reps,
+           "command": f"python benchmarks/contention.py --reps {a.reps} --conditions {a.conditions}"}
     with tempfile.TemporaryDirectory() as d:
-        quiet = measure(a.reps, False, Path(d), n)
-        busy = measure(a.reps, True, Path(d), n)
-    out = {"blas_default_threads": n, "quiet": quiet, "busy": busy, "reps": a.reps,
-           "command": f"python benchmarks/contention.py --reps {a.reps}"}
+        for cond in conditions:
+            out[cond] = measure(a.reps, cond == "busy", Path(d), n)
     for model in MODELS:  # speed relative to one thread under the same conditions (higher is better)
-        for cond in ("quiet", "busy"):
+        for cond in conditions:
             one = out[cond][model]["1"]["median"]
             for s, v in out[cond][model].items():
                 v["speed_vs_1_thread"] = one / v["median"]

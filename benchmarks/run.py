@@ -269,7 +269,7 @@ def sec_corpora(r):
 
 
 def sec_contention(r):
-    r["contention"] = bench("contention.py", "--reps", "3", label="BLAS threads under contention")
+    r["contention"] = bench("contention.py", "--reps", "5", label="BLAS threads under contention")
 
 
 SECTIONS = {
@@ -428,7 +428,8 @@ def render(r: dict) -> str:
         c = r["contention"]
         n = c["blas_default_threads"]
         L += ["## Training on a shared machine (BLAS threads under contention)", "",
-              f"Training time of 300 steps (steps only, median of {c['reps']} interleaved runs) with the BLAS thread "
+              f"Training time of 300 steps (steps only, median of {c['reps']} interleaved runs; measured "
+              f"{c.get('date', r.get('date', '?'))}) with the BLAS thread "
               f"count fixed at 1, fixed at the BLAS default ({n}), or chosen by namesmith (no `--threads`: it times "
               "steps with 1 and with the default and keeps the faster, re-checking as it goes; `runtime.py`). "
               "*Busy*: one competing process (`python -c \"while True: pass\"`) occupies a core for the whole "

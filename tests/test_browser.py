@@ -101,6 +101,13 @@ def test_generate_and_score_in_a_real_browser(browser, server):
     assert letters.first.get_attribute("style").startswith("background")
     assert "log-probability" in page.inner_text("#score-result")
 
+    # a letter the model never saw: read as its plain form, and said in plain words (no "end token")
+    page.fill("#score-name", "Zoë")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#score-result li:has-text('read as')")
+    result = page.inner_text("#score-result")
+    assert "read as “Zoe”" in result and "end token" not in result
+
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
     assert not external, f"the page made external requests: {external}"

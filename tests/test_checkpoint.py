@@ -50,6 +50,15 @@ def test_round_trip_keeps_everything(saved):
     assert meta["format"] == "namesmith-checkpoint" and meta["version"] == 1 and meta["train"]["step"] == 1
 
 
+def test_legacy_name_hashes_are_read(saved):
+    """Files of namesmith 0.1 stored the hashes as extra/train_hashes."""
+    path, *_ = saved
+    a = arrays_of(path)
+    a["extra/train_hashes"] = a.pop("extra/known_hashes")
+    rewrite(path, a)
+    assert list(load_checkpoint(path).known_hashes) == [0, 1, 2]
+
+
 def hostile_cases():
     def missing_key(a):
         del a["param/Waa"]
@@ -76,10 +85,14 @@ def hostile_cases():
     def bad_extra(a):
         a["extra/evil"] = np.zeros(2)
 
+    def unsorted_hashes(a):
+        a["extra/known_hashes"] = np.array([5, 3, 9], dtype=np.uint64)
+
     def stray_member(a):
         a["payload"] = np.zeros(2)
 
-    return [missing_key, extra_key, wrong_shape, nan, inf_optim, wrong_dtype, strings, bad_extra, stray_member]
+    return [missing_key, extra_key, wrong_shape, nan, inf_optim, wrong_dtype, strings, bad_extra, unsorted_hashes,
+            stray_member]
 
 
 @pytest.mark.parametrize("mutate", hostile_cases(), ids=lambda f: f.__name__)

@@ -80,7 +80,7 @@ def name_totals(model: Model, encoded: Encoded, rows: int = 1024) -> np.ndarray:
 
 
 @dataclass
-class Prepared:
+class UserNames:
     """User names normalised for a model, split into scorable ones and ones with unseen characters."""
 
     names: list[str]  # normalised, in input order
@@ -91,14 +91,14 @@ class Prepared:
         return [i for i, u in enumerate(self.unknown) if not u]
 
 
-def prepare_names(vocab: Vocab, names: list[str], lowercase: bool, fold: bool) -> Prepared:
+def prepare_names(vocab: Vocab, names: list[str], lowercase: bool, fold: bool) -> UserNames:
     clean = []
     for n in names:
         n = normalize(n.strip(), lowercase)
         if EOS in n or "\r" in n:
             raise VocabError(f"the name {n!r} contains a line break; a name is one line of text")
         clean.append(fold_accents(n, vocab) if fold else n)
-    return Prepared(clean, [vocab.unknown(n) for n in clean])
+    return UserNames(clean, [vocab.unknown(n) for n in clean])
 
 
 def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None, fold_accents: bool = False,

@@ -54,7 +54,7 @@ from .optim import Optimizer, clip_by_global_norm, clip_by_value, lr_at
 from .vocab import Encoded, Vocab
 
 # spawn keys of the independent random streams derived from cfg.seed
-STREAM_SPLIT, STREAM_INIT, STREAM_DATA, STREAM_DROPOUT, STREAM_SAMPLES = range(5)
+STREAM_SPLIT, STREAM_INIT, STREAM_DATA, STREAM_DROPOUT = range(4)
 SLACK = 1.0  # nats per character above max(ln V, the first step's loss) that mean divergence
 
 

@@ -1,1 +1,1 @@
-"""Training recipes that reproduce a published procedure exactly."""
+"""Training recipes that reproduce a published procedure (its log to printed precision)."""
