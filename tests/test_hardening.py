@@ -413,6 +413,13 @@ def test_i16_wrong_typed_training_state_is_refused_on_resume(model, tmp_path, ca
     assert code == 2 and one_line(err), (case, err)
 
 
+def test_resume_with_a_config_file_is_refused(model, tmp_path, capsys):
+    toml = tmp_path / "c.toml"
+    toml.write_text("steps = 90\n")
+    code, _, err = run(capsys, "train", "--resume", model.with_name("m.last.npz"), "--config", toml)
+    assert code == 2 and one_line(err) and "--config" in err
+
+
 def test_i17_plot_tolerates_odd_lines_and_reports_where_it_wrote(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     m = tmp_path / "r.metrics.jsonl"

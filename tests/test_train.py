@@ -269,3 +269,15 @@ def test_overfitting_is_not_divergence(corpus, tmp_path, monkeypatch):
     assert any("worse than uniform guessing" in line and "over-fitted" in line for line in logs)
     records = [json.loads(x) for x in (tmp_path / "o.metrics.jsonl").read_text().splitlines()]
     assert all("train_seconds" in r for r in records)  # evaluation records carry the training time too
+
+
+def test_step_streams_are_stateless_and_distinct():
+    """Step s's dropout stream depends only on (seed, s): repeatable, different for other steps and seeds."""
+    from namesmith.train import STREAM_DROPOUT, StepStreams
+
+    a, b = StepStreams(7, STREAM_DROPOUT), StepStreams(7, STREAM_DROPOUT)
+    x5 = a.at(5).random(64)
+    a.at(6).random(1000)  # using another step's stream in between changes nothing
+    assert np.array_equal(a.at(5).random(64), x5) and np.array_equal(b.at(5).random(64), x5)
+    assert not np.array_equal(a.at(6).random(64), x5)
+    assert not np.array_equal(StepStreams(8, STREAM_DROPOUT).at(5).random(64), x5)

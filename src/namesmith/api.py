@@ -140,6 +140,9 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
     if tune_process:
         keep_freed_memory()  # no page faults for the temporaries every step reallocates
     if resume is not None:
+        if config is not None:
+            raise ConfigError("--config cannot be combined with --resume: the run's configuration is stored in its "
+                              "checkpoint; give the options to change on the command line")
         cfg, ck = _resume_config(resume, options, log)
     else:
         cfg, ck = resolve(options, config, base=defaults), None
