@@ -98,8 +98,9 @@ def test_matches_reference_formulas(discount):
 def test_distributions_sum_to_one_and_step_matches_forward():
     vocab = Vocab.from_names(NAMES)
     model = NGram.fit({"vocab_size": vocab.size, "order": 4}, vocab.encode_many(NAMES))
-    for k in range(1, 5):
-        np.testing.assert_allclose(np.exp(model.params[f"logp{k}"].astype(np.float64)).sum(1), 1, atol=1e-5)
+    hist = np.random.default_rng(0).integers(-1, vocab.size, size=(500, 3))  # random histories, some unseen
+    hist[:, 1:][hist[:, :-1] >= 0] = np.maximum(hist[:, 1:][hist[:, :-1] >= 0], 0)  # NONE only at the start
+    np.testing.assert_allclose(np.exp(model._logp(hist).astype(np.float64)).sum(1), 1, atol=1e-5)
     batch = make_batch([vocab.encode(n) for n in ["anna", "b", "", "nabila"]])
     _, cache = model.forward(batch)
     state = model.initial_state(batch.size)
@@ -118,7 +119,7 @@ def test_checkpoint_round_trip_and_tampering(tmp_path):
     assert np.array_equal(ck.model.forward(batch)[1]["logits"], model.forward(batch)[1]["logits"])
     with np.load(path) as z:
         arrays = {k: z[k] for k in z.files}
-    arrays["param/keys3"] = arrays["param/keys3"][::-1].copy()
+    arrays["param/pair3"] = arrays["param/pair3"][::-1].copy()
     with open(path, "wb") as f:
         np.savez(f, **arrays)
     with pytest.raises(CheckpointError, match="sorted"):
@@ -171,3 +172,39 @@ def test_mixture_refuses_bad_weights(weights, tmp_path):
     ngram = NGram.fit({"vocab_size": vocab.size, "order": 2}, vocab.encode_many(NAMES))
     with pytest.raises(ConfigError):
         Mixture.of([ngram, ngram], weights)
+
+
+def test_sparse_tables_are_checked_on_load(tmp_path):
+    """Probabilities that no longer sum to 1 are refused; a 0.1 dense n-gram file gets a clear message."""
+    vocab = Vocab.from_names(NAMES)
+    model = NGram.fit({"vocab_size": vocab.size, "order": 3}, vocab.encode_many(NAMES))
+    path = tmp_path / "ng.npz"
+    save_checkpoint(path, model, vocab)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    bad = dict(arrays)
+    bad["param/logp2"] = (arrays["param/logp2"] - 0.5).astype(np.float32)  # every seen n-gram less likely
+    with open(path, "wb") as f:
+        np.savez(f, **bad)
+    with pytest.raises(CheckpointError, match="probability distributions"):
+        load_checkpoint(path)
+    import json
+
+    meta = json.loads(arrays["__meta__"].tobytes())
+    del meta["model"]["config"]["ngrams"]  # what namesmith 0.1 wrote: contexts only, dense tables
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(CheckpointError, match="dense format; fit it again"):
+        load_checkpoint(path)
+
+
+def test_storage_grows_with_ngrams_not_with_the_alphabet():
+    """No table of contexts x alphabet: a larger alphabet with the same names adds no storage."""
+    small = Vocab.from_names(NAMES)
+    large = Vocab(list(small.chars) + [chr(0x4E00 + i) for i in range(3000)])  # 3,000 unused symbols
+    a = NGram.fit({"vocab_size": small.size, "order": 4}, small.encode_many(NAMES))
+    b = NGram.fit({"vocab_size": large.size, "order": 4}, large.encode_many(NAMES))
+    assert sum(v.nbytes for v in a.params.values()) == sum(v.nbytes for v in b.params.values())
+    lp = b._logp(np.array([[-1, -1, 0]]))  # the start of a name
+    assert lp.shape == (1, large.size) and abs(np.exp(lp.astype(np.float64)).sum() - 1) < 1e-4

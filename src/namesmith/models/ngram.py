@@ -18,12 +18,18 @@ are estimated from its counts of counts (``Y = n1 / (n1 + 2 n2)``,
 ``D1 = 1 - 2Y n2/n1``, ``D2 = 2 - 3Y n3/n2``, ``D3 = 3 - 4Y n4/n3``), or all set
 to ``discount`` when one is given.
 
-A history never seen in training has ``c(h •) = 0`` and ``P(· | h) = P(· | h')``
-exactly, so the model stores, for every order ``k`` and every context of length
-``k-1`` seen in training, the full interpolated distribution (``logp{k}``,
-sorted by an integer key of the context, ``keys{k}``). ``step`` and ``forward``
-look up the longest stored suffix of the history: no gradient steps, fitted from
-counts in one pass (:meth:`NGram.fit`).
+Storage is sparse, as in ARPA files and KenLM: for each order ``k`` only what
+was seen. ``ctx{k}`` are the sorted integer keys of the contexts ``h`` of length
+``k-1`` seen in training, with their back-off weights ``bow{k} = log gamma(h)``;
+``pair{k}`` are the sorted keys of the seen n-grams ``(h, w)`` with their
+interpolated ``logp{k} = log P(w | h)``. Everything else follows:
+``P(w | h) = gamma(h) P(w | h')`` for a seen ``h`` and an unseen ``(h, w)``, and
+``P(· | h) = P(· | h')`` for an unseen ``h``. Memory grows with the number of
+n-grams, never with contexts × alphabet. ``step`` and ``forward`` build a batch's
+next-symbol distributions from order 1 upwards (uniform, then for each order a
+row whose context was seen is scaled by its ``gamma`` and its seen entries are
+written), vectorised over the batch. Fitted from counts in one pass
+(:meth:`NGram.fit`), no gradient steps.
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ def _encode(ctx: np.ndarray, V: int) -> np.ndarray:
     return key
 
 
+def _parent(pair: np.ndarray, k: int, V: int) -> np.ndarray:
+    """Keys of the order-(k-1) n-grams ``(h', w)`` of order-k keys ``(h, w)``: the oldest context symbol dropped."""
+    ctx, w = pair // (V + 1), pair % (V + 1)
+    return (ctx % (V + 1) ** (k - 2)) * (V + 1) + w
+
+
 def _discounts(adjusted_counts: np.ndarray, fixed: float | None) -> np.ndarray:
     """``[0, D1, D2, D3+]`` for one order."""
     if fixed is not None:
@@ -66,7 +78,7 @@ class NGram(FittedModel):
 
     kind = "ngram"
     normalized: ClassVar[bool] = True
-    defaults: ClassVar[dict[str, Any]] = {"order": 6, "discount": None, "contexts": None}
+    defaults: ClassVar[dict[str, Any]] = {"order": 6, "discount": None, "contexts": None, "ngrams": None}
 
     @classmethod
     def check_config(cls, config: dict) -> dict:
@@ -78,51 +90,82 @@ class NGram(FittedModel):
         d = out["discount"]
         if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d < 1):
             raise ConfigError(f"n-gram discount must be in (0, 1), got {d!r}")
-        ctx = out["contexts"]
-        if ctx is not None:
-            if (not isinstance(ctx, list) or len(ctx) != out["order"]
-                    or not all(isinstance(c, int) and 1 <= c <= 50_000_000 for c in ctx)):
-                raise ConfigError("n-gram context counts are malformed")
+        if (out["contexts"] is None) != (out["ngrams"] is None):
+            raise ConfigError("this n-gram was saved by namesmith 0.1 in its dense format; fit it again "
+                              "(namesmith train --model ngram takes seconds)")
+        for name in ("contexts", "ngrams"):
+            n = out[name]
+            if n is not None and (not isinstance(n, list) or len(n) != out["order"] or not all(
+                    isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 500_000_000 for c in n)):
+                raise ConfigError(f"n-gram {name} counts are malformed")
         return out
 
     @classmethod
     def param_shapes(cls, config: dict) -> dict[str, tuple[int, ...]]:
-        V = config["vocab_size"]
         shapes = {}
-        for k, n in enumerate(config["contexts"] or [1] * config["order"], start=1):
-            shapes[f"keys{k}"] = (n,)
-            shapes[f"logp{k}"] = (n, V)
+        N = config["order"]
+        for k, (c, n) in enumerate(zip(config["contexts"] or [1] * N, config["ngrams"] or [1] * N), start=1):
+            shapes[f"ctx{k}"], shapes[f"bow{k}"] = (c,), (c,)
+            shapes[f"pair{k}"], shapes[f"logp{k}"] = (n,), (n,)
         return shapes
 
     @classmethod
     def param_dtypes(cls, config: dict) -> dict[str, np.dtype]:
         out = {}
         for k in range(1, config["order"] + 1):
-            out[f"keys{k}"] = np.dtype(np.int64)
-            out[f"logp{k}"] = np.dtype(np.float32)
+            out[f"ctx{k}"] = out[f"pair{k}"] = np.dtype(np.int64)
+            out[f"bow{k}"] = out[f"logp{k}"] = np.dtype(np.float32)
         return out
 
     @classmethod
     def from_arrays(cls, config: dict, arrays: dict[str, np.ndarray]) -> "NGram":
+        """Rebuild from a checkpoint: keys sorted, probabilities at most 1, every context's distribution sums to 1."""
         model = cls(config, arrays)
+        V = model.vocab_size
         for k in range(1, model.order + 1):
-            keys, logp = arrays[f"keys{k}"], arrays[f"logp{k}"]
-            if keys.size > 1 and not np.all(np.diff(keys) > 0):
+            ctx, pair, logp, bow = (arrays[f"{n}{k}"] for n in ("ctx", "pair", "logp", "bow"))
+            if not (np.all(ctx[1:] > ctx[:-1]) and np.all(pair[1:] > pair[:-1])):
                 raise CheckpointError(f"n-gram table {k} is not sorted")
-            if np.any(logp > 1e-4):
+            if np.any(logp > 1e-4) or np.any(bow > 1e-4):
                 raise CheckpointError(f"n-gram table {k} holds probabilities above 1")
-            total = np.exp(logp.astype(np.float64)).sum(axis=1)
+            owner = np.searchsorted(ctx, pair // (V + 1))  # the context of each seen n-gram
+            if np.any(owner >= ctx.size) or np.any(ctx[np.minimum(owner, ctx.size - 1)] != pair // (V + 1)):
+                raise CheckpointError(f"n-gram table {k} has n-grams without a context")
+            seen = np.exp(logp.astype(np.float64))
+            lower = np.full(pair.size, 1.0 / V) if k == 1 else np.exp(model._seen_logp(k - 1, _parent(pair, k, V)))
+            total = np.bincount(owner, seen, ctx.size) + np.exp(bow.astype(np.float64)) * (
+                1.0 - np.bincount(owner, lower, ctx.size))
             if np.any(np.abs(total - 1) > 1e-3):
                 raise CheckpointError(f"n-gram table {k} does not hold probability distributions")
         return model
+
+    def __init__(self, config: dict, params: dict[str, np.ndarray]):
+        super().__init__(config, params)
+        V = self.vocab_size
+        # derived once, read-only: where each context's n-grams start in its table, their symbols and probabilities
+        self._first, self._count, self._symbol, self._prob = {}, {}, {}, {}
+        for k in range(1, self.order + 1):
+            ctx, pair = params[f"ctx{k}"], params[f"pair{k}"]
+            self._first[k] = np.searchsorted(pair // (V + 1), np.append(ctx, np.iinfo(np.int64).max))
+            self._count[k] = np.diff(self._first[k])
+            self._symbol[k] = (pair % (V + 1)).astype(np.int64)
+            self._prob[k] = np.exp(params[f"logp{k}"].astype(np.float64))
 
     @property
     def order(self) -> int:
         return self.config["order"]
 
     def describe(self) -> str:
-        n = sum(self.params[f"keys{k}"].size for k in range(1, self.order + 1))
-        return f"ngram (order {self.order}, {n:,} contexts)"
+        n = sum(self.params[f"pair{k}"].size for k in range(1, self.order + 1))
+        return f"ngram (order {self.order}, {n:,} n-grams)"
+
+    def _seen_logp(self, k: int, pair: np.ndarray) -> np.ndarray:
+        """log P of seen n-grams of order ``k`` by key (every key must be present: suffixes of seen n-grams are)."""
+        table = self.params[f"pair{k}"]
+        at = np.minimum(np.searchsorted(table, pair), table.size - 1)
+        if np.any(table[at] != pair):
+            raise CheckpointError(f"n-gram table {k} misses the suffix of a higher-order n-gram")
+        return self.params[f"logp{k}"][at].astype(np.float64)
 
     # ----- fitting ---------------------------------------------------------------------
     @classmethod
@@ -149,7 +192,6 @@ class NGram(FittedModel):
             idx = rows[:, None] - np.arange(L - 1, -1, -1)[None, :]  # oldest first
             return rows, X[idx]
 
-        tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         # adjusted counts per order, as (context key, target) -> count, highest order first
         adj: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for k in range(N, 0, -1):
@@ -174,56 +216,79 @@ class NGram(FittedModel):
                 counts[np.searchsorted(uniq, u_cont)] += c_cont
             adj[k] = (uniq // (V + 1), uniq % (V + 1), counts)
 
-        # build distributions from the lowest order up
-        prev_keys, prev_p = None, None
+        # interpolated probabilities of the seen n-grams, from the lowest order up
+        params: dict[str, np.ndarray] = {}
+        model_so_far = cls.__new__(cls)
+        model_so_far.params, model_so_far.config = params, config
         for k in range(1, N + 1):
-            ctx_keys, target, counts = adj[k]
+            ctx_keys, target, counts = adj[k]  # sorted by (context, target)
             D = _discounts(counts, config["discount"])
-            keys, inv = np.unique(ctx_keys, return_inverse=True)
-            C = np.zeros((keys.size, V), dtype=np.float64)  # adjusted counts c(h w)
-            C[inv, target] = counts
-            total = C.sum(axis=1, keepdims=True)  # c(h •)
-            Dc = D[np.minimum(C, 3).astype(np.int64)]  # discount of each count (0 for unseen)
-            gamma = Dc.sum(axis=1, keepdims=True) / total
-            if k == 1:
-                lower = np.full((keys.size, V), 1.0 / V)
-            else:
-                # the parent context: drop the oldest symbol, i.e. the highest digit of the key
-                parent = keys % ((V + 1) ** (k - 2))
-                lower = prev_p[np.searchsorted(prev_keys, parent)]
-            P = np.maximum(C - Dc, 0.0) / total + gamma * lower
-            tables[k] = (keys, P)
-            prev_keys, prev_p = keys, P
-        params = {}
-        for k, (keys, P) in tables.items():
-            params[f"keys{k}"] = keys.astype(np.int64)
-            params[f"logp{k}"] = np.log(P).astype(np.float32)
-        config["contexts"] = [int(tables[k][0].size) for k in range(1, N + 1)]
+            keys, owner = np.unique(ctx_keys, return_inverse=True)  # the seen contexts h
+            total = np.bincount(owner, counts)  # c(h •)
+            Dc = D[np.minimum(counts, 3)]  # each n-gram's discount
+            gamma = np.bincount(owner, Dc) / total  # gamma(h)
+            pair = ctx_keys * (V + 1) + target
+            lower = np.full(pair.size, 1.0 / V) if k == 1 else np.exp(model_so_far._seen_logp(k - 1, _parent(pair, k, V)))
+            p = np.maximum(counts - Dc, 0.0) / total[owner] + gamma[owner] * lower
+            params[f"ctx{k}"], params[f"bow{k}"] = keys.astype(np.int64), np.log(gamma).astype(np.float32)
+            params[f"pair{k}"], params[f"logp{k}"] = pair.astype(np.int64), np.log(p).astype(np.float32)
+        config["contexts"] = [int(params[f"ctx{k}"].size) for k in range(1, N + 1)]
+        config["ngrams"] = [int(params[f"pair{k}"].size) for k in range(1, N + 1)]
         return cls(config, params)
 
     # ----- lookup ------------------------------------------------------------------------
     def _logp(self, hist: np.ndarray) -> np.ndarray:
-        """Log-probabilities for histories ``hist (M, N-1)`` (oldest first, NONE-padded)."""
+        """Log-probabilities ``(M, V)`` for histories ``hist (M, N-1)`` (oldest first, NONE-padded).
+
+        Rows share histories heavily (a batch of names in generation or evaluation),
+        so each distinct history is computed once (:meth:`_logp_rows`) and gathered.
+        """
+        if hist.shape[0] <= 16 or self.order == 1:
+            return self._logp_rows(hist)
+        keys = _encode(hist, self.vocab_size)  # one integer per history (NONE is digit 0)
+        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        if uniq.size == hist.shape[0]:
+            return self._logp_rows(hist)
+        return self._logp_rows(hist[first])[inverse]
+
+    def _logp_rows(self, hist: np.ndarray) -> np.ndarray:
+        """Log-probabilities ``(M, V)`` for histories ``hist (M, N-1)``, row by row (vectorised).
+
+        With ``S_k`` the sum of ``log gamma`` over a row's seen contexts up to order
+        ``k`` and ``k*`` its longest seen context: ``P(w | h) = P_j(w | h_j) exp(S_k* - S_j)``
+        when ``(h_j, w)`` is the highest-order seen n-gram ending in ``w``, and
+        ``exp(S_k*) / V`` when ``w`` was never seen after any suffix of ``h``. So one
+        fill of the rows, then the seen entries written from low to high order.
+        """
         V, N = self.vocab_size, self.order
         M = hist.shape[0]
-        out = np.empty((M, V), dtype=np.float32)
-        todo = np.ones(M, dtype=bool)
-        for k in range(N, 0, -1):
+        S = np.zeros(M)  # (M,) running sum of log gamma
+        found_at = []  # per order: (rows whose context was seen, the context's keys, S after this order)
+        active = np.ones(M, dtype=bool)
+        for k in range(1, N + 1):
             L = k - 1
             ctx = hist[:, N - 1 - L:] if L else hist[:, :0]
-            valid = todo & (ctx >= 0).all(axis=1) if L else todo
-            if not valid.any():
-                continue
-            rows = np.flatnonzero(valid)
-            keys_table = self.params[f"keys{k}"]
+            rows = np.flatnonzero(active & (ctx >= 0).all(axis=1)) if L else np.arange(M)
             keys = _encode(ctx[rows], V) if L else np.zeros(rows.size, dtype=np.int64)
-            at = np.minimum(np.searchsorted(keys_table, keys), keys_table.size - 1)
-            found = keys_table[at] == keys
-            out[rows[found]] = self.params[f"logp{k}"][at[found]]
-            todo[rows[found]] = False
-            if not todo.any():
+            table = self.params[f"ctx{k}"]
+            at = np.minimum(np.searchsorted(table, keys), table.size - 1)
+            found = table[at] == keys
+            active[:] = False  # no longer context can be seen where this one was not
+            rows, at, keys = rows[found], at[found], keys[found]
+            active[rows] = True
+            if not rows.size:
                 break
-        return out
+            S[rows] += self.params[f"bow{k}"][at]
+            found_at.append((k, rows, at, S[rows].copy()))
+        P = np.empty((M, V), dtype=np.float32)  # (M, V)
+        P[:] = (np.exp(S) / V).astype(np.float32)[:, None]
+        flat = P.reshape(-1)
+        for k, rows, at, S_k in found_at:
+            lo, n = self._first[k][at], self._count[k][at]  # each row's context's seen n-grams
+            idx = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())  # their positions in the table
+            scale = np.repeat(np.exp(S[rows] - S_k), n)  # gamma products of the orders above k
+            flat[np.repeat(rows * V, n) + self._symbol[k][idx]] = self._prob[k][idx] * scale
+        return np.log(P)
 
     def initial_state(self, B: int) -> State:
         return (np.full((B, max(self.order - 1, 1)), NONE, dtype=np.int64),)  # (B, N-1)
