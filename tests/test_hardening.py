@@ -164,14 +164,15 @@ def test_i04_a_second_writer_is_refused(tmp_path, corpus):
     slow = cli("train", corpus, *SMALL, "--steps", "2", "-o", out)  # warm up byte-compiled files
     assert slow.returncode == 0, slow.stderr
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    # the lock holder must not stop on its own (no early stopping) while the second run starts
     first = subprocess.Popen([sys.executable, "-m", "namesmith", "train", str(corpus), *SMALL, "--hidden", "64",
-                              "--steps", "1000000", "--eval-every", "50", "--log-every", "10", "-o", str(out)],
+                              "--steps", "1000000", "--patience", "0", "--eval-every", "50", "--log-every", "10",
+                              "-o", str(out)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        deadline = time.time() + 60
-        metrics = tmp_path / "m.metrics.jsonl"
-        while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 2):
-            time.sleep(0.1)
+        for line in first.stderr:  # the holder logs its steps once it holds the lock and trains
+            if line.startswith("step 20/"):
+                break
         second = cli("train", corpus, *SMALL, "--steps", "20", "-o", out)
         assert second.returncode == 2 and one_line(second.stderr) and "another namesmith run" in second.stderr
     finally:

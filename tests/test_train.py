@@ -268,7 +268,7 @@ def test_overfitting_is_not_divergence(corpus, tmp_path, monkeypatch):
     assert ck.run.stopped == "steps" and (tmp_path / "o.npz").exists()
     assert any("worse than uniform guessing" in line and "over-fitted" in line for line in logs)
     records = [json.loads(x) for x in (tmp_path / "o.metrics.jsonl").read_text().splitlines()]
-    assert all("train_seconds" in r for r in records)  # evaluation records carry the training time too
+    assert all("train_seconds" in r for r in records if "phases" not in r)  # evaluation records carry it too
 
 
 def test_step_streams_are_stateless_and_distinct():
@@ -281,3 +281,17 @@ def test_step_streams_are_stateless_and_distinct():
     assert np.array_equal(a.at(5).random(64), x5) and np.array_equal(b.at(5).random(64), x5)
     assert not np.array_equal(a.at(6).random(64), x5)
     assert not np.array_equal(StepStreams(8, STREAM_DROPOUT).at(5).random(64), x5)
+
+
+def test_the_time_of_each_phase_is_reported(corpus, tmp_path):
+    logs = []
+    ck = fit(corpus, tmp_path / "p.npz", model="rnn", hidden=8, steps=20, eval_every=10, samples=0, log=logs.append)
+    phases = ck.run.phases
+    assert {"reading the data", "hashing the names", "training steps", "evaluations and checkpoints",
+            "the n-gram mixture", "score quantiles", "saving", "sample names"} <= set(phases)
+    assert all(v >= 0 for v in phases.values())
+    assert any(line.startswith("namesmith: time: reading the data") for line in logs)
+    last = json.loads((tmp_path / "p.metrics.jsonl").read_text().splitlines()[-1])
+    assert last["phases"] == phases and last["step"] == 20
+    ng = fit(corpus, model="ngram", order=3, log=logs.append)
+    assert "fitting" in ng.run.phases

@@ -23,6 +23,7 @@ import math
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -61,6 +62,25 @@ class RunReport:
     chars_per_s: float
     paths: RunPaths | None  # None when nothing was written
     samples: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds of each phase of the run
+
+
+class Phases:
+    """Wall time of each phase of a run (``with phases("read"): ...``), for the log and the metrics file."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+
+    def line(self) -> str:
+        return "namesmith: time: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.seconds.items())
 
 
 @dataclass
@@ -152,13 +172,15 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
     if paths is not None:
         refuse_inputs([output_target(p) for p in paths.all()], inputs)
         ensure_writable(output_target(paths.best))
-    data = load_data(cfg)
+    phases = Phases()
+    with phases("reading the data"):
+        data = load_data(cfg)
     if paths is None:
-        return _Run(cfg, data, ck, None, log, progress, tune_process).execute()
+        return _Run(cfg, data, ck, None, log, progress, tune_process, phases).execute()
     with OutputLock(paths.best):
         for p in paths.all():
             remove_stale_temps(output_target(p))
-        return _Run(cfg, data, ck, paths, log, progress, tune_process).execute()
+        return _Run(cfg, data, ck, paths, log, progress, tune_process, phases).execute()
 
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
@@ -190,9 +212,10 @@ class _Run(Hooks):
     """One call of :func:`fit`: the model, its optimizer and state, and where the events go."""
 
     def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, paths: RunPaths | None,
-                 log: Log, progress: bool, tune: bool):
-        self.cfg, self.data, self.paths, self.log = cfg, data, paths, log
-        self.hashes = name_hashes(data.known_names)
+                 log: Log, progress: bool, tune: bool, phases: Phases):
+        self.cfg, self.data, self.paths, self.log, self.phases = cfg, data, paths, log, phases
+        with phases("hashing the names"):
+            self.hashes = name_hashes(data.known_names)
         self.corpus_meta = {"source": data.source.source, "name": data.source.name,
                             "fingerprint": data.train.fingerprint(), "names": len(data.train),
                             "chars": data.train.chars, "val_source": data.val.source, "val_names": len(data.val),
@@ -245,7 +268,11 @@ class _Run(Hooks):
         self.metrics = self._open_metrics()
         try:
             try:
-                outcome = train(self.model, self.data, self.cfg, self.opt, self.state, self)
+                with self.phases("training"):
+                    outcome = train(self.model, self.data, self.cfg, self.opt, self.state, self)
+                loop = self.phases.seconds.pop("training")  # the loop: its steps, and the rest
+                self.phases.seconds["training steps"] = outcome.train_seconds
+                self.phases.seconds["evaluations and checkpoints"] = loop - outcome.train_seconds
             except TrainingDiverged as e:
                 raise TrainingDiverged(f"{e}{self._kept()}") from None
             finally:
@@ -336,7 +363,8 @@ class _Run(Hooks):
             if self.paths is not None:
                 save_checkpoint(self.paths.neural, self.model, data.vocab, self._meta(), None,
                                 {"known_hashes": self.hashes})
-            final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount)
+            with self.phases("the n-gram mixture"):
+                final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount)
             w = final.config["weights"]
             self.log(f"mixed with a {cfg.mix_ngram}-gram: weights {w[0]:.3f} / {w[1]:.3f}, "
                      f"validation NLL {val:.4f} nats/char")
@@ -350,19 +378,27 @@ class _Run(Hooks):
         return self._save_final(final, meta, run)
 
     def _save_final(self, model: Model, meta: dict, run: RunReport) -> Checkpoint:
-        extras = {"known_hashes": self.hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
+        with self.phases("score quantiles"):
+            extras = {"known_hashes": self.hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
         if self.paths is not None:
-            save_checkpoint(self.paths.best, model, self.data.vocab, meta, None, extras)
+            with self.phases("saving"):
+                save_checkpoint(self.paths.best, model, self.data.vocab, meta, None, extras)
             if self.metrics is not None:
                 self.metrics.publish()
         ck = Checkpoint(model, self.data.vocab, meta, {}, extras, run)
-        run.samples = [s.name for s in ck.sample(10, seed=self.cfg.seed, max_len=self.cfg.max_item_len)]
+        with self.phases("sample names"):
+            run.samples = [s.name for s in ck.sample(10, seed=self.cfg.seed, max_len=self.cfg.max_item_len)]
+        run.phases = dict(self.phases.seconds)
+        self.log(self.phases.line())
+        if self.metrics is not None:
+            self.metrics.write({"step": run.steps, "phases": run.phases})
         return ck
 
     def _fit_counts(self, cls: type[FittedModel]) -> Checkpoint:
         """Models fitted from counts (n-gram): one pass, no optimizer."""
         t0 = time.perf_counter()
-        model = cls.fit(self.cfg.model_config(self.data.vocab.size), self.data.encoded)
+        with self.phases("fitting"):
+            model = cls.fit(self.cfg.model_config(self.data.vocab.size), self.data.encoded)
         seconds = time.perf_counter() - t0
         val = heldout_nll(model, self.data.val_encoded) if len(self.data.val) else None
         self.log(f"namesmith: fitted {model.describe()} on {len(self.data.train):,} names in {seconds:.2f}s")

@@ -228,7 +228,8 @@ class NGram(FittedModel):
             Dc = D[np.minimum(counts, 3)]  # each n-gram's discount
             gamma = np.bincount(owner, Dc) / total  # gamma(h)
             pair = ctx_keys * (V + 1) + target
-            lower = np.full(pair.size, 1.0 / V) if k == 1 else np.exp(model_so_far._seen_logp(k - 1, _parent(pair, k, V)))
+            lower = (np.full(pair.size, 1.0 / V) if k == 1
+                     else np.exp(model_so_far._seen_logp(k - 1, _parent(pair, k, V))))
             p = np.maximum(counts - Dc, 0.0) / total[owner] + gamma[owner] * lower
             params[f"ctx{k}"], params[f"bow{k}"] = keys.astype(np.int64), np.log(gamma).astype(np.float32)
             params[f"pair{k}"], params[f"logp{k}"] = pair.astype(np.int64), np.log(p).astype(np.float32)
