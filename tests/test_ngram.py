@@ -8,13 +8,19 @@ import numpy as np
 import pytest
 
 from namesmith.batch import make_batch
-from namesmith.checkpoint import load_checkpoint, save_checkpoint
+from namesmith.checkpoint import load_checkpoint, read_arrays, save_checkpoint
 from namesmith.errors import CheckpointError
 from namesmith.models.ngram import NGram
 from namesmith.sample import SampleOptions, Sampler
 from namesmith.vocab import Vocab
 
 NAMES = ["anna", "annie", "ann", "bob", "bobby", "abba", "nina", "nia", "ian", "ben", "anabel", "bea"]
+
+
+def write_arrays(path, arrays):
+    """Write raw arrays as an .npz, bypassing namesmith's checks (to plant damage)."""
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def reference_kn(names, vocab, order, discount):
@@ -117,11 +123,9 @@ def test_checkpoint_round_trip_and_tampering(tmp_path):
     ck = load_checkpoint(path)
     batch = make_batch([vocab.encode("annie")])
     assert np.array_equal(ck.model.forward(batch)[1]["logits"], model.forward(batch)[1]["logits"])
-    with np.load(path) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = read_arrays(path)
     arrays["param/pair3"] = arrays["param/pair3"][::-1].copy()
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    write_arrays(path, arrays)
     with pytest.raises(CheckpointError, match="sorted"):
         load_checkpoint(path)
 
@@ -180,12 +184,10 @@ def test_sparse_tables_are_checked_on_load(tmp_path):
     model = NGram.fit({"vocab_size": vocab.size, "order": 3}, vocab.encode_many(NAMES))
     path = tmp_path / "ng.npz"
     save_checkpoint(path, model, vocab)
-    with np.load(path) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = read_arrays(path)
     bad = dict(arrays)
     bad["param/logp2"] = (arrays["param/logp2"] - 0.5).astype(np.float32)  # every seen n-gram less likely
-    with open(path, "wb") as f:
-        np.savez(f, **bad)
+    write_arrays(path, bad)
     with pytest.raises(CheckpointError, match="probability distributions"):
         load_checkpoint(path)
     import json
@@ -193,8 +195,7 @@ def test_sparse_tables_are_checked_on_load(tmp_path):
     meta = json.loads(arrays["__meta__"].tobytes())
     del meta["model"]["config"]["ngrams"]  # what namesmith 0.1 wrote: contexts only, dense tables
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
+    write_arrays(path, arrays)
     with pytest.raises(CheckpointError, match="dense format; fit it again"):
         load_checkpoint(path)
 

@@ -36,6 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._version import __version__
+from .corpus import display_name
 from .errors import CheckpointError, NamesmithError
 from .files import atomic_write
 from .models import MODELS, Model
@@ -126,7 +127,7 @@ class CheckpointData:
     def lowercase(self) -> bool:
         """Whether the training corpus was lowercased (user text is then lowercased too)."""
         lc = self.section("corpus").get("lowercase")
-        return (not any(c.isupper() for c in self.vocab.chars)) if lc is None else lc
+        return self.vocab.caseless if lc is None else lc
 
     @property
     def val_nll(self) -> float | None:
@@ -138,8 +139,7 @@ class CheckpointData:
         c = self.section("corpus")
         if c.get("name"):
             return c["name"]
-        src = c.get("source")
-        return None if src is None else src if src.startswith("builtin:") else Path(src).name
+        return None if c.get("source") is None else display_name(c["source"])
 
     @property
     def known_hashes(self) -> np.ndarray | None:

@@ -71,7 +71,7 @@ class Corpus:
     @property
     def name(self) -> str:
         """The source without its folders: what a model shows as its training corpus."""
-        return self.source if self.source.startswith("builtin:") else Path(self.source).name
+        return display_name(self.source)
 
     def fingerprint(self) -> str:
         """A short SHA-256 of the names in order: identifies the exact training data."""
@@ -98,6 +98,11 @@ class Corpus:
             Corpus(tuple(names[i] for i in train_idx), f"{self.source} (train split)"),
             Corpus(tuple(names[i] for i in val_idx), f"{self.source} (validation split)"),
         )
+
+
+def display_name(source: str) -> str:
+    """A corpus source as users see it: a built-in name as it is, a file by its name only (never its path)."""
+    return source if source.startswith("builtin:") else Path(source).name
 
 
 def decode_utf8(data: bytes, source: str) -> str:

@@ -201,7 +201,7 @@ class Sampler:
         self.known_hashes = known_hashes
         self.exclude = frozenset(exclude)
         # user text is lowercased when the model's alphabet has no upper case (the default corpora)
-        self.lowercase = (not any(c.isupper() for c in vocab.chars)) if lowercase is None else lowercase
+        self.lowercase = vocab.caseless if lowercase is None else lowercase
 
     # ----- option handling ------------------------------------------------
     def normalize(self, text: str, fold: bool = False) -> str:

@@ -112,7 +112,7 @@ def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None
     names = _names(names)
     if not names:
         raise ConfigError("there are no names to evaluate")
-    lowercase = (not any(c.isupper() for c in vocab.chars)) if lowercase is None else lowercase
+    lowercase = vocab.caseless if lowercase is None else lowercase
     prep = prepare_names(vocab, names, lowercase, fold_accents)
     ok = prep.ok
     unknown = sorted({c for u in prep.unknown for c in u})
@@ -174,7 +174,7 @@ def score_names(model: Model, vocab: Vocab, names, *, quantiles: np.ndarray | No
     """Score each name on its own; one with unseen characters gets ``logprob=None`` and its ``unknown_chars``."""
     _check_pair(model, vocab)
     names = _names(names)
-    lowercase = (not any(c.isupper() for c in vocab.chars)) if lowercase is None else lowercase
+    lowercase = vocab.caseless if lowercase is None else lowercase
     prep = prepare_names(vocab, names, lowercase, fold_accents)
     empty = [n for n, raw in zip(prep.names, names) if not n]
     if empty or not names:

@@ -103,6 +103,11 @@ class Vocab:
         return Vocab(self.chars + tuple(sorted(new)))
 
     @property
+    def caseless(self) -> bool:
+        """True when the alphabet has no upper-case letters: user text is then lowercased to match it."""
+        return not any(c.isupper() for c in self.chars)
+
+    @property
     def size(self) -> int:
         return len(self.chars)
 
