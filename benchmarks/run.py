@@ -292,7 +292,10 @@ def render(r: dict) -> str:
          "run (raw numbers and the exact command of each measurement: `benchmarks/results.json`). "
          "Quality is the mean negative log-likelihood per character on `names-ssa2018/test.txt` "
          "(1,000 names, end-of-name token included), in nats (bits = nats / ln 2). Speed figures in one "
-         "table were measured one after the other in the same run, so their ratios compare like with like.",
+         "table were measured one after the other in the same run, so their ratios compare like with like."
+         + ("" if not r.get("remeasured") else " Sections re-measured later, with later code: "
+            + "; ".join(f"{k} ({v})" for k, v in r["remeasured"].items())
+            + ". The other sections predate those changes."),
          "", "## Machine", "",
          f"- CPU: {m.get('cpu')} — {m.get('cores')} cores, {m.get('memory_gib')} GiB RAM; {m.get('os')}",
          f"- Python {m.get('python')}, NumPy {m.get('numpy')}, BLAS: {m.get('blas')}",
