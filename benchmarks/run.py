@@ -289,7 +289,7 @@ def render(r: dict) -> str:
     m = r.get("machine", {})
     L = ["# namesmith benchmarks", "",
          f"Measured by `python benchmarks/run.py` on {r.get('date', '?')}; every figure below comes from that "
-         "run (raw numbers and the exact command of each measurement: `benchmarks/results.json`). "
+         f"run{' except the sections named at the end of this paragraph' if r.get('remeasured') else ''} (raw numbers and the exact command of each measurement: `benchmarks/results.json`). "
          "Quality is the mean negative log-likelihood per character on `names-ssa2018/test.txt` "
          "(1,000 names, end-of-name token included), in nats (bits = nats / ln 2). Speed figures in one "
          "table were measured one after the other in the same run, so their ratios compare like with like."
