@@ -73,6 +73,55 @@ def _discounts(adjusted_counts: np.ndarray, fixed: float | None) -> np.ndarray:
     return np.array([0.0] + [min(max(x, 0.05), i + 1.0) for i, x in enumerate(d)])
 
 
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a sorted array and how often each occurs."""
+    if not keys.size:
+        return keys, np.zeros(0, dtype=np.int64)
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[first], np.diff(np.r_[first, keys.size])
+
+
+def _adjusted_counts(encoded: Encoded, V: int, N: int) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Adjusted counts per order ``k``: (context keys, targets, counts), sorted by (context, target).
+
+    As KenLM counts: only the highest order is counted from the text (one sort of
+    the positions); an order-k n-gram whose context starts with ``<s>`` keeps its
+    raw count (counted from the names' first positions), and every other one gets
+    its continuation count, the number of distinct order-(k+1) n-grams it ends
+    (one sort of the parents of the order above). Nothing is of size positions × order.
+    """
+    steps = encoded.lengths + 1  # (names,) predictions per name: inputs <s> c1..cn, targets c1..cn </s>
+    starts = np.repeat(np.cumsum(steps) - steps, steps)  # (positions,) index of each position's <s>
+    pos = np.arange(starts.size) - starts  # (positions,) t within the name
+    X = np.zeros(starts.size, dtype=np.int64)
+    X[pos > 0] = encoded.ids
+    Y = np.zeros(starts.size, dtype=np.int64)
+    Y[pos < np.repeat(encoded.lengths, steps)] = encoded.ids
+
+    def pair_keys(rows: np.ndarray, L: int) -> np.ndarray:
+        """Keys of (the L inputs up to each row, its target), built digit by digit (no (rows, L) array)."""
+        key = np.zeros(rows.size, dtype=np.int64)
+        for back in range(L - 1, -1, -1):
+            key = key * (V + 1) + (X[rows - back] + 1)
+        return key * (V + 1) + Y[rows]
+
+    adj: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    upper = None  # distinct n-grams of the order above
+    for k in range(N, 0, -1):
+        L = k - 1
+        if k == N:
+            uniq, counts = _runs(np.sort(pair_keys(np.flatnonzero(pos + 1 >= L), L)))
+        else:
+            u_cont, c_cont = _runs(np.sort(_parent(upper, k + 1, V)))
+            u_raw, c_raw = _runs(np.sort(pair_keys(np.flatnonzero(pos == L - 1), L))) if L else (u_cont[:0],) * 2
+            keys = np.concatenate([u_raw, u_cont])  # disjoint: only raw keys have <s> as their first symbol
+            order = np.argsort(keys, kind="stable")
+            uniq, counts = keys[order], np.concatenate([c_raw, c_cont])[order]
+        adj[k] = (uniq // (V + 1), uniq % (V + 1), counts)
+        upper = uniq
+    return adj
+
+
 class NGram(FittedModel):
     """Kneser-Ney n-gram language model (see module docstring)."""
 
@@ -175,46 +224,7 @@ class NGram(FittedModel):
         V, N = config["vocab_size"], config["order"]
         if not len(encoded):
             raise ConfigError("an n-gram model needs at least one training name")
-        # inputs X = [<s>, c1..cn] and targets Y = [c1..cn, </s>] of all names, one row per position
-        steps = encoded.lengths + 1  # (names,) predictions per name
-        starts = np.repeat(np.cumsum(steps) - steps, steps)  # (positions,) index of each position's <s>
-        pos = np.arange(starts.size) - starts  # t within the name
-        X = np.zeros(starts.size, dtype=np.int64)
-        X[pos > 0] = encoded.ids
-        Y = np.zeros(starts.size, dtype=np.int64)
-        Y[pos < np.repeat(encoded.lengths, steps)] = encoded.ids
-
-        def context(L: int) -> tuple[np.ndarray, np.ndarray]:
-            """Rows with a full history of L symbols, and those symbols (rows, L)."""
-            rows = np.flatnonzero(pos + 1 >= L)
-            if L == 0:
-                return rows, np.zeros((rows.size, 0), dtype=np.int64)
-            idx = rows[:, None] - np.arange(L - 1, -1, -1)[None, :]  # oldest first
-            return rows, X[idx]
-
-        # adjusted counts per order, as (context key, target) -> count, highest order first
-        adj: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for k in range(N, 0, -1):
-            L = k - 1
-            rows, ctx = context(L)
-            keys = _encode(ctx, V) if L else np.zeros(rows.size, dtype=np.int64)
-            pair = keys * (V + 1) + Y[rows]  # unique id of (context, target)
-            raw = k == N
-            begins_with_start = (rows - L + 1 == starts[rows]) if L else np.zeros(rows.size, bool)
-            if raw:
-                uniq, counts = np.unique(pair, return_counts=True)
-            else:
-                # raw counts for n-grams that start with <s>; continuation counts for the rest
-                has_left = ~begins_with_start
-                u_raw, c_raw = np.unique(pair[begins_with_start], return_counts=True)
-                left = X[rows[has_left] - L]  # the symbol before the context
-                ext = np.unique(np.stack([pair[has_left], left], axis=1), axis=0)
-                u_cont, c_cont = np.unique(ext[:, 0], return_counts=True)
-                uniq = np.union1d(u_raw, u_cont)
-                counts = np.zeros(uniq.size, dtype=np.int64)
-                counts[np.searchsorted(uniq, u_raw)] += c_raw
-                counts[np.searchsorted(uniq, u_cont)] += c_cont
-            adj[k] = (uniq // (V + 1), uniq % (V + 1), counts)
+        adj = _adjusted_counts(encoded, V, N)
 
         # interpolated probabilities of the seen n-grams, from the lowest order up
         params: dict[str, np.ndarray] = {}
@@ -223,7 +233,8 @@ class NGram(FittedModel):
         for k in range(1, N + 1):
             ctx_keys, target, counts = adj[k]  # sorted by (context, target)
             D = _discounts(counts, config["discount"])
-            keys, owner = np.unique(ctx_keys, return_inverse=True)  # the seen contexts h
+            new_ctx = np.r_[True, ctx_keys[1:] != ctx_keys[:-1]]  # ctx_keys are sorted
+            keys, owner = ctx_keys[new_ctx], np.cumsum(new_ctx) - 1  # the seen contexts h, each n-gram's one
             total = np.bincount(owner, counts)  # c(h •)
             Dc = D[np.minimum(counts, 3)]  # each n-gram's discount
             gamma = np.bincount(owner, Dc) / total  # gamma(h)
