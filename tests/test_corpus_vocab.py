@@ -75,6 +75,22 @@ def test_split_is_seeded_disjoint_and_complete():
     assert len(Corpus(("a", "b")).split(0.1, 0)[1]) == 1
 
 
+def test_split_cap_takes_a_prefix_of_the_same_permutation():
+    c = Corpus(tuple(f"n{i}" for i in range(1000)))
+    assert c.split(0.1, 7, val_max=100) == c.split(0.1, 7)  # under the cap: the very same split
+    tr, va = c.split(0.1, 7, val_max=40)
+    assert len(va) == 40 and len(tr) == 960
+    assert set(va.names) <= set(c.split(0.1, 7)[1].names)
+
+
+@given(st.lists(st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=6), max_size=10))
+@settings(max_examples=80, deadline=None)
+def test_alphabet_is_every_distinct_character(names):
+    expected = sorted({"\n"} | {c for n in names for c in n})
+    assert list(Vocab.from_names(names).chars) == expected
+    assert list(Vocab.from_names(["a"]).extended(names).chars[2:]) == sorted(set(expected) - {"\n", "a"})
+
+
 def test_builtin_corpora_are_listed_and_load():
     rows = {r["name"]: r for r in builtin_corpora()}
     assert set(rows) == set(BUILTIN_CORPORA)

@@ -94,11 +94,14 @@ def test_matches_reference_formulas(discount):
         for name in ["anna", "bobbie", "zzz"[:0] + "nab", "ia"]:
             ids = [0] + list(vocab.encode(name))
             targets = list(vocab.encode(name)) + [0]
-            _, cache = model.forward(make_batch([vocab.encode(name)], norm="sum"))
+            batch = make_batch([vocab.encode(name)], norm="sum")
+            _, cache = model.forward(batch)
+            target_nll = model.nll(batch)  # the logit-free lookup scoring uses
             for t, w in enumerate(targets):
                 ctx = tuple(ids[max(0, t + 1 - (order - 1)) : t + 1]) if order > 1 else ()
                 expected = prob(ctx, w)
                 assert np.exp(cache["logits"][0, t, w]) == pytest.approx(expected, rel=2e-6), (order, name, t)
+                assert np.exp(-target_nll[0, t]) == pytest.approx(expected, rel=2e-6), (order, name, t)
 
 
 def test_distributions_sum_to_one_and_step_matches_forward():
@@ -113,6 +116,35 @@ def test_distributions_sum_to_one_and_step_matches_forward():
     for t in range(batch.X.shape[1]):
         logits, state = model.step(batch.X[:, t], state)
         np.testing.assert_array_equal(logits, cache["logits"][:, t].astype(np.float32))
+
+
+def test_target_lookup_equals_the_full_distribution_at_the_target():
+    """nll()'s ARPA-style query (no (M, V) array) against _logp_rows on random histories, unseen ones included."""
+    vocab = Vocab.from_names(NAMES)
+    rng = np.random.default_rng(1)
+    for order in (1, 2, 3, 5):
+        model = NGram.fit({"vocab_size": vocab.size, "order": order}, vocab.encode_many(NAMES))
+        hist = rng.integers(-1, vocab.size, size=(2000, max(order - 1, 1)))
+        hist[:, 1:][hist[:, :-1] >= 0] = np.maximum(hist[:, 1:][hist[:, :-1] >= 0], 0)  # NONE only at the start
+        w = rng.integers(0, vocab.size, size=2000)
+        full = model._logp_rows(hist).astype(np.float64)[np.arange(2000), w]
+        np.testing.assert_allclose(model._target_logp(hist, w), full, rtol=1e-5, atol=1e-6)
+    batch = make_batch([vocab.encode(n) for n in ["anna", "b", "", "nabila", "yyybe"]])
+    np.testing.assert_allclose(model.nll(batch), model.forward(batch)[1]["nll"], rtol=1e-5, atol=1e-6)
+
+
+def test_score_quantiles_from_an_even_sample_match_all_names():
+    from namesmith.score import nll_quantiles
+
+    names = [a + b + c for a in "abelnoy" for b in "abelnoy" for c in ["", "a", "na", "bel", "ly"]]
+    vocab = Vocab.from_names(names)
+    enc = vocab.encode_many(names)
+    model = NGram.fit({"vocab_size": vocab.size, "order": 3}, enc)
+    full = nll_quantiles(model, enc, points=11)
+    assert np.array_equal(nll_quantiles(model, enc, points=11, sample=len(names)), full)
+    part = nll_quantiles(model, enc, points=11, sample=len(names) // 2)
+    assert not np.array_equal(part, full)  # it did sample
+    np.testing.assert_allclose(part[1:-1], full[1:-1], atol=0.15)
 
 
 def test_checkpoint_round_trip_and_tampering(tmp_path):
@@ -157,6 +189,7 @@ def test_mixture_is_the_weighted_average_and_em_improves_it():
     p1 /= p1.sum(-1, keepdims=True)
     p2 = np.exp(ngram.forward(batch)[1]["logits"])
     np.testing.assert_allclose(p_mix, 0.25 * p1 + 0.75 * p2, rtol=1e-6)
+    np.testing.assert_allclose(mix.nll(batch), mix.forward(batch)[1]["nll"], rtol=1e-6, atol=1e-9)
     w = fit_weights([neural, ngram], vocab.encode_many(held))
     assert sum(w) == pytest.approx(1.0)
     lp = component_logprobs([neural, ngram], vocab.encode_many(held))

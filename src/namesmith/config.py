@@ -47,6 +47,7 @@ class TrainConfig:
     corpus: str | None = None  # path or built-in corpus name; None = the default corpus
     val: str | None = None  # explicit validation file; else a split of the corpus
     val_fraction: float = 0.1
+    val_max: int = 10_000  # at most this many names in a --val-fraction split (makemore: min(1000, 10%))
     keep_case: bool = False
     max_item_len: int = 64
     # ----- model
@@ -122,6 +123,7 @@ def _check_ranges(c: TrainConfig) -> None:
             raise ConfigError(msg)
 
     need(0.0 <= c.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {c.val_fraction}")
+    need(1 <= c.val_max <= 10_000_000, f"--val-max must be in [1, 10000000], got {c.val_max}")
     need(1 <= c.max_item_len <= LONGEST_NAME, f"--max-item-len must be in [1, {LONGEST_NAME}]")
     need(c.mix_ngram == 0 or 1 <= c.mix_ngram <= 10, "--mix-ngram must be an n-gram order in [1, 10], or 0 for none")
     need(c.discount is None or 0 < c.discount < 1, f"--discount must be in (0, 1), got {c.discount}")
@@ -153,7 +155,7 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 # Options that define the model, the data or the optimizer: fixed once a run has started.
 RESUME_FIXED = {
-    "corpus", "val", "val_fraction", "keep_case", "max_item_len", "model", "hidden", "layers",
+    "corpus", "val", "val_fraction", "val_max", "keep_case", "max_item_len", "model", "hidden", "layers",
     "embed", "dropout", "learn_h0", "order", "discount", "dtype", "optimizer", "momentum",
     "beta1", "beta2", "eps", "weight_decay", "batch_size", "bucket", "norm", "seed", "preset",
 }

@@ -78,11 +78,14 @@ class Corpus:
         h = hashlib.sha256("\n".join(self.names).encode("utf-8"))
         return h.hexdigest()[:16]
 
-    def split(self, val_fraction: float, seed: int | np.random.SeedSequence) -> tuple["Corpus", "Corpus"]:
+    def split(self, val_fraction: float, seed: int | np.random.SeedSequence,
+              val_max: int | None = None) -> tuple["Corpus", "Corpus"]:
         """A seeded random split into (train, validation).
 
-        The validation part has ``round(val_fraction * len)`` names, at least one
-        when the corpus has two or more names and ``val_fraction > 0``.
+        The validation part has ``round(val_fraction * len)`` names, at most
+        ``val_max``, at least one when the corpus has two or more names and
+        ``val_fraction > 0``. The cap takes a prefix of the same permutation, so
+        it changes nothing for corpora under it.
         """
         if not 0.0 <= val_fraction < 1.0:
             raise CorpusError(f"validation fraction must be in [0, 1), got {val_fraction}")
@@ -90,7 +93,7 @@ class Corpus:
         n_val = int(round(val_fraction * n))
         if val_fraction > 0 and n >= 2:
             n_val = max(1, n_val)
-        n_val = min(n_val, n - 1)
+        n_val = min(n_val, n - 1, n if val_max is None else val_max)
         order = np.random.default_rng(seed).permutation(n)
         val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         names = self.names

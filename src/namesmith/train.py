@@ -104,7 +104,8 @@ def load_data(cfg: TrainConfig) -> TrainData:
     if cfg.val:
         train, val = corpus, read_corpus(cfg.val, lowercase=lowercase, max_len=cfg.max_item_len)
     elif cfg.val_fraction > 0 and len(corpus) >= 2:
-        train, val = corpus.split(cfg.val_fraction, np.random.SeedSequence(cfg.seed, spawn_key=(STREAM_SPLIT,)))
+        train, val = corpus.split(cfg.val_fraction, np.random.SeedSequence(cfg.seed, spawn_key=(STREAM_SPLIT,)),
+                                  cfg.val_max)
     else:
         train, val = corpus, Corpus((), "none")
     # the validation names' characters join the vocabulary, so their NLL is always defined
@@ -117,7 +118,7 @@ def heldout_nll(model: Model, encoded: Encoded, rows: int = 1024) -> float:
     total = 0.0
     with np.errstate(all="ignore"):
         for idx in length_sorted_batches(encoded, rows):
-            total += float(model.forward(pad(encoded, idx, dtype=model.dtype, norm="sum"))[1]["nll"].sum())
+            total += float(model.nll(pad(encoded, idx, dtype=model.dtype, norm="sum")).sum())
     return total / max(encoded.tokens, 1)
 
 

@@ -15,6 +15,8 @@ trainer never special-case a model). Every model is a :class:`Model`:
   state after each row's last real position). ``rng`` is the generator of the
   training step's random choices (dropout); the trainer always passes one, a
   model without randomness ignores it.
+* ``nll(batch, state=None) -> (B, T)``: ``forward``'s ``nll`` alone (scoring and
+  evaluation use it; a model may override it with a path that skips the logits).
 * ``initial_state(B) -> State``: a tuple of arrays whose first axis is B, so a
   sampler can select or reorder rows with ``tuple(s[idx] for s in state)``.
 * ``step(ids (B,), state) -> (logits (B, V), state)``: one position, the numbers
@@ -156,6 +158,15 @@ class Model:
     def forward(self, batch, state: State | None = None, *, train: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[float, Cache]:
         raise NotImplementedError
+
+    def nll(self, batch, state: State | None = None) -> np.ndarray:
+        """``(B, T)`` NLL of each target (0 on padding), as ``forward`` computes it: all that scoring needs.
+
+        A model may compute it without the ``(B, T, V)`` logits (the n-gram looks up
+        only the targets; the mixture combines its parts' ``nll``), which keeps
+        evaluation linear in the number of names and free of V.
+        """
+        return self.forward(batch, state)[1]["nll"]
 
     def initial_state(self, B: int) -> State:
         raise NotImplementedError

@@ -134,6 +134,14 @@ class Mixture(Model):
         final = tuple(s for c in caches for s in c["final_state"])
         return float(nll.sum() / batch.norm), {"logits": logp, "nll": nll, "final_state": final}
 
+    def nll(self, batch, state: State | None = None) -> np.ndarray:
+        """The targets' NLL from the parts' own ``nll``: ``-log sum_i lambda_i P_i(y)``, no (B, T, V) array."""
+        states = self._split(state) if state is not None else [None] * len(self.parts)
+        lp = np.stack([-np.asarray(p.nll(batch, s), dtype=np.float64)
+                       for p, s in zip(self.parts, states)])  # (C, B, T) log P_i(y)
+        lp += self._logw.reshape(-1, 1, 1)
+        return -logsumexp(lp, axis=0) * batch.mask  # (B, T)
+
 
 def component_logprobs(models: list[Model], encoded: Encoded, rows: int = 1024) -> np.ndarray:
     """``log P_i(symbol)`` of every predicted symbol of the encoded names under each model: (C, N)."""
@@ -141,7 +149,7 @@ def component_logprobs(models: list[Model], encoded: Encoded, rows: int = 1024) 
     for idx in length_sorted_batches(encoded, rows):
         batch = pad(encoded, idx, norm="sum")
         mask = batch.mask.astype(bool)
-        cols.append(np.stack([-m.forward(batch)[1]["nll"][mask].astype(np.float64) for m in models]))
+        cols.append(np.stack([-m.nll(batch)[mask].astype(np.float64) for m in models]))
     return np.concatenate(cols, axis=1)
 
 

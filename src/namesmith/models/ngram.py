@@ -302,6 +302,41 @@ class NGram(FittedModel):
             flat[np.repeat(rows * V, n) + self._symbol[k][idx]] = self._prob[k][idx] * scale
         return np.log(P)
 
+    def _target_logp(self, hist: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """``log P(w | h)`` of one target per history ``(M,)``, as an ARPA query: no ``(M, V)`` array.
+
+        The same numbers as :meth:`_logp_rows` at column ``w``: the highest order
+        ``j`` whose ``(h_j, w)`` was seen gives ``log P_j(w | h_j) + S_k* - S_j``, and
+        a symbol never seen after any suffix gives ``S_k* - log V``.
+        """
+        V, N = self.vocab_size, self.order
+        M = hist.shape[0]
+        S = np.zeros(M)  # (M,) running sum of log gamma over the seen contexts
+        best = np.full(M, np.nan)  # (M,) log P_j(w | h_j) of the highest order j seen so far
+        S_best = np.zeros(M)  # (M,) S after order j
+        active = np.ones(M, dtype=bool)
+        for k in range(1, N + 1):
+            L = k - 1
+            ctx = hist[:, N - 1 - L:] if L else hist[:, :0]
+            rows = np.flatnonzero(active & (ctx >= 0).all(axis=1)) if L else np.arange(M)
+            keys = _encode(ctx[rows], V) if L else np.zeros(rows.size, dtype=np.int64)
+            table = self.params[f"ctx{k}"]
+            at = np.minimum(np.searchsorted(table, keys), table.size - 1)
+            found = table[at] == keys
+            active[:] = False
+            rows, at, keys = rows[found], at[found], keys[found]
+            active[rows] = True
+            if not rows.size:
+                break
+            S[rows] += self.params[f"bow{k}"][at]
+            pair = keys * (V + 1) + w[rows]
+            ptab = self.params[f"pair{k}"]
+            pat = np.minimum(np.searchsorted(ptab, pair), ptab.size - 1)
+            hit = ptab[pat] == pair
+            best[rows[hit]] = self.params[f"logp{k}"][pat[hit]]
+            S_best[rows[hit]] = S[rows[hit]]
+        return np.where(np.isnan(best), S - np.log(V), best + S - S_best)
+
     def initial_state(self, B: int) -> State:
         return (np.full((B, max(self.order - 1, 1)), NONE, dtype=np.int64),)  # (B, N-1)
 
@@ -317,15 +352,24 @@ class NGram(FittedModel):
 
         return step
 
-    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
-        B, T = batch.X.shape
-        hist = self.initial_state(B)[0] if state is None else state[0]
-        V = self.vocab_size
+    def _histories(self, batch, state: State | None) -> np.ndarray:
+        """The history before each target: ``(B, T, N-1)``."""
+        hist = self.initial_state(batch.X.shape[0])[0] if state is None else state[0]
         hists = []
-        for t in range(T):
+        for t in range(batch.X.shape[1]):
             hist = self._push(hist, batch.X[:, t])
             hists.append(hist)
-        H = np.stack(hists, axis=1)  # (B, T, N-1)
+        return np.stack(hists, axis=1)  # (B, T, N-1)
+
+    def nll(self, batch, state: State | None = None) -> np.ndarray:
+        H = self._histories(batch, state)  # (B, T, N-1)
+        logp = self._target_logp(H.reshape(-1, H.shape[2]), batch.Y.reshape(-1).astype(np.int64))
+        return -logp.reshape(batch.Y.shape) * batch.mask  # (B, T)
+
+    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
+        B, T = batch.X.shape
+        V = self.vocab_size
+        H = self._histories(batch, state)  # (B, T, N-1)
         logp = self._logp(H.reshape(B * T, -1)).reshape(B, T, V).astype(np.float64)  # (B, T, V)
         nll = -np.take_along_axis(logp, batch.Y[..., None].astype(np.int64), axis=2)[..., 0] * batch.mask
         lengths = batch.mask.sum(axis=1).astype(np.int64)
