@@ -104,3 +104,22 @@ def test_namesmith_train_is_the_module():
 def test_wrong_inputs_raise_namesmith_errors(trained, bad):
     with pytest.raises(NamesmithError):
         bad(trained[1])
+
+
+def test_a_large_alphabet_trains_mixes_and_samples(tmp_path):
+    """1,500 symbols (CJK-like): the mixture's 6-gram is lowered to the highest order whose keys fit, and said so."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    chars = [chr(0x4E00 + i) for i in range(1500)]
+    names = ["".join(rng.choice(chars, size=rng.integers(1, 4))) for _ in range(3000)]
+    names += ["".join(chars[i : i + 500]) for i in range(0, 1500, 500)]  # every symbol appears
+    corpus = tmp_path / "cjk.txt"
+    corpus.write_text("\n".join(names) + "\n", encoding="utf-8")
+    lines = []
+    ck = namesmith.fit(corpus, tmp_path / "m.npz", model="gru", hidden=8, embed=4, steps=6, eval_every=3,
+                       samples=0, mix_ngram=6, max_item_len=500, log=lines.append)
+    assert ck.vocab.size == 1501
+    assert any("mixed with a 5-gram (order 6 does not fit 64-bit keys for 1,501 symbols)" in line for line in lines)
+    assert len(ck.sample(5, seed=1)) == 5
+    assert ck.vocab.alphabet() == "一-\u53db"  # one run of consecutive code points

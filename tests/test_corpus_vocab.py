@@ -151,3 +151,25 @@ def test_invalid_vocabularies_are_refused(chars):
 
 def test_parse_keeps_duplicates_in_order():
     assert parse_names("b\na\nb\n").names == ("b", "a", "b")
+
+
+def test_evaluation_batches_cover_every_name_once_and_bound_the_logits():
+    from namesmith.batch import length_sorted_batches
+
+    rng = np.random.default_rng(0)
+    names = ["a" * int(n) for n in rng.integers(0, 300, size=2000)]
+    enc = Vocab.from_names(["a"]).encode_many(names)
+    for width, cells in ((1, 1 << 30), (2686, 8 << 20), (50_000, 1000)):
+        batches = length_sorted_batches(enc, 1024, width, cells)
+        assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(len(names)))
+        for idx in batches:
+            assert len(idx) <= 1024
+            assert len(idx) == 1 or len(idx) * (enc.lengths[idx].max() + 1) * width <= cells
+    assert [len(b) for b in length_sorted_batches(enc, 1024)] == [1024, 976]  # small alphabets: unchanged
+
+
+def test_a_large_alphabet_is_shown_shortened():
+    v = Vocab.from_names(["".join(chr(0x4E00 + 2 * i) for i in range(2000))])  # no runs to shorten
+    text = v.alphabet()
+    assert text.endswith("… (2,000 in all)") and len(text) < 230
+    assert Vocab.from_names(["zoe", "anna"]).alphabet() == "a e no z"

@@ -365,8 +365,10 @@ class _Run(Hooks):
                                 {"known_hashes": self.hashes})
             with self.phases("the n-gram mixture"):
                 final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount)
-            w = final.config["weights"]
-            self.log(f"mixed with a {cfg.mix_ngram}-gram: weights {w[0]:.3f} / {w[1]:.3f}, "
+            w, order = final.config["weights"], final.parts[1].order
+            lowered = "" if order == cfg.mix_ngram else (
+                f" (order {cfg.mix_ngram} does not fit 64-bit keys for {data.vocab.size:,} symbols)")
+            self.log(f"mixed with a {order}-gram{lowered}: weights {w[0]:.3f} / {w[1]:.3f}, "
                      f"validation NLL {val:.4f} nats/char")
             metrics = {"neural_val_nll": self.state.best_val_nll}
             self.state.best_val_nll = val

@@ -107,7 +107,24 @@ def batch_order(
     return batches
 
 
-def length_sorted_batches(encoded: Encoded, rows: int = 1024) -> list[np.ndarray]:
-    """Index arrays covering every name once, sorted by length, so evaluation batches carry little padding."""
+EVAL_CELLS = 8 << 20  # at most this many (position x symbol) cells of logits in one evaluation batch
+
+
+def length_sorted_batches(encoded: Encoded, rows: int = 1024, width: int = 1,
+                          cells: int = EVAL_CELLS) -> list[np.ndarray]:
+    """Index arrays covering every name once, sorted by length, so evaluation batches carry little padding.
+
+    At most ``rows`` names per batch, and at most ``cells`` of ``rows x T x width``
+    (``width`` = the model's alphabet, the last axis of its logits): thousands of
+    symbols or very long items give smaller batches instead of gigabytes of logits.
+    """
     order = np.argsort(encoded.lengths, kind="stable")
-    return [order[i : i + rows] for i in range(0, order.size, rows)]
+    steps = encoded.lengths[order] + 1  # (N,) predictions per name, ascending
+    out, i, n = [], 0, order.size
+    while i < n:
+        j = min(i + rows, n)
+        while j - i > 1 and (j - i) * steps[j - 1] * width > cells:
+            j = i + max(1, min(j - i - 1, cells // int(steps[j - 1] * width)))
+        out.append(order[i:j])
+        i = j
+    return out

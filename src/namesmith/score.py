@@ -63,7 +63,7 @@ def per_name_nll(model: Model, encoded: Encoded, rows: int = 1024) -> list[np.nd
     out: list[np.ndarray] = [None] * len(encoded)  # type: ignore[list-item]
     lengths = encoded.lengths
     with np.errstate(all="ignore"):
-        for idx in length_sorted_batches(encoded, rows):
+        for idx in length_sorted_batches(encoded, rows, model.vocab_size):
             nll = model.nll(pad(encoded, idx, dtype=model.dtype, norm="sum")).astype(np.float64)
             for row, i in enumerate(idx):
                 out[i] = nll[row, : lengths[i] + 1]
@@ -74,7 +74,7 @@ def name_totals(model: Model, encoded: Encoded, rows: int = 1024) -> np.ndarray:
     """Each name's total NLL (nats, end token included), (N,), without per-name Python objects."""
     out = np.zeros(len(encoded))
     with np.errstate(all="ignore"):
-        for idx in length_sorted_batches(encoded, rows):
+        for idx in length_sorted_batches(encoded, rows, model.vocab_size):
             out[idx] = model.nll(pad(encoded, idx, dtype=model.dtype, norm="sum")).sum(axis=1)
     return out
 

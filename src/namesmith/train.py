@@ -117,7 +117,7 @@ def heldout_nll(model: Model, encoded: Encoded, rows: int = 1024) -> float:
     """Mean NLL per predicted symbol (nats; end tokens included) of the encoded names."""
     total = 0.0
     with np.errstate(all="ignore"):
-        for idx in length_sorted_batches(encoded, rows):
+        for idx in length_sorted_batches(encoded, rows, model.vocab_size):
             total += float(model.nll(pad(encoded, idx, dtype=model.dtype, norm="sum")).sum())
     return total / max(encoded.tokens, 1)
 
@@ -391,6 +391,7 @@ def mix_with_ngram(neural: Model, data: TrainData, order: int, discount: float |
     The weights are fitted on the validation names (never on the data either
     model was trained on). Returns the mixture and its validation NLL.
     """
+    order = min(order, NGram.max_order(data.vocab.size))  # thousands of symbols: the highest order that fits
     ngram = NGram.fit({"vocab_size": data.vocab.size, "order": order, "discount": discount}, data.encoded)
     mixture = Mixture.of([neural, ngram], fit_weights([neural, ngram], data.val_encoded))
     return mixture, heldout_nll(mixture, data.val_encoded)

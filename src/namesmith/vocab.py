@@ -177,8 +177,12 @@ class Vocab:
         self.check(chars, what)
         return np.array(sorted({self._index[c] for c in chars}), dtype=np.int64)
 
-    def alphabet(self) -> str:
-        """The characters in plain words, with runs shortened: ``"a-z"``, ``"' - a-z"``."""
+    def alphabet(self, limit: int = 200) -> str:
+        """The characters in plain words, with runs shortened: ``"a-z"``, ``"' - a-z"``.
+
+        At most about ``limit`` characters of text (a CJK alphabet has thousands of
+        symbols): longer ones end in ``"… (N in all)"``.
+        """
         body = sorted(self.chars[1:])
         runs: list[str] = []
         i = 0
@@ -188,7 +192,11 @@ class Vocab:
                 j += 1
             runs.append(f"{body[i]}-{body[j]}" if j - i >= 2 else "".join(body[i : j + 1]))
             i = j + 1
-        return " ".join(r if r.strip() and r.isprintable() else repr(r) for r in runs)
+        text = " ".join(r if r.strip() and r.isprintable() else repr(r) for r in runs)
+        if len(text) > limit:
+            cut = text.rfind(" ", 0, limit)
+            text = text[: cut if cut > 0 else limit] + f" … ({len(body):,} in all)"
+        return text
 
     def describe(self) -> str:
         """A short human description, e.g. ``"26 characters: a-z"``."""

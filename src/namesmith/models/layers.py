@@ -10,6 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 
+DENSE_SCATTER_V = 128  # alphabets up to this size scatter gradients with a dense one-hot product
+ROWWISE_V = 128  # alphabets from this size take the softmax along rows (no transposed copy)
+
+
 # ----- table lookup (one-hot input times a weight matrix) -------------------
 def lookup_forward(table: np.ndarray, ids: np.ndarray):
     """``out[...] = table[ids[...]]``: the product of one-hot rows with ``table (V, G)``.
@@ -20,14 +24,25 @@ def lookup_forward(table: np.ndarray, ids: np.ndarray):
 
 
 def lookup_backward(dout: np.ndarray, cache) -> np.ndarray:
-    """``dtable = onehot(ids)^T @ dout``: a scatter-add done as one (V, N) x (N, G) product.
+    """``dtable = onehot(ids)^T @ dout``: the scatter-add of ``dout`` rows into the rows of ``ids``.
 
-    For the small vocabularies of names (V ~ 30) the dense one-hot product is
-    much faster than ``np.add.at``.
+    For the small alphabets of names (V <= ``DENSE_SCATTER_V``) as one dense
+    ``(V, N) x (N, G)`` product, much faster than ``np.add.at``; for large
+    alphabets (thousands of CJK symbols) that product costs V x N x G, so the rows
+    are sorted by id and summed per id (``np.add.reduceat``): N x G.
     """
     ids, (V, G), dtype = cache
-    onehot_t = (ids.reshape(1, -1) == np.arange(V, dtype=ids.dtype)[:, None]).astype(dtype)  # (V, N)
-    return onehot_t @ dout.reshape(-1, G)  # (V, G)
+    dout = dout.reshape(-1, G)  # (N, G)
+    if V <= DENSE_SCATTER_V:
+        onehot_t = (ids.reshape(1, -1) == np.arange(V, dtype=ids.dtype)[:, None]).astype(dtype)  # (V, N)
+        return onehot_t @ dout  # (V, G)
+    flat = ids.reshape(-1)
+    order = np.argsort(flat, kind="stable")
+    sorted_ids = flat[order]
+    first = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])  # each id's first row
+    dtable = np.zeros((V, G), dtype=dout.dtype)  # (V, G)
+    dtable[sorted_ids[first]] = np.add.reduceat(dout[order], first, axis=0)
+    return dtable
 
 
 # ----- affine ----------------------------------------------------------------
@@ -74,29 +89,38 @@ def softmax_xent_forward(logits: np.ndarray, Y: np.ndarray, mask: np.ndarray, no
 
     ``logits (N, V)``, ``Y (N,)``, ``mask (N,)``. Per-token NLL is
     ``nll_i = -log p_i[Y_i] = logsumexp(z_i) - z_i[Y_i]``; the loss is
-    ``sum(nll * mask) / norm``. The work is done on the transposed ``(V, N)``
-    array - one column per position, as in the notebook - because NumPy reduces
-    along the long axis many times faster than along rows of ~30 symbols.
+    ``sum(nll * mask) / norm``. For the small alphabets of names the work is done
+    on the transposed ``(V, N)`` array - one column per position, as in the
+    notebook - because NumPy reduces along the long axis many times faster than
+    along rows of ~30 symbols; from ``ROWWISE_V`` symbols the rows are long
+    enough and the transposed copy would cost more than it saves.
     The cache keeps the probabilities for backward.
     """
     cols = np.arange(Y.size)
-    z = logits.T.copy()  # (V, N), always a copy: the caller's logits stay intact
-    z -= z.max(axis=0)  # shifted for stability
-    zy = z[Y, cols]  # (N,)
-    e = np.exp(z, out=z)  # (V, N)
-    s = e.sum(axis=0)  # (N,)
-    nll = (np.log(s) - zy) * mask  # (N,)
+    rowwise = logits.shape[1] >= ROWWISE_V
+    axis = 1 if rowwise else 0
+    z = logits.copy() if rowwise else logits.T.copy()  # (N, V) or (V, N), a copy: the caller's logits stay intact
+    z -= z.max(axis=axis, keepdims=True)  # shifted for stability
+    zy = z[cols, Y] if rowwise else z[Y, cols]  # (N,)
+    e = np.exp(z, out=z)
+    s = e.sum(axis=axis, keepdims=True)  # (N, 1) or (1, N)
+    nll = (np.log(s.reshape(-1)) - zy) * mask  # (N,)
     e /= s
-    return nll.sum() / norm, nll, (e, Y, mask, norm)
+    return nll.sum() / norm, nll, (e, Y, mask, norm, rowwise)
 
 
 def softmax_xent_backward(cache) -> np.ndarray:
-    """``dloss/dlogits = (softmax(z) - onehot(Y)) * mask / norm``, as an ``(N, V)`` view.
+    """``dloss/dlogits = (softmax(z) - onehot(Y)) * mask / norm``, as an ``(N, V)`` array or view.
 
     Consumes the cache (the probabilities are turned into the gradient in place).
     """
-    dz, Y, mask, norm = cache  # (V, N) probabilities, reused as the gradient
-    dz[Y, np.arange(Y.size)] -= 1
+    dz, Y, mask, norm, rowwise = cache  # probabilities, reused as the gradient
+    cols = np.arange(Y.size)
+    if rowwise:
+        dz[cols, Y] -= 1
+        dz *= (mask / norm)[:, None]
+        return dz  # (N, V)
+    dz[Y, cols] -= 1
     dz *= mask / norm
     return dz.T  # (N, V)
 

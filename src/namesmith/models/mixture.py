@@ -146,7 +146,7 @@ class Mixture(Model):
 def component_logprobs(models: list[Model], encoded: Encoded, rows: int = 1024) -> np.ndarray:
     """``log P_i(symbol)`` of every predicted symbol of the encoded names under each model: (C, N)."""
     cols = []
-    for idx in length_sorted_batches(encoded, rows):
+    for idx in length_sorted_batches(encoded, rows, models[0].vocab_size):
         batch = pad(encoded, idx, norm="sum")
         mask = batch.mask.astype(bool)
         cols.append(np.stack([-m.nll(batch)[mask].astype(np.float64) for m in models]))

@@ -133,9 +133,9 @@ class NGram(FittedModel):
     def check_config(cls, config: dict) -> dict:
         out = super().check_config(config)
         out["order"] = int_option(out, "order", 1, 10)
-        if (out["vocab_size"] + 1) ** out["order"] >= 2**63:  # the (context, target) ids must fit in int64
-            raise ConfigError(f"an n-gram of order {out['order']} over {out['vocab_size']} symbols is too large; "
-                              "choose a lower order")
+        if out["order"] > cls.max_order(out["vocab_size"]):
+            raise ConfigError(f"an n-gram of order {out['order']} over {out['vocab_size']:,} symbols is too large "
+                              f"for its 64-bit keys; choose --order {cls.max_order(out['vocab_size'])} or lower")
         d = out["discount"]
         if d is not None and (isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d < 1):
             raise ConfigError(f"n-gram discount must be in (0, 1), got {d!r}")
@@ -148,6 +148,14 @@ class NGram(FittedModel):
                     isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 500_000_000 for c in n)):
                 raise ConfigError(f"n-gram {name} counts are malformed")
         return out
+
+    @staticmethod
+    def max_order(vocab_size: int) -> int:
+        """The highest order whose (context, target) keys fit in int64: ``(V+1)^N < 2^63`` (6 up to 1,447 symbols, 5 up to 6,207)."""
+        n = 1
+        while n < 10 and (vocab_size + 1) ** (n + 1) < 2**63:
+            n += 1
+        return n
 
     @classmethod
     def param_shapes(cls, config: dict) -> dict[str, tuple[int, ...]]:

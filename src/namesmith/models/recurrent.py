@@ -189,8 +189,7 @@ class RecurrentLM(TrainableModel):
         learned_state = state is None
         state0 = self.initial_state(B) if state is None else state
 
-        table = self._input_table()  # (V, G), bias included
-        xa, lookup_cache = lookup_forward(table, Xt)  # (T, B, G)
+        xa, lookup_cache = self._input_forward(Xt)  # (T, B, G), bias included
         layer_caches = []
         inp = None
         final_state = []
@@ -248,14 +247,39 @@ class RecurrentLM(TrainableModel):
                 grads[self._key(self.cell.b, l)] = gb
                 dhs = dinp.reshape(T, B, H)
             else:
-                grads[self.cell.b] = colsum(dxa.reshape(T * B, G))[:, None]
-                dtable = lookup_backward(dxa, lookup_cache)  # (V, G)
-                if cfg["embed"]:
-                    grads[self.cell.Wx] = dtable.T @ p["E"]  # (G, D)
-                    grads["E"] = dtable @ p[self.cell.Wx]  # (V, D)
-                else:
-                    dtable[0] = 0.0  # the start input is zero, not a parameter
-                    grads[self.cell.Wx] = dtable.T  # (G, V)
+                grads.update(self._input_backward(dxa.reshape(T * B, G), lookup_cache))
+        return grads
+
+    def _input_forward(self, Xt: np.ndarray):
+        """Layer 0's input projection ``xa = Wx x + b`` for ids ``Xt (T, B)``: ``(T, B, G)``.
+
+        Small alphabets gather rows of the ``(V, G)`` table of every id's projection
+        (one product of V rows per batch); when the alphabet has more symbols than
+        the batch has tokens (thousands of CJK symbols), the embedded tokens are
+        projected instead (``(T*B, D) x (D, G)``). Both compute the same numbers.
+        """
+        p = self.params
+        if self.config["embed"] and self.vocab_size > Xt.size:
+            emb, emb_cache = lookup_forward(p["E"], Xt)  # (T, B, D)
+            xa, proj_cache = linear_forward(emb.reshape(Xt.size, -1), p[self.cell.Wx], p[self.cell.b])  # (T*B, G)
+            return xa.reshape(*Xt.shape, -1), ("tokens", emb_cache, proj_cache)
+        xa, cache = lookup_forward(self._input_table(), Xt)  # (T, B, G)
+        return xa, ("table", cache)
+
+    def _input_backward(self, dxa: np.ndarray, cache) -> dict[str, np.ndarray]:
+        """Gradients of layer 0's ``Wx``, ``b`` (and ``E``) from ``dxa (T*B, G)``."""
+        p, cell = self.params, self.cell
+        if cache[0] == "tokens":
+            demb, gW, gb = linear_backward(dxa, cache[2])  # (T*B, D), (G, D), (G, 1)
+            return {cell.Wx: gW, cell.b: gb, "E": lookup_backward(demb, cache[1])}
+        grads = {cell.b: colsum(dxa)[:, None]}
+        dtable = lookup_backward(dxa, cache[1])  # (V, G)
+        if self.config["embed"]:
+            grads[cell.Wx] = dtable.T @ p["E"]  # (G, D)
+            grads["E"] = dtable @ p[cell.Wx]  # (V, D)
+        else:
+            dtable[0] = 0.0  # the start input is zero, not a parameter
+            grads[cell.Wx] = dtable.T  # (G, V)
         return grads
 
     # ----- generation ------------------------------------------------------------
