@@ -221,7 +221,7 @@ class RecurrentLM(TrainableModel):
         return loss, cache
 
     def backward(self, cache: Cache) -> Params:
-        p, cfg = self.params, self.config
+        cfg = self.config
         L, H = cfg["layers"], cfg["hidden"]
         lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B = cache["inner"]
         grads: dict[str, np.ndarray] = {}
