@@ -101,11 +101,13 @@ class Mixture(Model):
 
     # ----- contract ----------------------------------------------------------------------
     def _mix(self, logits_list) -> np.ndarray:
-        stacked = np.stack([np.asarray(z, dtype=np.float64) if part.normalized
-                            else log_softmax(np.asarray(z, dtype=np.float64))
-                            for part, z in zip(self.parts, logits_list)])  # (C, ..., V) log-probabilities
-        stacked += self._logw.reshape((-1,) + (1,) * (stacked.ndim - 1))
-        return logsumexp(stacked, axis=0)  # (..., V)
+        """``log sum_i lambda_i P_i``, accumulated part by part with ``logaddexp`` (no (C, ..., V) stack)."""
+        out = None
+        for part, z, logw in zip(self.parts, logits_list, self._logw):
+            z = np.asarray(z, dtype=np.float64)
+            lp = (z if part.normalized else log_softmax(z)) + logw  # (..., V) log(lambda_i P_i), a new array
+            out = lp if out is None else np.logaddexp(out, lp, out=out)
+        return out
 
     def initial_state(self, B: int) -> State:
         return tuple(s for p in self.parts for s in p.initial_state(B))
