@@ -118,6 +118,26 @@ def test_distributions_sum_to_one_and_step_matches_forward():
         np.testing.assert_array_equal(logits, cache["logits"][:, t].astype(np.float32))
 
 
+def test_dense_low_orders_equal_the_sparse_scatter(monkeypatch):
+    """The low orders' dense tables (a speed path) give the numbers the sparse tables give, at every split."""
+    from namesmith.models import ngram as ngram_module
+
+    vocab = Vocab.from_names(NAMES)
+    enc = vocab.encode_many(NAMES)
+    rng = np.random.default_rng(3)
+    hist = rng.integers(-1, vocab.size, size=(3000, 4))
+    hist[:, 1:][hist[:, :-1] >= 0] = np.maximum(hist[:, 1:][hist[:, :-1] >= 0], 0)  # NONE only at the start
+    monkeypatch.setattr(ngram_module, "DENSE_CELLS", 0)
+    sparse = NGram.fit({"vocab_size": vocab.size, "order": 5}, enc)
+    assert sparse._dense == {}
+    reference = sparse._logp_rows(hist)
+    for cells in (vocab.size, 10 * vocab.size, 1 << 20):  # order 1 dense, orders 1-2, all of them
+        monkeypatch.setattr(ngram_module, "DENSE_CELLS", cells)
+        model = NGram.fit({"vocab_size": vocab.size, "order": 5}, enc)
+        assert 1 <= len(model._dense) and (cells < (1 << 20)) == (len(model._dense) < 5)
+        np.testing.assert_allclose(model._logp_rows(hist), reference, rtol=1e-5, atol=1e-5)
+
+
 def test_target_lookup_equals_the_full_distribution_at_the_target():
     """nll()'s ARPA-style query (no (M, V) array) against _logp_rows on random histories, unseen ones included."""
     vocab = Vocab.from_names(NAMES)

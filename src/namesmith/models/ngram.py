@@ -43,6 +43,7 @@ from ..vocab import Encoded
 from .base import Cache, FittedModel, State, StepFn, int_option
 
 NONE = -1  # "no symbol": positions before the start symbol in a history
+DENSE_CELLS = 1 << 20  # low orders whose full distributions fit in this many cells are also kept dense
 
 
 def _encode(ctx: np.ndarray, V: int) -> np.ndarray:
@@ -207,6 +208,33 @@ class NGram(FittedModel):
             self._count[k] = np.diff(self._first[k])
             self._symbol[k] = (pair % (V + 1)).astype(np.int64)
             self._prob[k] = np.exp(params[f"logp{k}"].astype(np.float64))
+        with np.errstate(all="ignore"):  # a damaged file is refused by from_arrays' checks, not by a warning here
+            self._dense = self._dense_tables()
+
+    def _dense_tables(self) -> dict[int, np.ndarray]:
+        """Full next-symbol distributions ``(contexts, V)`` of the low orders, while they fit ``DENSE_CELLS``.
+
+        ``P_k(. | h) = gamma(h) P_{k-1}(. | h')`` with the seen entries of ``h``
+        overwritten: built order by order from the one below. Sampling then gathers
+        a row instead of rebuilding it from the sparse tables (the low orders hold the
+        most n-grams per context); the high orders stay sparse.
+        """
+        V, dense = self.vocab_size, {}
+        lower = np.full((1, V), 1.0 / V)  # the uniform distribution, "order 0"
+        cells = 0
+        for k in range(1, self.order + 1):
+            ctx, count = self.params[f"ctx{k}"], self._count[k]
+            cells += ctx.size * V
+            if cells > DENSE_CELLS:
+                break
+            parent = np.zeros(ctx.size, dtype=np.int64) if k == 1 else np.minimum(
+                np.searchsorted(self.params[f"ctx{k - 1}"], ctx % (V + 1) ** (k - 2)), lower.shape[0] - 1)
+            table = lower[parent] * np.exp(self.params[f"bow{k}"].astype(np.float64))[:, None]  # (contexts, V)
+            owner = np.repeat(np.arange(ctx.size), count[: ctx.size])  # each seen n-gram's context
+            table[owner, self._symbol[k][: owner.size]] = self._prob[k][: owner.size]
+            lower = table
+            dense[k] = np.log(table).astype(np.float32)  # log-probabilities, as the rows are returned
+        return dense
 
     @property
     def order(self) -> int:
@@ -271,6 +299,29 @@ class NGram(FittedModel):
             return self._logp_rows(hist)
         return self._logp_rows(hist[first])[inverse]
 
+    def _seen_contexts(self, hist: np.ndarray):
+        """For each order ``k`` from 1 up: the rows of ``hist (M, N-1)`` whose context of ``k-1`` symbols
+        was seen in training, and its position in ``ctx{k}``; stops at the first order where none was.
+
+        A context's key is its shorter suffix's key plus one older digit, so each order
+        adds one multiply-add. A history padded with ``NONE`` (digit 0) at that position
+        gets a key below every stored key of that length and is never found.
+        """
+        V, N = self.vocab_size, self.order
+        rows = np.arange(hist.shape[0])
+        keys = np.zeros(rows.size, dtype=np.int64)
+        for k in range(1, N + 1):
+            L = k - 1
+            if L:
+                keys = keys + (hist[rows, N - 1 - L].astype(np.int64) + 1) * (V + 1) ** (L - 1)
+            table = self.params[f"ctx{k}"]
+            at = np.minimum(np.searchsorted(table, keys), table.size - 1)
+            found = table[at] == keys
+            rows, at, keys = rows[found], at[found], keys[found]
+            if not rows.size:
+                return
+            yield k, rows, at
+
     def _logp_rows(self, hist: np.ndarray) -> np.ndarray:
         """Log-probabilities ``(M, V)`` for histories ``hist (M, N-1)``, row by row (vectorised).
 
@@ -278,37 +329,35 @@ class NGram(FittedModel):
         ``k`` and ``k*`` its longest seen context: ``P(w | h) = P_j(w | h_j) exp(S_k* - S_j)``
         when ``(h_j, w)`` is the highest-order seen n-gram ending in ``w``, and
         ``exp(S_k*) / V`` when ``w`` was never seen after any suffix of ``h``. So one
-        fill of the rows, then the seen entries written from low to high order.
+        fill of the rows, then the seen entries written from low to high order. The
+        fill and the low orders come at once from the highest dense table
+        (:meth:`_dense_tables`) the row's context reaches.
         """
-        V, N = self.vocab_size, self.order
+        V = self.vocab_size
         M = hist.shape[0]
         S = np.zeros(M)  # (M,) running sum of log gamma
         found_at = []  # per order: (rows whose context was seen, the context's keys, S after this order)
-        active = np.ones(M, dtype=bool)
-        for k in range(1, N + 1):
-            L = k - 1
-            ctx = hist[:, N - 1 - L:] if L else hist[:, :0]
-            rows = np.flatnonzero(active & (ctx >= 0).all(axis=1)) if L else np.arange(M)
-            keys = _encode(ctx[rows], V) if L else np.zeros(rows.size, dtype=np.int64)
-            table = self.params[f"ctx{k}"]
-            at = np.minimum(np.searchsorted(table, keys), table.size - 1)
-            found = table[at] == keys
-            active[:] = False  # no longer context can be seen where this one was not
-            rows, at, keys = rows[found], at[found], keys[found]
-            active[rows] = True
-            if not rows.size:
-                break
+        for k, rows, at in self._seen_contexts(hist):
             S[rows] += self.params[f"bow{k}"][at]
             found_at.append((k, rows, at, S[rows].copy()))
-        P = np.empty((M, V), dtype=np.float32)  # (M, V)
-        P[:] = (np.exp(S) / V).astype(np.float32)[:, None]
-        flat = P.reshape(-1)
+        logP = np.empty((M, V), dtype=np.float32)  # (M, V), built in log space: products become sums
+        todo = np.ones(M, dtype=bool)
+        for k, rows, at, S_k in reversed([f for f in found_at if f[0] in self._dense]):  # highest dense order
+            sel = todo[rows]
+            r = rows[sel]
+            logP[r] = self._dense[k][at[sel]] + (S[r] - S_k[sel])[:, None]  # gammas of the sparse orders above
+            todo[r] = False
+        if todo.any():  # no dense table (an alphabet too large for one): the uniform floor
+            logP[todo] = (S[todo] - np.log(V))[:, None]
+        flat = logP.reshape(-1)
         for k, rows, at, S_k in found_at:
+            if k in self._dense:
+                continue
             lo, n = self._first[k][at], self._count[k][at]  # each row's context's seen n-grams
             idx = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())  # their positions in the table
-            scale = np.repeat(np.exp(S[rows] - S_k), n)  # gamma products of the orders above k
-            flat[np.repeat(rows * V, n) + self._symbol[k][idx]] = self._prob[k][idx] * scale
-        return np.log(P)
+            shift = np.repeat(S[rows] - S_k, n)  # log gamma products of the orders above k
+            flat[np.repeat(rows * V, n) + self._symbol[k][idx]] = self.params[f"logp{k}"][idx] + shift
+        return logP
 
     def _target_logp(self, hist: np.ndarray, w: np.ndarray) -> np.ndarray:
         """``log P(w | h)`` of one target per history ``(M,)``, as an ARPA query: no ``(M, V)`` array.
@@ -317,27 +366,14 @@ class NGram(FittedModel):
         ``j`` whose ``(h_j, w)`` was seen gives ``log P_j(w | h_j) + S_k* - S_j``, and
         a symbol never seen after any suffix gives ``S_k* - log V``.
         """
-        V, N = self.vocab_size, self.order
+        V = self.vocab_size
         M = hist.shape[0]
         S = np.zeros(M)  # (M,) running sum of log gamma over the seen contexts
         best = np.full(M, np.nan)  # (M,) log P_j(w | h_j) of the highest order j seen so far
         S_best = np.zeros(M)  # (M,) S after order j
-        active = np.ones(M, dtype=bool)
-        for k in range(1, N + 1):
-            L = k - 1
-            ctx = hist[:, N - 1 - L:] if L else hist[:, :0]
-            rows = np.flatnonzero(active & (ctx >= 0).all(axis=1)) if L else np.arange(M)
-            keys = _encode(ctx[rows], V) if L else np.zeros(rows.size, dtype=np.int64)
-            table = self.params[f"ctx{k}"]
-            at = np.minimum(np.searchsorted(table, keys), table.size - 1)
-            found = table[at] == keys
-            active[:] = False
-            rows, at, keys = rows[found], at[found], keys[found]
-            active[rows] = True
-            if not rows.size:
-                break
+        for k, rows, at in self._seen_contexts(hist):
             S[rows] += self.params[f"bow{k}"][at]
-            pair = keys * (V + 1) + w[rows]
+            pair = self.params[f"ctx{k}"][at] * (V + 1) + w[rows]
             ptab = self.params[f"pair{k}"]
             pat = np.minimum(np.searchsorted(ptab, pair), ptab.size - 1)
             hit = ptab[pat] == pair
