@@ -225,7 +225,7 @@ class _Run(Hooks):
         cls = model_class(cfg.model)
         self.fitted = ck is None and issubclass(cls, FittedModel)  # an n-gram: counted in one pass
         if self.fitted:
-            cls.check_config(cfg.model_config(data.vocab.size))
+            cls.check_config(cfg.model_config(data.vocab.size, len(data.styles)))
             self.model, self.opt, self.state = cls, None, RunState()
         else:
             self.model, self.state = self._model_and_state(cls, ck)
@@ -245,7 +245,7 @@ class _Run(Hooks):
     def _model_and_state(self, cls: type[Model], ck: CheckpointData | None) -> tuple[Model, RunState]:
         cfg, data = self.cfg, self.data
         if ck is None:
-            return cls.create(cfg.model_config(data.vocab.size), stream(cfg.seed, STREAM_INIT)), RunState()
+            return cls.create(cfg.model_config(data.vocab.size, len(data.styles)), stream(cfg.seed, STREAM_INIT)), RunState()
         if ck.section("corpus").get("fingerprint") != data.train.fingerprint():
             raise ConfigError(f"the checkpoint was trained on different data than "
                               f"{cfg.corpus or 'the default corpus'}; resume with the same corpus")
@@ -307,9 +307,17 @@ class _Run(Hooks):
         cfg, st = self.cfg, self.state
         train_meta = {**st.to_dict(), "epoch": st.step / max(1, math.ceil(len(self.data.train) / cfg.batch_size)),
                       "config": cfg.to_dict()}
-        return {"train": train_meta, "optimizer": self.opt.state_meta(),
-                "rng": {"seed": cfg.seed, "scheme": "SeedSequence(seed, spawn_key=(stream, epoch|step))"},
-                "corpus": self.corpus_meta, "metrics": {"val_nll": st.best_val_nll, **metrics}}
+        return self._styles_meta(self.model, {
+            "train": train_meta, "optimizer": self.opt.state_meta(),
+            "rng": {"seed": cfg.seed, "scheme": "SeedSequence(seed, spawn_key=(stream, epoch|step))"},
+            "corpus": self.corpus_meta, "metrics": {"val_nll": st.best_val_nll, **metrics}})
+
+    def _styles_meta(self, model: Model, meta: dict) -> dict:
+        """``meta`` with the style names and training counts, when ``model`` is conditioned on styles."""
+        if model.styles:
+            counts = self.data.train.style_counts()
+            meta["styles"] = {"names": list(self.data.styles), "counts": [counts.get(s, 0) for s in self.data.styles]}
+        return meta
 
     # ----- hooks -------------------------------------------------------------------------------------------
     def checkpoint(self, which: str, state: RunState) -> None:
@@ -380,6 +388,7 @@ class _Run(Hooks):
         return self._save_final(final, meta, run)
 
     def _save_final(self, model: Model, meta: dict, run: RunReport) -> Checkpoint:
+        meta = self._styles_meta(model, meta)
         with self.phases("score quantiles"):
             extras = {"known_hashes": self.hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
         if self.paths is not None:
@@ -400,7 +409,7 @@ class _Run(Hooks):
         """Models fitted from counts (n-gram): one pass, no optimizer."""
         t0 = time.perf_counter()
         with self.phases("fitting"):
-            model = cls.fit(self.cfg.model_config(self.data.vocab.size), self.data.encoded)
+            model = cls.fit(self.cfg.model_config(self.data.vocab.size, len(self.data.styles)), self.data.encoded)
         seconds = time.perf_counter() - t0
         val = heldout_nll(model, self.data.val_encoded) if len(self.data.val) else None
         self.log(f"namesmith: fitted {model.describe()} on {len(self.data.train):,} names in {seconds:.2f}s")

@@ -27,6 +27,7 @@ class Batch:
     Y: np.ndarray  # (B, T) int32 target ids, 0 = end of name
     mask: np.ndarray  # (B, T) float, 1 on real positions
     norm: float = 1.0  # the loss is sum(token NLL * mask) / norm
+    styles: np.ndarray | None = None  # (B,) int32 style id per row (conditional models), None = no style
 
     @property
     def size(self) -> int:
@@ -65,7 +66,7 @@ def pad(encoded: Encoded, idx: np.ndarray | None = None, *, dtype=np.float64, no
         norm_value = 1.0
     else:
         norm_value = float(norm)
-    return Batch(X, Y, mask, norm_value)
+    return Batch(X, Y, mask, norm_value, None if encoded.styles is None else encoded.styles[idx])
 
 
 def make_batch(encoded: Sequence[np.ndarray] | Encoded, *, dtype=np.float64, norm: str | float = "tokens") -> Batch:

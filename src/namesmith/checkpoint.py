@@ -86,6 +86,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any], bool]]] = {
     "corpus": {"source": _text, "name": _text, "fingerprint": _text, "names": _count, "chars": _count,
                "val_source": _text, "val_names": _count, "lowercase": _is(bool)},
     "metrics": {"val_nll": _maybe(_number), "neural_val_nll": _maybe(_number)},
+    "styles": {"names": lambda v: isinstance(v, list) and all(_text(x) for x in v) and len(set(v)) == len(v),
+               "counts": lambda v: isinstance(v, list) and all(_count(x) for x in v)},
 }
 
 
@@ -140,6 +142,16 @@ class CheckpointData:
         if c.get("name"):
             return c["name"]
         return None if c.get("source") is None else display_name(c["source"])
+
+    @property
+    def styles(self) -> list[str]:
+        """The style names of a conditional model (style id = index); empty for a plain model."""
+        return list(self.section("styles").get("names", []))
+
+    @property
+    def style_counts(self) -> dict[str, int]:
+        """Training names per style."""
+        return dict(zip(self.styles, self.section("styles").get("counts", [])))
 
     @property
     def known_hashes(self) -> np.ndarray | None:
@@ -275,6 +287,10 @@ def _validate(arrays: dict[str, np.ndarray]) -> CheckpointData:
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise CheckpointError(f"parameter {name} holds NaN or infinite values")
     model = cls.from_arrays(config, groups["param"])
+    styles = meta.get("styles", {})
+    if len(styles.get("names", [])) != model.styles or len(styles.get("counts", [])) != model.styles:
+        raise CheckpointError(f"the model has {model.styles} styles but the file names "
+                              f"{len(styles.get('names', []))} with {len(styles.get('counts', []))} counts")
     for name, arr in groups["optim"].items():
         if arr.dtype.kind != "f" or not np.isfinite(arr).all():
             raise CheckpointError(f"optimizer state {name} is not finite floating point")

@@ -35,6 +35,8 @@ from .score import generation_report, perplexity
 TRAIN_HELP = {
     "val": "validation file (default: a --val-fraction split of the corpus)",
     "val_fraction": "share of the corpus held out for validation (default 0.1)",
+    "style_dropout": "labelled corpora: share of names trained as 'any style', so the model also gives the "
+                     "pooled distribution (default 0.1)",
     "val_max": "at most this many names in that split (default 10000: enough for the NLL to ~0.003 "
                "nats/char, and evaluations stay cheap on a million names)",
     "keep_case": "keep upper case (the default lowercases, as the notebook does)",

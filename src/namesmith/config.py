@@ -57,6 +57,7 @@ class TrainConfig:
     embed: int = 32
     dropout: float = 0.25
     learn_h0: bool = False
+    style_dropout: float = 0.1  # labelled corpora: share of names trained as "any style" (the pooled model)
     order: int = 6  # n-gram order
     discount: float | None = None  # n-gram discount; None = estimated from counts
     mix_ngram: int = 6  # after training, interpolate with a Kneser-Ney n-gram of this order (0 = no)
@@ -96,10 +97,11 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def model_config(self, vocab_size: int) -> dict:
-        """The model's own configuration: the fields its class declares, plus the vocabulary size and dtype."""
+    def model_config(self, vocab_size: int, styles: int = 0) -> dict:
+        """The model's own configuration: the fields its class declares, plus the vocabulary size, dtype and,
+        for a labelled corpus, the number of styles (for the classes that take styles)."""
         cls = model_class(self.model)
-        values = self.to_dict()
+        values = {**self.to_dict(), "styles": styles}
         return {**{k: values[k] for k in cls.defaults if k in values}, "vocab_size": vocab_size, "dtype": self.dtype}
 
     def validate(self) -> "TrainConfig":
@@ -122,6 +124,7 @@ def _check_ranges(c: TrainConfig) -> None:
         if not cond:
             raise ConfigError(msg)
 
+    need(0.0 <= c.style_dropout <= 1.0, f"--style-dropout must be in [0, 1], got {c.style_dropout}")
     need(0.0 <= c.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {c.val_fraction}")
     need(1 <= c.val_max <= 10_000_000, f"--val-max must be in [1, 10000000], got {c.val_max}")
     need(1 <= c.max_item_len <= LONGEST_NAME, f"--max-item-len must be in [1, {LONGEST_NAME}]")
@@ -156,7 +159,7 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 # Options that define the model, the data or the optimizer: fixed once a run has started.
 RESUME_FIXED = {
     "corpus", "val", "val_fraction", "val_max", "keep_case", "max_item_len", "model", "hidden", "layers",
-    "embed", "dropout", "learn_h0", "order", "discount", "dtype", "optimizer", "momentum",
+    "embed", "dropout", "learn_h0", "style_dropout", "order", "discount", "dtype", "optimizer", "momentum",
     "beta1", "beta2", "eps", "weight_decay", "batch_size", "bucket", "norm", "seed", "preset",
 }
 

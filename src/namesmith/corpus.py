@@ -45,12 +45,42 @@ BUILTIN_CORPORA = {
 DEFAULT_CORPUS = "given-names"
 
 
+STYLE_MAX_LEN = 64  # the longest style label
+FEW_NAMES = 50  # a style with fewer names gets a warning
+
+
 @dataclass(frozen=True)
 class Corpus:
-    """An immutable list of names plus where it came from."""
+    """An immutable list of names plus where it came from, and for a labelled corpus each name's style.
+
+    ``labels`` (same length as ``names``) holds the style of each name, or is None
+    for a plain corpus. A name may appear several times under different styles.
+    """
 
     names: tuple[str, ...]
     source: str = "<memory>"
+    labels: tuple[str, ...] | None = None
+
+    @property
+    def styles(self) -> list[str]:
+        """The distinct styles, sorted (their index is the style id); empty for a plain corpus."""
+        return sorted(set(self.labels)) if self.labels else []
+
+    def style_counts(self) -> dict[str, int]:
+        """Names per style, in style order."""
+        counts = dict.fromkeys(self.styles, 0)
+        for label in self.labels or ():
+            counts[label] += 1
+        return counts
+
+    def style_ids(self, styles: list[str]) -> np.ndarray:
+        """Each name's index in ``styles`` (N,) int32; a style missing from ``styles`` raises."""
+        index = {s: i for i, s in enumerate(styles)}
+        missing = sorted(set(self.labels or ()) - set(index))
+        if missing:
+            raise CorpusError(f"{display_name(self.source)}: unknown style {missing[0]!r}; "
+                              f"the model knows {', '.join(styles)}")
+        return np.fromiter((index[s] for s in self.labels or ()), dtype=np.int32, count=len(self.names))
 
     def __len__(self) -> int:
         return len(self.names)
@@ -78,6 +108,10 @@ class Corpus:
         h = hashlib.sha256("\n".join(self.names).encode("utf-8"))
         return h.hexdigest()[:16]
 
+    def _take(self, idx: np.ndarray, what: str) -> "Corpus":
+        labels = None if self.labels is None else tuple(self.labels[i] for i in idx)
+        return Corpus(tuple(self.names[i] for i in idx), f"{self.source} ({what})", labels)
+
     def split(self, val_fraction: float, seed: int | np.random.SeedSequence,
               val_max: int | None = None) -> tuple["Corpus", "Corpus"]:
         """A seeded random split into (train, validation).
@@ -95,12 +129,26 @@ class Corpus:
             n_val = max(1, n_val)
         n_val = min(n_val, n - 1, n if val_max is None else val_max)
         order = np.random.default_rng(seed).permutation(n)
-        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-        names = self.names
-        return (
-            Corpus(tuple(names[i] for i in train_idx), f"{self.source} (train split)"),
-            Corpus(tuple(names[i] for i in val_idx), f"{self.source} (validation split)"),
-        )
+        if self.labels is not None:  # stratified: each style keeps its share of validation names
+            val_idx = _stratified(np.asarray(self.style_ids(self.styles)), order, n_val)
+        else:
+            val_idx = np.sort(order[:n_val])
+        train_idx = np.setdiff1d(np.arange(n), val_idx)
+        return self._take(train_idx, "train split"), self._take(val_idx, "validation split")
+
+
+def _stratified(style: np.ndarray, order: np.ndarray, n_val: int) -> np.ndarray:
+    """``n_val`` validation indices spread over the styles in proportion (largest remainders), each
+    style's taken in ``order``; a style of two or more names keeps at least one for training."""
+    counts = np.bincount(style)
+    share = counts * n_val / max(len(style), 1)
+    take = np.floor(share).astype(np.int64)
+    extra = np.argsort(-(share - take), kind="stable")[: n_val - int(take.sum())]
+    take[extra] += 1
+    take = np.minimum(take, np.maximum(counts - 1, 0))
+    ranked = order[np.argsort(style[order], kind="stable")]  # grouped by style, each group in ``order``
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return np.sort(np.concatenate([ranked[a : a + t] for a, t in zip(starts, take)]))
 
 
 def display_name(source: str) -> str:
@@ -148,6 +196,9 @@ def parse_names(
     Whole-text operations (normalisation, the set of characters, lengths) run at
     C speed; a line number is searched for only when there is an error to report.
     """
+    first = next((line for line in text.split("\n", 64) if line.strip()), "")
+    if "\t" in first:  # a labelled corpus: name<TAB>style from the first line on
+        return _parse_labelled(text, source, lowercase=lowercase, max_len=max_len)
     items = [line.strip() for line in normalize(text, lowercase).split("\n")]
     bad = {c for c in set("".join(items)) if is_control(c)}
     if bad:
@@ -163,6 +214,59 @@ def parse_names(
     if not names:
         raise CorpusError(f"{source}: the corpus is empty (no non-blank lines)")
     return Corpus(names, source)
+
+
+def _check_style(style: str, where: str) -> str:
+    if not style:
+        raise CorpusError(f"{where}: the style after the tab is empty; write name<TAB>style")
+    if len(style) > STYLE_MAX_LEN or any(is_control(c) or c in "=," for c in style):
+        raise CorpusError(f"{where}: style {style[:STYLE_MAX_LEN]!r} must be at most {STYLE_MAX_LEN} characters "
+                          "of plain text without '=' or ',' (they separate the styles of a blend)")
+    return style
+
+
+def _parse_labelled(text: str, source: str, *, lowercase: bool, max_len: int) -> Corpus:
+    """A labelled corpus: ``name<TAB>style`` per line (blank lines skipped); errors name ``file:line``."""
+    names, labels = [], []
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        where = f"{display_name(source)}:{lineno}"
+        parts = raw.split("\t")
+        if len(parts) != 2:
+            raise CorpusError(f"{where}: expected name<TAB>style (one tab), found {len(parts) - 1} tabs; "
+                              "a labelled corpus has a style on every line")
+        if not parts[0].strip():
+            raise CorpusError(f"{where}: the name before the tab is empty")
+        try:
+            names.append(parse_names(parts[0], where, lowercase=lowercase, max_len=max_len).names[0])
+        except CorpusError as e:
+            raise CorpusError(str(e).replace(f"{where}: line 1: ", f"{where}: ")) from None
+        labels.append(_check_style(normalize(parts[1].strip(), False), where))
+    if not names:
+        raise CorpusError(f"{source}: the corpus is empty (no non-blank lines)")
+    return Corpus(tuple(names), source, tuple(labels))
+
+
+def read_folder(path: str | Path, *, lowercase: bool = True, max_len: int = MAX_ITEM_LEN) -> Corpus:
+    """A folder of ``STYLE.txt`` files, one name per line: a labelled corpus whose styles are the file stems."""
+    files = sorted(p for p in Path(path).iterdir() if p.suffix == ".txt" and p.is_file())
+    if not files:
+        raise CorpusError(f"{path}: the folder holds no STYLE.txt files (one name per line, the style is "
+                          "the file's name)")
+    names: list[str] = []
+    labels: list[str] = []
+    total = 0
+    for f in files:
+        part = read_corpus(f, lowercase=lowercase, max_len=max_len)
+        if part.labels is not None:
+            raise CorpusError(f"{f}: a file in a folder corpus is one plain name per line (no tabs)")
+        total += sum(map(len, part.names))
+        if total > MAX_FILE_BYTES:
+            raise CorpusError(f"{path}: the folder's names are over {MAX_FILE_BYTES >> 20} MiB in all")
+        names += part.names
+        labels += [_check_style(normalize(f.stem, False), str(f))] * len(part.names)
+    return Corpus(tuple(names), str(path), tuple(labels))
 
 
 def read_corpus(path: str | Path, *, lowercase: bool = True, max_len: int = MAX_ITEM_LEN) -> Corpus:
@@ -198,6 +302,8 @@ def load_corpus(spec: str | Path | None = None, *, lowercase: bool = True, max_l
     """A corpus by built-in name or by path (default: the built-in default corpus); see :func:`load_text`."""
     if spec is not None and not isinstance(spec, (str, Path)):
         raise CorpusError(f"a corpus is a file path or a built-in corpus name, not {type(spec).__name__}")
+    if not is_builtin(spec) and spec is not None and Path(spec).is_dir():
+        return read_folder(spec, lowercase=lowercase, max_len=max_len)
     text, source = load_text(spec)
     return parse_names(text, source, lowercase=lowercase, max_len=max_len)
 

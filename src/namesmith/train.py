@@ -91,6 +91,7 @@ class TrainData:
     encoded: Encoded  # the training names
     val_encoded: Encoded
     source: Corpus  # the corpus as given, before any split
+    styles: list[str] = field(default_factory=list)  # a labelled corpus's styles (id = index); empty otherwise
 
     @property
     def known_names(self) -> tuple[str, ...]:
@@ -102,7 +103,7 @@ def load_data(cfg: TrainConfig) -> TrainData:
     lowercase = not cfg.keep_case
     corpus = load_corpus(cfg.corpus, lowercase=lowercase, max_len=cfg.max_item_len)
     if cfg.val:
-        train, val = corpus, read_corpus(cfg.val, lowercase=lowercase, max_len=cfg.max_item_len)
+        train, val = corpus, load_corpus(cfg.val, lowercase=lowercase, max_len=cfg.max_item_len)
     elif cfg.val_fraction > 0 and len(corpus) >= 2:
         train, val = corpus.split(cfg.val_fraction, np.random.SeedSequence(cfg.seed, spawn_key=(STREAM_SPLIT,)),
                                   cfg.val_max)
@@ -110,7 +111,13 @@ def load_data(cfg: TrainConfig) -> TrainData:
         train, val = corpus, Corpus((), "none")
     # the validation names' characters join the vocabulary, so their NLL is always defined
     vocab = Vocab.from_names(train.names + val.names)
-    return TrainData(train, val, vocab, vocab.encode_many(train.names), vocab.encode_many(val.names), corpus)
+    encoded, val_encoded = vocab.encode_many(train.names), vocab.encode_many(val.names)
+    styles = corpus.styles
+    if styles:  # a labelled corpus: every name carries its style id
+        encoded = encoded.with_styles(train.style_ids(styles))
+        if val.labels is not None:
+            val_encoded = val_encoded.with_styles(val.style_ids(styles))
+    return TrainData(train, val, vocab, encoded, val_encoded, corpus, styles)
 
 
 def heldout_nll(model: Model, encoded: Encoded, rows: int = 1024) -> float:

@@ -34,6 +34,15 @@ class Encoded:
 
     ids: np.ndarray  # (total characters,) int32
     offsets: np.ndarray  # (N + 1,) int64, offsets[0] == 0
+    styles: np.ndarray | None = None  # (N,) int32 style id of each name (a labelled corpus), else None
+
+    def with_styles(self, styles: np.ndarray | None) -> "Encoded":
+        """The same names carrying the style ids ``styles (N,)``."""
+        if styles is not None:
+            styles = np.asarray(styles, dtype=np.int32)
+            if styles.shape != (len(self),):
+                raise VocabError(f"{len(self)} names need {len(self)} style ids, got shape {styles.shape}")
+        return Encoded(self.ids, self.offsets, styles)
 
     def __len__(self) -> int:
         return self.offsets.size - 1
@@ -66,7 +75,8 @@ class Encoded:
         starts, lengths = self.offsets[idx], self.lengths[idx]
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths)
-        return Encoded(self.ids[np.repeat(starts, lengths) + within], offsets)
+        return Encoded(self.ids[np.repeat(starts, lengths) + within], offsets,
+                       None if self.styles is None else self.styles[idx])
 
 
 def _characters(names: Iterable[str]) -> set[str]:

@@ -15,6 +15,8 @@ trainer never special-case a model). Every model is a :class:`Model`:
   state after each row's last real position). ``rng`` is the generator of the
   training step's random choices (dropout); the trainer always passes one, a
   model without randomness ignores it.
+* ``styles`` and ``with_style(s)``: a conditional model reads ``batch.styles (B,)``
+  and returns a view with the style fixed; other models ignore styles.
 * ``nll(batch, state=None) -> (B, T)``: ``forward``'s ``nll`` alone (scoring and
   evaluation use it; a model may override it with a path that skips the logits).
 * ``initial_state(B) -> State``: a tuple of arrays whose first axis is B, so a
@@ -158,6 +160,19 @@ class Model:
     def forward(self, batch, state: State | None = None, *, train: bool = False,
                 rng: np.random.Generator | None = None) -> tuple[float, Cache]:
         raise NotImplementedError
+
+    @property
+    def styles(self) -> int:
+        """Number of styles a conditional model knows (0: it has none and ignores ``batch.styles``)."""
+        return 0
+
+    def with_style(self, style: int | None) -> "Model":
+        """This model conditioned on style id ``style`` (None: the pooled "any style" distribution).
+
+        The result follows this same contract with the style fixed, so samplers and
+        scorers need nothing else; a model without styles returns itself.
+        """
+        return self
 
     def nll(self, batch, state: State | None = None) -> np.ndarray:
         """``(B, T)`` NLL of each target (0 on padding), as ``forward`` computes it: all that scoring needs.

@@ -29,23 +29,103 @@ from .base import REGISTRY, Cache, Model, State, StepFn
 from .layers import log_softmax, logsumexp
 
 
-class Mixture(Model):
-    """Per-character linear interpolation of component models (see module docstring)."""
+class Blend(Model):
+    """The per-character interpolation of model objects, built at run time and never saved.
+
+    What a style blend is (``with_style`` views of one model mixed with the
+    blend's weights), and the engine of :class:`Mixture`. Parts with weight 0
+    are dropped, so a weight of 1 is exactly the part itself.
+    """
+
+    normalized: ClassVar[bool] = True
+
+    def __init__(self, parts: list[Model], weights):
+        self._set_parts(list(parts), weights)
+        self.params = {}
+        self.config = {"vocab_size": self.parts[0].vocab_size, "dtype": "float64",
+                       "weights": [float(w) for w in np.exp(self._logw)]}
+
+    def _set_parts(self, parts: list[Model], weights) -> None:
+        w = np.asarray(weights, dtype=np.float64)
+        if len(parts) != w.size or not parts or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-6:
+            raise ConfigError("blend weights must be non-negative and sum to 1, one per part")
+        keep = np.flatnonzero(w > 0)
+        self.parts = [parts[i] for i in keep]
+        self._n_state = [len(p.initial_state(1)) for p in self.parts]
+        self._logw = np.log(w[keep])
+
+    def describe(self) -> str:
+        parts = " + ".join(f"{np.exp(lw):.2f} x {p.describe()}" for lw, p in zip(self._logw, self.parts))
+        return f"{self.kind or 'blend'} ({parts})"
+
+    @property
+    def styles(self) -> int:
+        return max(p.styles for p in self.parts)
+
+    def with_style(self, style: int | None) -> Model:
+        return Blend([p.with_style(style) for p in self.parts], np.exp(self._logw))
+
+    # ----- contract ----------------------------------------------------------------------
+    def _mix(self, logits_list) -> np.ndarray:
+        """``log sum_i lambda_i P_i``, accumulated part by part with ``logaddexp`` (no (C, ..., V) stack)."""
+        out = None
+        for part, z, logw in zip(self.parts, logits_list, self._logw):
+            z = np.asarray(z, dtype=np.float64)
+            lp = (z if part.normalized else log_softmax(z)) + logw  # (..., V) log(lambda_i P_i), a new array
+            out = lp if out is None else np.logaddexp(out, lp, out=out)
+        return out
+
+    def initial_state(self, B: int) -> State:
+        return tuple(s for p in self.parts for s in p.initial_state(B))
+
+    def _split(self, state: tuple) -> list[tuple]:
+        out, i = [], 0
+        for n in self._n_state:
+            out.append(tuple(state[i : i + n]))
+            i += n
+        return out
+
+    def stepper(self) -> StepFn:
+        steps = [p.stepper() for p in self.parts]
+
+        def step(ids: np.ndarray, state: tuple):
+            outs = [f(ids, s) for f, s in zip(steps, self._split(state))]
+            return self._mix([o[0] for o in outs]), tuple(s for o in outs for s in o[1])
+
+        return step
+
+    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
+        states = self._split(state) if state is not None else [None] * len(self.parts)
+        caches = [p.forward(batch, s)[1] for p, s in zip(self.parts, states)]
+        logp = self._mix([c["logits"] for c in caches])  # (B, T, V)
+        nll = -np.take_along_axis(logp, batch.Y[..., None].astype(np.int64), axis=2)[..., 0] * batch.mask
+        final = tuple(s for c in caches for s in c["final_state"])
+        return float(nll.sum() / batch.norm), {"logits": logp, "nll": nll, "final_state": final}
+
+    def nll(self, batch, state: State | None = None) -> np.ndarray:
+        """The targets' NLL from the parts' own ``nll``: ``-log sum_i lambda_i P_i(y)``, no (B, T, V) array."""
+        states = self._split(state) if state is not None else [None] * len(self.parts)
+        lp = np.stack([-np.asarray(p.nll(batch, s), dtype=np.float64)
+                       for p, s in zip(self.parts, states)])  # (C, B, T) log P_i(y)
+        lp += self._logw.reshape(-1, 1, 1)
+        return -logsumexp(lp, axis=0) * batch.mask  # (B, T)
+
+
+class Mixture(Blend):
+    """Per-character linear interpolation of registered component models, saved in checkpoints (see module docstring)."""
 
     kind = "mixture"
-    normalized: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {"components": None, "weights": None}
 
     def __init__(self, config: dict, params: dict[str, np.ndarray]):
-        super().__init__(config, params)
-        self.parts = []
+        Model.__init__(self, config, params)
+        parts = []
         for i, comp in enumerate(self.config["components"]):
             cls = REGISTRY[comp["type"]]
             prefix = f"c{i}."
             sub = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
-            self.parts.append(cls.from_arrays(comp["config"], sub))
-        self._n_state = [len(p.initial_state(1)) for p in self.parts]
-        self._logw = np.log(np.asarray(self.config["weights"], dtype=np.float64))
+            parts.append(cls.from_arrays(comp["config"], sub))
+        self._set_parts(parts, self.config["weights"])
 
     @classmethod
     def check_config(cls, config: dict) -> dict:
@@ -92,57 +172,9 @@ class Mixture(Model):
         params = {f"c{i}.{k}": v for i, m in enumerate(models) for k, v in m.params.items()}
         return cls(config, params)
 
-    def describe(self) -> str:
-        parts = " + ".join(f"{w:.2f} x {p.describe()}" for w, p in zip(self.config["weights"], self.parts))
-        return f"mixture ({parts})"
-
     def num_params(self) -> int:
         return sum(p.num_params() for p in self.parts)
 
-    # ----- contract ----------------------------------------------------------------------
-    def _mix(self, logits_list) -> np.ndarray:
-        """``log sum_i lambda_i P_i``, accumulated part by part with ``logaddexp`` (no (C, ..., V) stack)."""
-        out = None
-        for part, z, logw in zip(self.parts, logits_list, self._logw):
-            z = np.asarray(z, dtype=np.float64)
-            lp = (z if part.normalized else log_softmax(z)) + logw  # (..., V) log(lambda_i P_i), a new array
-            out = lp if out is None else np.logaddexp(out, lp, out=out)
-        return out
-
-    def initial_state(self, B: int) -> State:
-        return tuple(s for p in self.parts for s in p.initial_state(B))
-
-    def _split(self, state: tuple) -> list[tuple]:
-        out, i = [], 0
-        for n in self._n_state:
-            out.append(tuple(state[i : i + n]))
-            i += n
-        return out
-
-    def stepper(self) -> StepFn:
-        steps = [p.stepper() for p in self.parts]
-
-        def step(ids: np.ndarray, state: tuple):
-            outs = [f(ids, s) for f, s in zip(steps, self._split(state))]
-            return self._mix([o[0] for o in outs]), tuple(s for o in outs for s in o[1])
-
-        return step
-
-    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
-        states = self._split(state) if state is not None else [None] * len(self.parts)
-        caches = [p.forward(batch, s)[1] for p, s in zip(self.parts, states)]
-        logp = self._mix([c["logits"] for c in caches])  # (B, T, V)
-        nll = -np.take_along_axis(logp, batch.Y[..., None].astype(np.int64), axis=2)[..., 0] * batch.mask
-        final = tuple(s for c in caches for s in c["final_state"])
-        return float(nll.sum() / batch.norm), {"logits": logp, "nll": nll, "final_state": final}
-
-    def nll(self, batch, state: State | None = None) -> np.ndarray:
-        """The targets' NLL from the parts' own ``nll``: ``-log sum_i lambda_i P_i(y)``, no (B, T, V) array."""
-        states = self._split(state) if state is not None else [None] * len(self.parts)
-        lp = np.stack([-np.asarray(p.nll(batch, s), dtype=np.float64)
-                       for p, s in zip(self.parts, states)])  # (C, B, T) log P_i(y)
-        lp += self._logw.reshape(-1, 1, 1)
-        return -logsumexp(lp, axis=0) * batch.mask  # (B, T)
 
 
 def component_logprobs(models: list[Model], encoded: Encoded, rows: int = 1024) -> np.ndarray:

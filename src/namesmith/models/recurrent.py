@@ -23,10 +23,24 @@ Parameter names: layer 0 uses the cell's names as they are (the vanilla RNN's
 are the notebook's ``Wax, Waa, b``); layer ``l > 0`` appends ``_l`` (``Waa_1``).
 ``E`` is the embedding, ``Wya, by`` the output layer, ``h0`` (and ``c0``) the
 learned initial state when ``learn_h0`` is set.
+
+Styles (a conditional model, ``styles = S > 0``): each row of a batch carries a
+style id ``s`` in ``[0, S]``, where ``S`` means "any style" (the pooled model).
+Two learned tables make every step depend on it::
+
+    xa<t>     = Wx0 x<t> + b + Sg[s]         Sg (S+1, G): a gate bias per style, at every step
+    logits<t> = Wya h_L<t> + by + Sy[s]      Sy (S+1, V): an output bias per style
+
+Both start at zero (an untrained style is the pooled model). During training a
+row's style is replaced by ``S`` with probability ``style_dropout``, so the same
+network also learns the pooled distribution. ``with_style(s)`` returns a view of
+the model with the style fixed, which samples, scores and evaluates like any
+unconditional model.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -83,6 +97,8 @@ class RecurrentLM(TrainableModel):
         "embed": 0,
         "dropout": 0.0,
         "learn_h0": False,
+        "styles": 0,
+        "style_dropout": 0.0,
     }
 
     @classmethod
@@ -92,6 +108,8 @@ class RecurrentLM(TrainableModel):
         out["layers"] = int_option(out, "layers", 1, 16)
         out["embed"] = int_option(out, "embed", 0, 8192)
         out["dropout"] = float_option(out, "dropout", 0.0, 0.95)
+        out["styles"] = int_option(out, "styles", 0, 100_000)
+        out["style_dropout"] = float_option(out, "style_dropout", 0.0, 1.0)
         if not isinstance(out["learn_h0"], bool):
             raise ConfigError(f"model option learn_h0 must be true or false, got {out['learn_h0']!r}")
         return out
@@ -120,7 +138,34 @@ class RecurrentLM(TrainableModel):
                     shapes[cls._key(name, l)] = (H, 1)
         shapes["Wya"] = (V, H)
         shapes["by"] = (V, 1)
+        if config["styles"]:
+            shapes["Sg"] = (config["styles"] + 1, G)
+            shapes["Sy"] = (config["styles"] + 1, V)
         return shapes
+
+    @property
+    def styles(self) -> int:
+        """Number of styles (0: not a conditional model)."""
+        return self.config["styles"]
+
+    def with_style(self, style: int | None) -> "TrainableModel":
+        """This model with its style fixed (None: the pooled "any style" row); itself when it has no styles."""
+        if not self.styles:
+            return self
+        return StyleView(self, self.styles if style is None else int(style))
+
+    def _batch_styles(self, batch, train: bool, rng) -> np.ndarray | None:
+        """Each row's style id (B,), the pooled id S where the batch has none; style dropout when training."""
+        S = self.styles
+        if not S:
+            return None
+        B = batch.X.shape[0]
+        s = np.full(B, S, dtype=np.int64) if batch.styles is None else np.asarray(batch.styles, dtype=np.int64)
+        if s.shape != (B,) or s.min(initial=0) < 0 or s.max(initial=0) > S:
+            raise ConfigError(f"style ids must be in [0, {S}], one per row")
+        if train and self.config["style_dropout"] > 0:
+            s = np.where(rng.random(B) < self.config["style_dropout"], S, s)  # (B,)
+        return s
 
     @classmethod
     def create(cls, config: dict, rng: np.random.Generator) -> "RecurrentLM":
@@ -189,7 +234,10 @@ class RecurrentLM(TrainableModel):
         learned_state = state is None
         state0 = self.initial_state(B) if state is None else state
 
+        styles = self._batch_styles(batch, train, rng)  # (B,) or None
         xa, lookup_cache = self._input_forward(Xt)  # (T, B, G), bias included
+        if styles is not None:
+            xa = xa + p["Sg"][styles][None]  # (T, B, G) the style's gate bias at every step
         layer_caches = []
         inp = None
         final_state = []
@@ -211,21 +259,26 @@ class RecurrentLM(TrainableModel):
             layer_caches.append((lin_cache, cell_cache, keep))
             inp = hs
         logits, out_cache = linear_forward(inp.reshape(T * B, H), p["Wya"], p["by"])  # (T*B, V)
+        if styles is not None:
+            logits = (logits.reshape(T, B, V) + p["Sy"][styles][None]).reshape(T * B, V)  # the style's output bias
         loss, nll, xent_cache = softmax_xent_forward(logits, Yt.reshape(-1), maskt.reshape(-1), batch.norm)
         cache = {
             "logits": logits.reshape(T, B, V).transpose(1, 0, 2),  # (B, T, V)
             "nll": nll.reshape(T, B).T,  # (B, T)
             "final_state": tuple(final_state),
-            "inner": (lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B),
+            "inner": (lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B, styles),
         }
         return loss, cache
 
     def backward(self, cache: Cache) -> Params:
         cfg = self.config
         L, H = cfg["layers"], cfg["hidden"]
-        lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B = cache["inner"]
+        lookup_cache, layer_caches, out_cache, xent_cache, learned_state, T, B, styles = cache["inner"]
         grads: dict[str, np.ndarray] = {}
         dlogits = softmax_xent_backward(xent_cache)  # (T*B, V)
+        if styles is not None:
+            table = (styles, (self.styles + 1, dlogits.shape[1]), dlogits.dtype)
+            grads["Sy"] = lookup_backward(dlogits.reshape(T, B, -1).sum(axis=0), table)  # (S+1, V)
         dtop, grads["Wya"], grads["by"] = linear_backward(dlogits, out_cache)  # (T*B, H)
         dhs = dtop.reshape(T, B, H)
         for l in reversed(range(L)):
@@ -248,6 +301,8 @@ class RecurrentLM(TrainableModel):
                 dhs = dinp.reshape(T, B, H)
             else:
                 grads.update(self._input_backward(dxa.reshape(T * B, G), lookup_cache))
+                if styles is not None:
+                    grads["Sg"] = lookup_backward(dxa.sum(axis=0), (styles, (self.styles + 1, G), dxa.dtype))
         return grads
 
     def _input_forward(self, Xt: np.ndarray):
@@ -283,8 +338,8 @@ class RecurrentLM(TrainableModel):
         return grads
 
     # ----- generation ------------------------------------------------------------
-    def stepper(self) -> StepFn:
-        """``step`` with the input table and the transposed weights prepared once."""
+    def stepper(self, style: int | None = None) -> StepFn:
+        """``step`` with the input table and the transposed weights prepared once (for one style, if styled)."""
         p, cfg = self.params, self.config
         table = self._input_table()  # (V, G), bias included
         layers = []
@@ -292,6 +347,9 @@ class RecurrentLM(TrainableModel):
             proj = None if l == 0 else (p[self._key(self.cell.Wx, l)].T, p[self._key(self.cell.b, l)].T)
             layers.append((proj, self._layer_params(l)))
         WyaT, byT = p["Wya"].T, p["by"].T
+        if self.styles:
+            s = self.styles if style is None else style
+            table, byT = table + p["Sg"][s], byT + p["Sy"][s]  # (V, G), (1, V): the style's biases folded in
         cell, layer_state = self.cell, self._layer_state
 
         def step(ids: np.ndarray, state: tuple):
@@ -307,3 +365,36 @@ class RecurrentLM(TrainableModel):
 
         return step
 
+
+
+class StyleView(TrainableModel):
+    """A conditional recurrent model with its style fixed: an unconditional model to samplers and scorers.
+
+    Shares the model's parameters (read-only); not registered and never saved.
+    """
+
+    def __init__(self, model: RecurrentLM, style: int):
+        self.model, self.style = model, style
+        self.config, self.params = model.config, model.params
+
+    @property
+    def normalized(self) -> bool:
+        return self.model.normalized
+
+    def _fixed(self, batch):
+        return replace(batch, styles=np.full(batch.X.shape[0], self.style, dtype=np.int32))
+
+    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
+        return self.model.forward(self._fixed(batch), state, train=train, rng=rng)
+
+    def backward(self, cache: Cache) -> Params:
+        return self.model.backward(cache)
+
+    def initial_state(self, B: int) -> State:
+        return self.model.initial_state(B)
+
+    def stepper(self) -> StepFn:
+        return self.model.stepper(self.style)
+
+    def describe(self) -> str:
+        return f"{self.model.describe()}, style {self.style}"
