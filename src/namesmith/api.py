@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import CheckpointData, load_checkpoint, save_checkpoint
 from .config import FIELDS, RESUME_FIXED, TrainConfig, from_dict, resolve
-from .corpus import LONGEST_NAME, is_builtin, load_corpus, name_hashes
+from .corpus import FEW_NAMES, LONGEST_NAME, is_builtin, load_corpus, name_hashes
 from .errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from .files import (OutputLock, RunPaths, StagedLog, ensure_writable, output_target, read_jsonl, refuse_inputs,
                     remove_stale_temps, same_file)
@@ -42,6 +42,7 @@ from .optim import OPTIMIZERS
 from .runtime import ThreadTuner, keep_freed_memory
 from .sample import Sample, SampleOptions, SampleReport, Sampler
 from .score import NameScore, evaluate, nll_quantiles, score_names
+from .styles import classify, evaluate_styles, styled
 from .train import (STREAM_INIT, Hooks, Outcome, RunState, TrainData, heldout_nll, load_data, mix_with_ngram,
                     stream, train)
 
@@ -96,34 +97,57 @@ class Checkpoint(CheckpointData):
     def describe(self) -> str:
         return self.model.describe()
 
-    def sampler(self, exclude: Sequence[str] = ()) -> Sampler:
-        """A :class:`~namesmith.sample.Sampler` that knows every name this model was given."""
-        return Sampler(self.model, self.vocab, known_hashes=self.known_hashes, exclude=frozenset(exclude),
-                       lowercase=self.lowercase)
+    def sampler(self, exclude: Sequence[str] = (), style=None) -> Sampler:
+        """A :class:`~namesmith.sample.Sampler` that knows every name this model was given.
+
+        ``style``: one of :attr:`styles`, a blend ``"A=0.7,B=0.3"`` or ``{"A": 0.7, "B": 0.3}``
+        (see :mod:`namesmith.styles`), or None for the pooled model.
+        """
+        return Sampler(styled(self.model, self.styles, style), self.vocab, known_hashes=self.known_hashes,
+                       exclude=frozenset(exclude), lowercase=self.lowercase)
 
     def sample_report(self, n: int = 10, seed: int | None = None, *, exclude: Sequence[str] = (),
-                      deadline: float | None = None, **options) -> SampleReport:
+                      deadline: float | None = None, style=None, **options) -> SampleReport:
         """Like :meth:`sample`, with the number of candidates tried and the run's seed."""
-        return self.sampler(exclude).sample(n, SampleOptions.from_kwargs(**options), seed=seed, deadline=deadline)
+        return self.sampler(exclude, style).sample(n, SampleOptions.from_kwargs(**options), seed=seed,
+                                                   deadline=deadline)
 
-    def sample(self, n: int = 10, seed: int | None = None, **options) -> list[Sample]:
-        """``n`` random names; ``options`` are :class:`~namesmith.sample.SampleOptions` fields (prefix=...)."""
-        return self.sample_report(n, seed, **options).samples
+    def sample(self, n: int = 10, seed: int | None = None, *, style=None, **options) -> list[Sample]:
+        """``n`` random names, in a ``style`` or blend if given; ``options`` are
+        :class:`~namesmith.sample.SampleOptions` fields (prefix=...)."""
+        return self.sample_report(n, seed, style=style, **options).samples
 
-    def best(self, k: int = 10, **options) -> list[Sample]:
+    def best(self, k: int = 10, *, style=None, **options) -> list[Sample]:
         """The ``k`` most probable names that satisfy ``options``, most probable first."""
-        return self.sampler().best(k, SampleOptions.from_kwargs(**options))
+        return self.sampler(style=style).best(k, SampleOptions.from_kwargs(**options))
 
-    def score(self, names: Sequence[str], *, fold_accents: bool = False) -> list[NameScore]:
-        """Log-probability, surprisal per character and percentile of each name."""
-        return score_names(self.model, self.vocab, names, quantiles=self.quantiles, lowercase=self.lowercase,
-                           fold_accents=fold_accents)
+    def score(self, names: Sequence[str], *, style=None, fold_accents: bool = False) -> list[NameScore]:
+        """Log-probability, surprisal per character and percentile of each name (under ``style`` if given)."""
+        return score_names(styled(self.model, self.styles, style), self.vocab, names, quantiles=self.quantiles,
+                           lowercase=self.lowercase, fold_accents=fold_accents)
 
-    def evaluate(self, corpus: str | os.PathLike | Sequence[str], *, strict: bool = False,
-                 fold_accents: bool = False) -> dict:
-        """Held-out NLL (nats/char, end token included) of a corpus file, a built-in corpus or a list of names."""
+    def classify(self, names: Sequence[str], *, top: int | None = None, uniform_prior: bool = False,
+                 fold_accents: bool = False) -> list[dict]:
+        """Which style each name sounds like: ``p(style | name)`` by Bayes' rule (see :func:`styles.classify`)."""
+        return classify(self.model, self.vocab, names, self.styles, counts=self.style_counts,
+                        uniform_prior=uniform_prior, lowercase=self.lowercase, fold_accents=fold_accents, top=top)
+
+    def evaluate(self, corpus: str | os.PathLike | Sequence[str], *, labels: Sequence[str] | None = None,
+                 strict: bool = False, fold_accents: bool = False, uniform_prior: bool = False) -> dict:
+        """Held-out NLL (nats/char, end token included) of a corpus file, a built-in corpus or a list of names.
+
+        A labelled corpus (or ``labels``) on a model with styles is scored under each
+        name's own style and classified: ``accuracy``, ``macro_accuracy``, ``per_style``.
+        """
         if isinstance(corpus, (str, os.PathLike)):
-            corpus = load_corpus(corpus, lowercase=self.lowercase, max_len=LONGEST_NAME).names
+            loaded = load_corpus(corpus, lowercase=self.lowercase, max_len=LONGEST_NAME)
+            corpus, labels = loaded.names, loaded.labels if labels is None else labels
+        if labels is not None and self.styles:
+            if strict:
+                evaluate(self.model, self.vocab, corpus, lowercase=self.lowercase, strict=True,
+                         fold_accents=fold_accents)
+            return evaluate_styles(self.model, self.vocab, corpus, labels, self.styles, counts=self.style_counts,
+                                   uniform_prior=uniform_prior, lowercase=self.lowercase, fold_accents=fold_accents)
         return evaluate(self.model, self.vocab, corpus, lowercase=self.lowercase, strict=strict,
                         fold_accents=fold_accents)
 
@@ -264,6 +288,7 @@ class _Run(Hooks):
         self.log(f"namesmith: training {self.model.describe()} on {len(self.data.train):,} names "
                  f"({self.data.train.source}), validating on {len(self.data.val):,}; "
                  f"alphabet {self.data.vocab.describe()}")
+        self._log_styles()
         self.log("configuration: " + json.dumps(self.cfg.to_dict(), sort_keys=True))
         self.metrics = self._open_metrics()
         try:
@@ -287,6 +312,21 @@ class _Run(Hooks):
         finally:
             if self.metrics is not None:
                 self.metrics.close()
+
+    def _log_styles(self) -> None:
+        """The styles of a labelled corpus and their sizes; a warning for the small ones."""
+        if not self.data.styles:
+            return
+        counts = self.data.train.style_counts()
+        shown = ", ".join(f"{s} {counts.get(s, 0):,}" for s in self.data.styles[:40])
+        more = f", … ({len(self.data.styles)} in all)" if len(self.data.styles) > 40 else ""
+        self.log(f"styles ({len(self.data.styles)}, training names each): {shown}{more}")
+        few = [s for s in self.data.styles if counts.get(s, 0) < FEW_NAMES]
+        if few:
+            self.log(f"warning: {len(few)} style(s) have fewer than {FEW_NAMES} training names "
+                     f"({', '.join(few[:10])}): expect them to lean on the pooled model")
+        if not isinstance(self.model, Model) or not self.model.styles:
+            self.log("warning: this model family does not take styles yet; it learns the pooled names")
 
     def _open_metrics(self) -> StagedLog | None:
         if self.paths is None:
@@ -408,6 +448,7 @@ class _Run(Hooks):
     def _fit_counts(self, cls: type[FittedModel]) -> Checkpoint:
         """Models fitted from counts (n-gram): one pass, no optimizer."""
         t0 = time.perf_counter()
+        self._log_styles()
         with self.phases("fitting"):
             model = cls.fit(self.cfg.model_config(self.data.vocab.size, len(self.data.styles)), self.data.encoded)
         seconds = time.perf_counter() - t0

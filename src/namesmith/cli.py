@@ -26,6 +26,7 @@ from .config import FIELDS, PRESETS, TrainConfig, choices
 from .corpus import LONGEST_NAME, builtin_corpora, load_corpus, read_corpus
 from .errors import ConfigError, NamesmithError
 from .files import OutputLock, ensure_writable, output_target, refuse_inputs
+from .plot import plot_confusion, plot_run
 from .rng import check_seed
 from .runtime import keep_freed_memory
 from .sample import SampleOptions
@@ -163,6 +164,8 @@ def _add_sample_options(p) -> None:
     g.add_argument("--max-tries", type=int, help="candidate budget for the rejection filters (default 100*n+1000)")
     g.add_argument("--seed", type=int, help="seed for reproducible names (each name's own seed is in --format json)")
     g.add_argument("--best", type=int, metavar="K", help="the K most probable names instead of random ones")
+    g.add_argument("--style", help="a style of a model trained on a labelled corpus, or a blend "
+                   "'Italian=0.7,Japanese=0.3' (default: all styles pooled)")
 
 
 def build_parser() -> Parser:
@@ -195,7 +198,20 @@ def build_parser() -> Parser:
     p.add_argument("--samples", type=int, default=0, metavar="N",
                    help="also generate N names at temperatures 0.5, 0.8, 1.0 and report their statistics")
     p.add_argument("--seed", type=int, default=0, help="seed for --samples")
+    p.add_argument("--uniform-prior", action="store_true",
+                   help="labelled corpora: classify with equal style priors instead of the training shares")
+    p.add_argument("--confusion", metavar="PNG", help="labelled corpora: draw the confusion matrix (needs matplotlib)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("classify", help="which style does a name sound like? p(style | name) from a styled model")
+    p.add_argument("model")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--file", help="classify every name in this file (one per line)")
+    p.add_argument("--top", type=int, metavar="K", help="show the K most probable styles (default 3; all with --json)")
+    p.add_argument("--uniform-prior", action="store_true", help="equal style priors instead of the training shares")
+    p.add_argument("--fold-accents", action="store_true", help="read accented letters the model never saw as plain")
+    p.add_argument("--json", action="store_true", help="a list in input order: name, style, probability, styles")
+    p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("score", help="how plausible is a name? log-probability and surprisal per character")
     p.add_argument("model")
@@ -203,6 +219,7 @@ def build_parser() -> Parser:
     p.add_argument("--file", help="score every name in this file (one per line)")
     p.add_argument("--explain", action="store_true", help="show each character's surprisal")
     p.add_argument("--fold-accents", action="store_true", help="read accented letters the model never saw as plain")
+    p.add_argument("--style", help="score under this style or blend (a model trained on a labelled corpus)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_score)
 
@@ -308,7 +325,7 @@ def cmd_sample(args) -> int:
     opts = sample_options(args)
     if args.seed is not None:
         check_seed(args.seed)
-    sampler = ck.sampler(_exclude(ck, args.exclude_file))
+    sampler = ck.sampler(_exclude(ck, args.exclude_file), args.style)
     report = None
     if args.best is not None:
         samples = sampler.best(args.best, opts)
@@ -335,7 +352,14 @@ def cmd_eval(args) -> int:
     ck = load(args.model)
     seed = check_seed(args.seed)
     corpus = load_corpus(args.corpus, lowercase=ck.lowercase, max_len=LONGEST_NAME)
-    report = ck.evaluate(corpus.names, strict=args.strict, fold_accents=args.fold_accents)
+    if args.confusion:
+        if not (ck.styles and corpus.labels):
+            raise ConfigError("--confusion needs a model with styles and a labelled corpus (name<TAB>style)")
+        refuse_inputs([output_target(args.confusion, "plot")], [("model", args.model), ("corpus", args.corpus)])
+    report = ck.evaluate(corpus.names, labels=corpus.labels, strict=args.strict, fold_accents=args.fold_accents,
+                         uniform_prior=args.uniform_prior)
+    if args.confusion:
+        print(f"wrote {plot_confusion(report, args.confusion)}", file=sys.stderr)
     if report["skipped"]:
         chars = ", ".join(map(repr, report["unknown_chars"][:10]))
         print(f"namesmith: skipped {report['skipped']} of {report['skipped'] + report['names']} names with "
@@ -355,6 +379,11 @@ def cmd_eval(args) -> int:
         f"bits/char   {report['bits_per_char']:.4f}",
         f"perplexity  {report['perplexity']:.3f}",
     ]
+    if "accuracy" in report:
+        lines.append(f"style       accuracy {report['accuracy']:.1%}, macro accuracy {report['macro_accuracy']:.1%} "
+                     "(NLL above: each name under its own style)")
+        for style, r in report["per_style"].items():
+            lines.append(f"  {style:<20} {r['names']:>7,} names  NLL {r['nll']:.4f}  accuracy {r['accuracy']:.1%}")
     for g in report.get("generation", []):
         lines.append(
             f"T={g['temperature']:<4} novel {g['novel']:.1%}  unique {g['unique']:.1%}  "
@@ -371,7 +400,7 @@ def cmd_score(args) -> int:
         names += list(read_corpus(args.file, lowercase=False, max_len=LONGEST_NAME).names)
     if not names:
         raise ConfigError("give names to score, or --file FILE")
-    scores = ck.score(names, fold_accents=args.fold_accents)
+    scores = ck.score(names, style=args.style, fold_accents=args.fold_accents)
     if all(s.logprob is None for s in scores):
         s = scores[0]
         raise ConfigError(f"{s.name!r} cannot be scored: the model never saw {', '.join(map(repr, s.unknown_chars))} "
@@ -395,6 +424,29 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_classify(args) -> int:
+    ck = load(args.model)
+    names = list(args.names)
+    if args.file:
+        names += list(read_corpus(args.file, lowercase=False, max_len=LONGEST_NAME).names)
+    if not names:
+        raise ConfigError("give names to classify, or --file FILE")
+    top = args.top if args.top is not None or args.json else 3
+    results = ck.classify(names, top=top, uniform_prior=args.uniform_prior, fold_accents=args.fold_accents)
+    if args.json:
+        _out(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    lines = []
+    for r in results:
+        if r["style"] is None:
+            lines.append(f"{_cap(r['name']):<20} cannot be classified: the model never saw "
+                         f"{', '.join(map(repr, r['unknown_chars']))}")
+        else:
+            lines.append(f"{_cap(r['name']):<20} " + "  ".join(f"{s} {p:.1%}" for s, p in r["styles"].items()))
+    _out("\n".join(lines) + "\n")
+    return 0
+
+
 def cmd_corpora(args) -> int:
     rows = builtin_corpora()
     if args.json:
@@ -409,8 +461,6 @@ def cmd_corpora(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .plot import plot_run
-
     _out(f"wrote {plot_run(args.run, args.out)}\n")
     return 0
 

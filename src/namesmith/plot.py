@@ -62,3 +62,41 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
     fig.savefig(png, format="png")
     atomic_write(target, lambda f: f.write(png.getvalue()))
     return target
+
+
+def plot_confusion(report: dict, out: str | Path) -> Path:
+    """Draw the confusion matrix of a per-style evaluation (rows: given style, columns: predicted), row-normalised."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise NamesmithError("plotting needs matplotlib: pip install 'namesmith[plot]'") from None
+    import numpy as np
+
+    target = Path(out)
+    if not target.parent.is_dir():
+        raise OutputError(f"{target.parent}: no such folder for the plot")
+    styles, counts = report["styles"], np.asarray(report["confusion"], dtype=np.float64)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = min(2.0 + 0.35 * len(styles), 24.0)
+    fig = Figure(figsize=(size + 1.5, size), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(styles)), styles, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(styles)), styles, fontsize=7)
+    if len(styles) <= 20:
+        for i in range(len(styles)):
+            for j in range(len(styles)):
+                if counts[i, j]:
+                    ax.text(j, i, f"{shares[i, j]:.0%}", ha="center", va="center", fontsize=6,
+                            color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted style")
+    ax.set_ylabel("given style")
+    ax.set_title(f"accuracy {report['accuracy']:.1%}, macro {report['macro_accuracy']:.1%}")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    atomic_write(target, lambda f: f.write(png.getvalue()))
+    return target

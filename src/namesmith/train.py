@@ -45,7 +45,7 @@ import numpy as np
 
 from .batch import Batch, batch_order, length_sorted_batches, pad
 from .config import TrainConfig
-from .corpus import Corpus, load_corpus, read_corpus
+from .corpus import Corpus, load_corpus
 from .errors import ConfigError, TrainingDiverged
 from .models import Model, TrainableModel
 from .models.mixture import Mixture, fit_weights

@@ -1,0 +1,197 @@
+"""Styles: choosing one, blending several, and the reverse question (which style does a name sound like?).
+
+A conditional model (``model.styles = S > 0``, trained on a labelled corpus)
+gives ``P_s(c | history)`` for each style ``s`` and, with no style, the pooled
+distribution (trained by style dropout). Everything here is built from the
+contract's ``with_style(s)`` views, so sampling, k-best and scoring need nothing new.
+
+**Blend.** ``"Italian=0.7,Japanese=0.3"`` is the per-character arithmetic mixture
+
+    P(c | h) = sum_s w_s P_s(c | h)        (weights normalised to sum to 1)
+
+of the styles' next-character distributions, each style's network running on
+the same history (``models.mixture.Blend``). Chosen over the geometric mixture
+``prod_s P_s^{w_s}`` because it stays a proper mixture of things each style
+would say: a name can start Italian and drift Japanese, every character it
+emits is plausible under at least one parent, and a style whose weight is 0 is
+dropped, so ``A=1,B=0`` is exactly ``A``. (The geometric blend favours strings
+every parent finds plausible and collapses toward their common core; with
+disjoint alphabets it can emit nothing at all.)
+
+**Classification** by Bayes' rule from the same model:
+``p(s | name) ∝ p(s) · prod_t P_s(c_t | c_<t)`` with ``p(s)`` the training
+share of each style (``uniform_prior=True``: equal), one pass over the names
+per style.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Sequence
+
+import numpy as np
+
+from .errors import ConfigError, VocabError
+from .models.base import Model
+from .models.mixture import Blend
+from .score import LN2, _check_pair, _names, _non_finite, name_totals, perplexity, prepare_names
+from .vocab import Vocab
+
+
+def _style_index(name: str, styles: Sequence[str]) -> int:
+    """The id of style ``name``: an exact match, else the one case-insensitive match."""
+    if name in styles:
+        return list(styles).index(name)
+    folded = [i for i, s in enumerate(styles) if s.casefold() == name.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    shown = ", ".join(styles[:30]) + (f", … ({len(styles)} in all)" if len(styles) > 30 else "")
+    raise ConfigError(f"unknown style {name!r}; this model knows: {shown}")
+
+
+def parse_styles(spec, styles: Sequence[str]) -> list[tuple[int, float]] | None:
+    """``(style id, weight)`` pairs of a style or blend, weights summing to 1; None for no style (pooled).
+
+    ``spec``: ``"Italian"``, ``"Italian=0.7,Japanese=0.3"`` (weights are relative and
+    normalised), or a mapping ``{"Italian": 0.7, "Japanese": 0.3}``.
+    """
+    if spec is None or spec == "":
+        return None
+    if not styles:
+        raise ConfigError("this model was not trained on a labelled corpus, so it has no styles "
+                          "(train on name<TAB>style lines or a folder of STYLE.txt files)")
+    if isinstance(spec, str):
+        parts = spec.split(",")
+        if len(parts) > 1 and not all("=" in p for p in parts):
+            raise ConfigError(f"a blend gives every style a weight: 'A=0.7,B=0.3', got {spec!r}")
+        pairs = [(p.partition("=")[0].strip(), p.partition("=")[2].strip() if "=" in p else "1") for p in parts]
+    elif isinstance(spec, Mapping):
+        pairs = list(spec.items())
+    else:
+        raise ConfigError(f"a style is a name, 'A=0.7,B=0.3' or a mapping of style to weight, "
+                          f"not {type(spec).__name__}")
+    out: dict[int, float] = {}
+    for name, weight in pairs:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"a style name is non-empty text, got {name!r}")
+        try:
+            w = float(weight) if not isinstance(weight, bool) else math.nan
+        except (TypeError, ValueError):
+            w = math.nan
+        if not math.isfinite(w) or w < 0:
+            raise ConfigError(f"the weight of style {name!r} must be a number ≥ 0, got {weight!r}")
+        i = _style_index(name, styles)
+        if i in out:
+            raise ConfigError(f"style {styles[i]!r} appears twice in the blend")
+        out[i] = w
+    total = sum(out.values())
+    if total <= 0:
+        raise ConfigError("a blend needs at least one style with a weight above 0")
+    return [(i, w / total) for i, w in out.items()]
+
+
+def styled(model: Model, styles: Sequence[str], spec) -> Model:
+    """``model`` conditioned on a style or blend (see :func:`parse_styles`); ``model`` itself for None."""
+    pairs = parse_styles(spec, styles)
+    if pairs is None:
+        return model
+    if len(pairs) == 1 or sum(w > 0 for _, w in pairs) == 1:
+        return model.with_style(next(i for i, w in pairs if w > 0))
+    return Blend([model.with_style(i) for i, _ in pairs], [w for _, w in pairs])
+
+
+def _priors(styles: Sequence[str], counts: Mapping[str, int] | None, uniform: bool) -> np.ndarray:
+    """log p(s): the training shares (add-one smoothed), or uniform."""
+    c = np.array([0 if counts is None else counts.get(s, 0) for s in styles], dtype=np.float64)
+    if uniform or not c.any():
+        return np.full(len(styles), -math.log(len(styles)))
+    c += 1.0
+    return np.log(c / c.sum())
+
+
+def style_loglik(model: Model, vocab: Vocab, names: list[str], n_styles: int) -> np.ndarray:
+    """``log P_s(name + end)`` of every (encodable) name under every style: ``(S, N)``."""
+    encoded = vocab.encode_many(names)
+    with np.errstate(all="ignore"):
+        out = np.stack([-name_totals(model.with_style(s), encoded) for s in range(n_styles)])
+    if not np.isfinite(out).all():
+        raise _non_finite()
+    return out
+
+
+def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts: Mapping[str, int] | None = None,
+             uniform_prior: bool = False, lowercase: bool | None = None, fold_accents: bool = False,
+             top: int | None = None) -> list[dict]:
+    """``p(style | name)`` for each name, in input order.
+
+    Each result: ``name``, ``style`` (the most probable), ``probability`` (its
+    posterior), ``styles`` (style → probability, most probable first, the ``top``
+    first if given). A name with characters the model never saw gets ``style``
+    None and its ``unknown_chars``.
+    """
+    _check_pair(model, vocab)
+    if not styles or model.styles != len(styles):
+        raise ConfigError("classification needs a model trained on a labelled corpus (it has no styles)")
+    names = _names(names)
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise ConfigError(f"top must be a whole number ≥ 1, got {top!r}")
+    prep = prepare_names(vocab, names, vocab.caseless if lowercase is None else lowercase, fold_accents)
+    ok = prep.ok
+    results: list[dict] = [{"name": n, "style": None, "probability": None, "styles": {}, "unknown_chars": u}
+                           for n, u in zip(prep.names, prep.unknown)]
+    if ok:
+        joint = style_loglik(model, vocab, [prep.names[i] for i in ok], len(styles))
+        joint += _priors(styles, counts, uniform_prior)[:, None]  # (S, N) log p(s) + log P_s(name)
+        post = np.exp(joint - joint.max(axis=0))
+        post /= post.sum(axis=0)  # (S, N)
+        for col, i in enumerate(ok):
+            order = np.argsort(-post[:, col], kind="stable")[:top]
+            results[i].update(style=styles[order[0]], probability=float(post[order[0], col]),
+                              styles={styles[s]: float(post[s, col]) for s in order})
+    return results
+
+
+def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], styles: Sequence[str], *,
+                    counts: Mapping[str, int] | None = None, uniform_prior: bool = False,
+                    lowercase: bool | None = None, fold_accents: bool = False) -> dict:
+    """Per-style evaluation of a labelled list: NLL given each name's own style, and classification.
+
+    Keys: ``nll`` (nats/char, end token included, each name under its given
+    style), ``bits_per_char``, ``perplexity``, ``names``, ``chars``, ``tokens``,
+    ``skipped``, ``unknown_chars``, ``accuracy``, ``macro_accuracy`` (the mean of
+    the styles' accuracies), ``per_style`` (style → ``nll``, ``accuracy``,
+    ``names``) and ``confusion`` (rows: given style, columns: predicted; in
+    ``styles`` order).
+    """
+    _check_pair(model, vocab)
+    names = _names(names)
+    if len(labels) != len(names):
+        raise ConfigError("every name needs its style")
+    ids = np.array([_style_index(s, styles) for s in labels], dtype=np.int64)
+    prep = prepare_names(vocab, names, vocab.caseless if lowercase is None else lowercase, fold_accents)
+    ok = prep.ok
+    if not ok:
+        raise VocabError("none of the names can be scored: every one has characters the model never saw")
+    kept = [prep.names[i] for i in ok]
+    given = ids[ok]  # (N,)
+    loglik = style_loglik(model, vocab, kept, len(styles))  # (S, N)
+    steps = np.array([len(n) + 1 for n in kept], dtype=np.float64)  # (N,) predictions per name
+    nll_own = -loglik[given, np.arange(len(kept))]  # (N,)
+    predicted = np.argmax(loglik + _priors(styles, counts, uniform_prior)[:, None], axis=0)  # (N,)
+    right = predicted == given
+    S = len(styles)
+    confusion = np.zeros((S, S), dtype=np.int64)
+    np.add.at(confusion, (given, predicted), 1)
+    per_style = {}
+    for s in np.unique(given):
+        rows = given == s
+        per_style[styles[s]] = {"nll": float(nll_own[rows].sum() / steps[rows].sum()),
+                                "accuracy": float(right[rows].mean()), "names": int(rows.sum())}
+    nll = float(nll_own.sum() / steps.sum())
+    unknown = sorted({c for u in prep.unknown for c in u})
+    return {"nll": nll, "bits_per_char": nll / LN2, "perplexity": perplexity(nll), "names": len(kept),
+            "chars": int(steps.sum()) - len(kept), "tokens": int(steps.sum()), "skipped": len(names) - len(kept),
+            "unknown_chars": unknown, "accuracy": float(right.mean()),
+            "macro_accuracy": float(np.mean([v["accuracy"] for v in per_style.values()])),
+            "per_style": per_style, "styles": list(styles), "confusion": confusion.tolist()}

@@ -1,0 +1,230 @@
+"""Styles: labelled corpora, conditional models (gradient-checked), style views, blends, classification."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import namesmith
+from namesmith.batch import make_batch
+from namesmith.cli import main
+from namesmith.corpus import Corpus, load_corpus, parse_names
+from namesmith.errors import CheckpointError, ConfigError, CorpusError
+from namesmith.models import MODELS
+from namesmith.styles import parse_styles
+
+from conftest import build_model
+from test_gradcheck import numeric_grad, rel_error
+
+ALPHA, OMEGA = "abcdefgh", "stuvwxyz"
+
+
+# ----- labelled corpora ----------------------------------------------------------------------------
+def test_tsv_and_folder_corpora(tmp_path):
+    c = parse_names("Anna\tItalian\nbob\tEnglish\n\nanna\tEnglish\n", "t.tsv")
+    assert c.names == ("anna", "bob", "anna") and c.labels == ("Italian", "English", "English")
+    assert c.styles == ["English", "Italian"] and c.style_counts() == {"English": 2, "Italian": 1}
+    folder = tmp_path / "styles"
+    folder.mkdir()
+    (folder / "Norse.txt").write_text("Ragnar\nSigrid\n", encoding="utf-8")
+    (folder / "Elvish.txt").write_text("Elrond\n", encoding="utf-8")
+    (folder / "notes.md").write_text("ignored\n", encoding="utf-8")
+    f = load_corpus(folder)
+    assert f.names == ("elrond", "ragnar", "sigrid") and f.labels == ("Elvish", "Norse", "Norse")
+    assert parse_names("anna\nbob\n").labels is None  # plain files stay unlabelled
+
+
+@pytest.mark.parametrize("text,message", [
+    ("anna\tIt\nbob\n", r"t.tsv:2: expected name<TAB>style \(one tab\), found 0"),
+    ("anna\tIt\nb\tx\ty\n", r"t.tsv:2: .*found 2 tabs"),
+    ("anna\tIt\n\tIt\n", r"t.tsv:2: the name before the tab is empty"),
+    ("anna\tIt\nbob\t \n", r"t.tsv:2: the style after the tab is empty"),
+    ("anna\tIt\nbob\tA=B\n", r"t.tsv:2: style 'A=B' must be"),
+    ("anna\tIt\nbo\x01b\tIt\n", r"t.tsv:2: control character"),
+])
+def test_labelled_file_errors_name_file_and_line(text, message):
+    with pytest.raises(CorpusError, match=message):
+        parse_names(text, "t.tsv")
+
+
+def test_folder_errors(tmp_path):
+    with pytest.raises(CorpusError, match="no STYLE.txt files"):
+        load_corpus(tmp_path)
+    (tmp_path / "A.txt").write_text("x\ty\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="one plain name per line"):
+        load_corpus(tmp_path)
+
+
+def test_split_is_stratified_by_style():
+    c = Corpus(tuple(f"n{i}" for i in range(200)), "x", tuple("A" if i < 180 else "B" for i in range(200)))
+    train, val = c.split(0.1, 0)
+    assert val.style_counts() == {"A": 18, "B": 2} and train.style_counts() == {"A": 162, "B": 18}
+    assert sorted(train.names + val.names) == sorted(c.names)
+    train, val = Corpus(("a", "b", "c"), "x", ("A", "B", "B")).split(0.5, 0)
+    assert set(train.labels) == {"A", "B"} and val.labels == ("B",)  # a one-name style keeps it for training
+
+
+# ----- the conditional recurrent models -------------------------------------------------------------
+STYLED = [pytest.param(kind, cfg, id=f"{kind}-{name}") for kind, cls in MODELS.items() if cls.trainable
+          for name, cfg in (("onehot", {"hidden": 4, "styles": 3}),
+                            ("embed-stacked", {"hidden": 3, "embed": 2, "layers": 2, "styles": 2}))]
+
+
+def _styled_batch(tiny_vocab, styles):
+    names = ["anna", "bob", "", "emma", "e"]
+    return replace(make_batch([tiny_vocab.encode(n) for n in names], dtype=np.float64, norm="tokens"),
+                   styles=np.array(styles, dtype=np.int32))
+
+
+@pytest.mark.parametrize("kind,cfg", STYLED)
+def test_gradient_check_with_styles(kind, cfg, tiny_vocab):
+    """Sg and Sy get exact gradients; rows of several styles (and the pooled id S) in one batch."""
+    S = cfg["styles"]
+    batch = _styled_batch(tiny_vocab, [0, S, 1, 0, S])
+    model = build_model(kind, cfg, tiny_vocab)
+    _, cache = model.forward(batch)
+    grads = model.backward(cache)
+    assert set(grads) == set(model.params) and {"Sg", "Sy"} <= set(grads)
+    for name, p in model.params.items():
+        err = rel_error(numeric_grad(lambda: model.forward(batch)[0], p), grads[name])
+        assert err < 1e-6, f"{kind} {name}: relative error {err:.2e}"
+
+
+@pytest.mark.parametrize("kind,cfg", STYLED)
+def test_style_view_steps_equal_forward_and_styles_differ(kind, cfg, tiny_vocab):
+    model = build_model(kind, cfg, tiny_vocab, seed=5)
+    batch = _styled_batch(tiny_vocab, [1] * 5)
+    view = model.with_style(1)
+    _, cache = model.forward(batch)
+    np.testing.assert_array_equal(view.forward(replace(batch, styles=None))[1]["logits"], cache["logits"])
+    state = view.initial_state(batch.size)
+    for t in range(batch.X.shape[1]):
+        logits, state = view.step(batch.X[:, t], state)
+        np.testing.assert_allclose(logits, cache["logits"][:, t], rtol=1e-10, atol=1e-12)
+    pooled = model.forward(replace(batch, styles=None))[1]["logits"]
+    assert not np.allclose(pooled, cache["logits"])  # the style changes the distribution
+    np.testing.assert_array_equal(model.with_style(None).forward(batch)[1]["logits"], pooled)
+
+
+def test_style_dropout_uses_the_training_generator(tiny_vocab):
+    model = build_model("rnn", {"hidden": 4, "styles": 2, "style_dropout": 0.5}, tiny_vocab)
+    batch = _styled_batch(tiny_vocab, [0, 1, 0, 1, 0])
+    a = model.forward(batch, train=True, rng=np.random.default_rng(3))[0]
+    assert a == model.forward(batch, train=True, rng=np.random.default_rng(3))[0]
+    seen = {model.forward(batch, train=True, rng=np.random.default_rng(s))[0] for s in range(8)}
+    assert len(seen) > 1  # some rows were trained as "any style"
+
+
+# ----- blends ----------------------------------------------------------------------------------------
+def test_parse_styles():
+    styles = ["Italian", "Japanese", "Norse"]
+    assert parse_styles(None, styles) is None
+    assert parse_styles("japanese", styles) == [(1, 1.0)]
+    assert parse_styles("Italian=3,Japanese=1", styles) == [(0, 0.75), (1, 0.25)]
+    assert parse_styles({"Norse": 0.2, "Italian": 0.2}, styles) == [(2, 0.5), (0, 0.5)]
+    for bad, msg in [("Klingon", "unknown style 'Klingon'; this model knows: Italian, Japanese, Norse"),
+                     ("Italian,Japanese", "every style a weight"), ("Italian=-1,Norse=1", "≥ 0"),
+                     ("Italian=x,Norse=1", "≥ 0"), ("Italian=0,Norse=0", "above 0"),
+                     ("Italian=1,italian=1", "twice"), (3, "not int")]:
+        with pytest.raises(ConfigError, match=msg):
+            parse_styles(bad, styles)
+    with pytest.raises(ConfigError, match="no styles"):
+        parse_styles("Italian", [])
+
+
+@pytest.fixture(scope="module")
+def two_styles(tmp_path_factory):
+    """A GRU trained on two styles with disjoint alphabets (a-h and s-z)."""
+    d = tmp_path_factory.mktemp("styles")
+    rng = np.random.default_rng(0)
+    lines = []
+    for _ in range(1500):
+        for style, letters in (("Alpha", ALPHA), ("Omega", OMEGA)):
+            lines.append("".join(rng.choice(list(letters), rng.integers(3, 7))) + "\t" + style)
+    (d / "two.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log = []
+    ck = namesmith.fit(d / "two.tsv", d / "two.npz", model="gru", hidden=16, embed=8, steps=500, eval_every=100,
+                       patience=0, lr=0.03, dropout=0.0, mix_ngram=0, samples=0, log=log.append)
+    return d, ck, log
+
+
+def _pure(names, letters):
+    return sum(set(n) <= set(letters) for n in names) / len(names)
+
+
+def test_each_style_samples_its_own_alphabet(two_styles):
+    d, ck, log = two_styles
+    assert ck.styles == ["Alpha", "Omega"] and ck.style_counts == {"Alpha": 1350, "Omega": 1350}
+    assert any(line.startswith("styles (2, training names each): Alpha 1,350, Omega 1,350") for line in log)
+    alpha = [s.name for s in ck.sample(500, seed=1, style="Alpha")]
+    omega = [s.name for s in ck.sample(500, seed=1, style="Omega")]
+    # maximum likelihood leaves ~0.1% per character on the other alphabet; at temperature 1 nearly every name is pure
+    assert _pure(alpha, ALPHA) >= 0.97 and _pure(omega, OMEGA) >= 0.97
+    cold = [s.name for s in ck.sample(300, seed=2, style="Alpha", temperature=0.5)]
+    assert _pure(cold, ALPHA) == 1.0
+    pooled = [s.name for s in ck.sample(500, seed=1)]
+    assert 0.3 < _pure(pooled, ALPHA) < 0.7  # no style: the pooled model, both styles
+
+
+def test_blends(two_styles):
+    d, ck, _ = two_styles
+    half = [s.name for s in ck.sample(500, seed=3, style="Alpha=0.5,Omega=0.5")]
+    assert set("".join(half)) <= set(ALPHA + OMEGA)
+    assert _pure(half, ALPHA) > 0.1 and _pure(half, OMEGA) > 0.1  # names of both styles
+    pure = [(s.name, s.logprob) for s in ck.sample(200, seed=4, style="Alpha")]
+    assert [(s.name, s.logprob) for s in ck.sample(200, seed=4, style="Alpha=1,Omega=0")] == pure  # exactly
+    shares = [_pure([s.name for s in ck.sample(300, seed=5, style=f"Alpha={w},Omega={1 - w}")], ALPHA)
+              for w in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert shares == sorted(shares) and shares[0] < 0.05 and shares[-1] > 0.95
+    best = ck.best(5, style="Omega", max_len=4)
+    assert all(set(b.name) <= set(OMEGA) for b in best)
+
+
+def test_classify_and_per_style_eval(two_styles, capsys):
+    d, ck, _ = two_styles
+    res = ck.classify(["abba", "zzyx", "Héllo", "ace"], top=1)
+    assert [r["style"] for r in res] == ["Alpha", "Omega", None, "Alpha"]
+    assert res[0]["probability"] > 0.99 and list(res[0]) == ["name", "style", "probability", "styles",
+                                                            "unknown_chars"]
+    assert res[2]["unknown_chars"] == ["é", "l", "o"] and len(res[1]["styles"]) == 1
+    uniform = ck.classify(["abba"], uniform_prior=True)[0]["styles"]
+    assert set(uniform) == {"Alpha", "Omega"} and sum(uniform.values()) == pytest.approx(1.0)
+    report = ck.evaluate(d / "two.tsv")
+    assert report["accuracy"] > 0.99 and report["macro_accuracy"] > 0.99
+    assert set(report["per_style"]) == {"Alpha", "Omega"} and report["per_style"]["Alpha"]["names"] == 1500
+    # knowing the style is worth about ln 2 nats per name (~0.13 nats/char at 5.5 symbols per name)
+    assert report["nll"] < ck.evaluate(load_corpus(d / "two.tsv").names)["nll"] - 0.1
+    # the CLI: classify as JSON in input order, eval --json with the per-style keys
+    assert main(["classify", str(d / "two.npz"), "zzz", "aaa", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in out] == ["zzz", "aaa"] and [r["style"] for r in out] == ["Omega", "Alpha"]
+    assert main(["eval", str(d / "two.npz"), str(d / "two.tsv"), "--json"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert {"nll", "accuracy", "macro_accuracy", "per_style"} <= set(ev)
+    png = d / "confusion.png"
+    assert main(["eval", str(d / "two.npz"), str(d / "two.tsv"), "--confusion", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "accuracy 100" in capsys.readouterr().out
+    assert main(["eval", str(d / "two.npz"), str(d / "two.tsv"), "--confusion", str(d / "two.tsv")]) == 2
+    assert "destroy an input" in capsys.readouterr().err and (d / "two.tsv").read_text().startswith(tuple(ALPHA))
+    assert main(["sample", str(d / "two.npz"), "-n", "5", "--style", "omega", "--seed", "1", "--raw", "--temperature",
+                 "0.5"]) == 0
+    assert all(set(n) <= set(OMEGA) for n in capsys.readouterr().out.split())
+    assert main(["sample", str(d / "two.npz"), "--style", "Klingon"]) == 2
+    assert "unknown style 'Klingon'" in capsys.readouterr().err
+
+
+def test_checkpoint_refuses_styles_that_do_not_match(two_styles, tmp_path):
+    from namesmith.checkpoint import read_arrays
+    from test_ngram import write_arrays
+
+    d, ck, _ = two_styles
+    arrays = read_arrays(d / "two.npz")
+    meta = json.loads(bytes(arrays["__meta__"]).decode())
+    meta["styles"]["names"] = ["Alpha"]
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    write_arrays(tmp_path / "bad.npz", arrays)
+    with pytest.raises(CheckpointError, match="2 styles but the file names 1"):
+        namesmith.load(tmp_path / "bad.npz")
