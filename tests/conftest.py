@@ -64,8 +64,17 @@ def _mixture(vocab, rng):
     return Mixture.of([neural, _fit_ngram(vocab, rng, 2)], [0.7, 0.3])
 
 
+def _styled_ngram(vocab, rng):
+    """A styled n-gram (per-style KN + pooled) over TINY_NAMES in two styles, weights fitted on held-out names."""
+    from namesmith.models.ngram import NGram
+
+    enc = vocab.encode_many(TINY_NAMES).with_styles(np.arange(len(TINY_NAMES)) % 2)
+    val = vocab.encode_many(["anna", "emma", "bob"]).with_styles([0, 1, 1])
+    return NGram.fit({"vocab_size": vocab.size, "order": 3, "styles": 2}, enc, val)
+
+
 # how to build an example of each model that is not trained by gradient descent
-FITTED_EXAMPLES = {"ngram": _fit_ngram, "mixture": _mixture}
+FITTED_EXAMPLES = {"ngram": _fit_ngram, "mixture": _mixture, "ngram-styled": _styled_ngram}
 
 
 def example_models():

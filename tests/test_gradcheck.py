@@ -80,7 +80,8 @@ def test_step_matches_forward(kind, cfg, tiny_vocab, padded_batch):
 def test_checkpoint_round_trip(kind, cfg, tiny_vocab, padded_batch, tmp_path):
     model = build(kind, cfg, tiny_vocab, seed=2)
     path = tmp_path / "m.npz"
-    save_checkpoint(path, model, tiny_vocab, {"train": {"step": 3}})
+    styles = {"names": [f"style {i}" for i in range(model.styles)], "counts": [1] * model.styles}
+    save_checkpoint(path, model, tiny_vocab, {"train": {"step": 3}, "styles": styles})
     ck = load_checkpoint(path)
     assert ck.vocab == tiny_vocab and ck.step == 3 and ck.model.kind == kind
     assert ck.model.config == model.config

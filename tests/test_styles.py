@@ -228,3 +228,38 @@ def test_checkpoint_refuses_styles_that_do_not_match(two_styles, tmp_path):
     write_arrays(tmp_path / "bad.npz", arrays)
     with pytest.raises(CheckpointError, match="2 styles but the file names 1"):
         namesmith.load(tmp_path / "bad.npz")
+
+
+# ----- the styled n-gram --------------------------------------------------------------------------
+def test_styled_ngram_interpolates_each_style_with_the_pooled_model(tiny_vocab):
+    from conftest import _styled_ngram
+
+    model = _styled_ngram(tiny_vocab, None)
+    assert model.styles == 2 and all(0 < w < 1 for w in model.config["weights"])
+    batch = make_batch([tiny_vocab.encode(n) for n in ["anna", "bob", "eve"]])
+    pooled = np.exp(model.pooled.forward(batch)[1]["logits"].astype(np.float64))
+    for s in (0, 1):
+        lam = model.config["weights"][s]
+        own = np.exp(model.parts[s].forward(batch)[1]["logits"].astype(np.float64))
+        view = np.exp(model.with_style(s).forward(batch)[1]["logits"])
+        np.testing.assert_allclose(view, lam * own + (1 - lam) * pooled, rtol=1e-6)
+        # nll() of a batch carrying styles = each row under its own style
+        styled = replace(batch, styles=np.full(3, s, dtype=np.int32))
+        np.testing.assert_allclose(model.nll(styled), model.with_style(s).nll(batch), rtol=1e-9)
+    assert model.with_style(None) is model.pooled
+
+
+def test_styled_ngram_and_mixture_train_and_classify(two_styles):
+    d, _, _ = two_styles
+    ng = namesmith.fit(d / "two.tsv", d / "ng.npz", model="ngram", order=4, samples=0, log=lambda s: None)
+    loaded = namesmith.load(d / "ng.npz")
+    assert loaded.styles == ["Alpha", "Omega"] and loaded.model.kind == "ngram-styled"
+    assert loaded.evaluate(d / "two.tsv")["accuracy"] > 0.99
+    cold = [s.name for s in loaded.sample(200, seed=1, style="Omega", temperature=0.5)]
+    assert _pure(cold, OMEGA) == 1.0
+    assert [s.name for s in ng.sample(20, seed=2, style="Alpha")] == [s.name for s in loaded.sample(
+        20, seed=2, style="Alpha")]
+    mx = namesmith.fit(d / "two.tsv", d / "mx.npz", model="gru", hidden=8, steps=60, eval_every=30, lr=0.03,
+                       mix_ngram=3, samples=0, log=lambda s: None)
+    assert mx.model.kind == "mixture" and mx.model.parts[1].kind == "ngram-styled"
+    assert namesmith.load(d / "mx.npz").classify(["abba"])[0]["style"] == "Alpha"

@@ -325,8 +325,6 @@ class _Run(Hooks):
         if few:
             self.log(f"warning: {len(few)} style(s) have fewer than {FEW_NAMES} training names "
                      f"({', '.join(few[:10])}): expect them to lean on the pooled model")
-        if not isinstance(self.model, Model) or not self.model.styles:
-            self.log("warning: this model family does not take styles yet; it learns the pooled names")
 
     def _open_metrics(self) -> StagedLog | None:
         if self.paths is None:
@@ -450,7 +448,8 @@ class _Run(Hooks):
         t0 = time.perf_counter()
         self._log_styles()
         with self.phases("fitting"):
-            model = cls.fit(self.cfg.model_config(self.data.vocab.size, len(self.data.styles)), self.data.encoded)
+            model = cls.fit(self.cfg.model_config(self.data.vocab.size, len(self.data.styles)), self.data.encoded,
+                            self.data.val_encoded)
         seconds = time.perf_counter() - t0
         val = heldout_nll(model, self.data.val_encoded) if len(self.data.val) else None
         self.log(f"namesmith: fitted {model.describe()} on {len(self.data.train):,} names in {seconds:.2f}s")

@@ -175,6 +175,10 @@ def save_checkpoint(
         raise NamesmithError("save_checkpoint needs a namesmith model and its Vocab")
     if model.vocab_size != vocab.size:
         raise NamesmithError(f"the model has {model.vocab_size} symbols but the vocabulary {vocab.size}")
+    named = ((meta or {}).get("styles") or {}).get("names", [])
+    if model.styles != len(named):
+        raise NamesmithError(f"a model with {model.styles} styles is saved with their names "
+                             f"(meta['styles'] = {{'names': [...], 'counts': [...]}}), got {len(named)}")
     for name, p in model.params.items():
         if np.issubdtype(p.dtype, np.floating) and not np.isfinite(p).all():
             raise NamesmithError(f"refusing to save {path}: parameter {name} is not finite")

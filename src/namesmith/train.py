@@ -399,6 +399,7 @@ def mix_with_ngram(neural: Model, data: TrainData, order: int, discount: float |
     model was trained on). Returns the mixture and its validation NLL.
     """
     order = min(order, NGram.max_order(data.vocab.size))  # thousands of symbols: the highest order that fits
-    ngram = NGram.fit({"vocab_size": data.vocab.size, "order": order, "discount": discount}, data.encoded)
+    ngram = NGram.fit({"vocab_size": data.vocab.size, "order": order, "discount": discount,
+                       "styles": len(data.styles)}, data.encoded, data.val_encoded)
     mixture = Mixture.of([neural, ngram], fit_weights([neural, ngram], data.val_encoded))
     return mixture, heldout_nll(mixture, data.val_encoded)

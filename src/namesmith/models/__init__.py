@@ -16,8 +16,9 @@ from .gru import GRU
 from .lstm import LSTM
 from .ngram import NGram
 from .mixture import Mixture
+from .styled_ngram import StyledNGram
 
 MODELS = REGISTRY
 
 __all__ = ["MODELS", "Model", "TrainableModel", "FittedModel", "model_class", "buildable_kinds",
-           "RNN", "GRU", "LSTM", "NGram", "Mixture"]
+           "RNN", "GRU", "LSTM", "NGram", "Mixture", "StyledNGram"]

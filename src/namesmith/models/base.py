@@ -214,7 +214,7 @@ class FittedModel(Model):
     buildable = True
 
     @classmethod
-    def fit(cls, config: dict, encoded: Encoded) -> "FittedModel":
+    def fit(cls, config: dict, encoded: Encoded, val: Encoded | None = None) -> "FittedModel":
         raise NotImplementedError
 
 

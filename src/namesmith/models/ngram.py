@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import CheckpointError, ConfigError
 from ..vocab import Encoded
-from .base import Cache, FittedModel, State, StepFn, int_option
+from .base import REGISTRY, Cache, FittedModel, State, StepFn, int_option
 
 NONE = -1  # "no symbol": positions before the start symbol in a history
 DENSE_CELLS = 1 << 20  # low orders whose full distributions fit in this many cells are also kept dense
@@ -128,12 +128,14 @@ class NGram(FittedModel):
 
     kind = "ngram"
     normalized: ClassVar[bool] = True
-    defaults: ClassVar[dict[str, Any]] = {"order": 6, "discount": None, "contexts": None, "ngrams": None}
+    defaults: ClassVar[dict[str, Any]] = {"order": 6, "discount": None, "contexts": None, "ngrams": None,
+                                          "styles": 0}
 
     @classmethod
     def check_config(cls, config: dict) -> dict:
         out = super().check_config(config)
         out["order"] = int_option(out, "order", 1, 10)
+        out["styles"] = int_option(out, "styles", 0, 100_000)  # > 0 only asks fit() for a StyledNGram
         if out["order"] > cls.max_order(out["vocab_size"]):
             raise ConfigError(f"an n-gram of order {out['order']} over {out['vocab_size']:,} symbols is too large "
                               f"for its 64-bit keys; choose --order {cls.max_order(out['vocab_size'])} or lower")
@@ -254,8 +256,15 @@ class NGram(FittedModel):
 
     # ----- fitting ---------------------------------------------------------------------
     @classmethod
-    def fit(cls, config: dict, encoded: Encoded) -> "NGram":
-        """Count n-grams in the encoded names and build the interpolated tables."""
+    def fit(cls, config: dict, encoded: Encoded, val: Encoded | None = None) -> "FittedModel":
+        """Count n-grams in the encoded names and build the interpolated tables.
+
+        With ``styles`` in the configuration (a labelled corpus) the result is the
+        per-style model interpolated with the pooled one (``models.styled_ngram``),
+        its weights fitted on ``val``.
+        """
+        if config.get("styles"):
+            return REGISTRY["ngram-styled"].fit(config, encoded, val)
         config = cls.check_config({**config, "contexts": None})
         V, N = config["vocab_size"], config["order"]
         if not len(encoded):
