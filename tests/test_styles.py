@@ -263,3 +263,27 @@ def test_styled_ngram_and_mixture_train_and_classify(two_styles):
                        mix_ngram=3, samples=0, log=lambda s: None)
     assert mx.model.kind == "mixture" and mx.model.parts[1].kind == "ngram-styled"
     assert namesmith.load(d / "mx.npz").classify(["abba"])[0]["style"] == "Alpha"
+
+
+def test_web_api_styles_blends_and_classify(two_styles):
+    from namesmith.web.server import ApiError, App
+
+    d, ck, _ = two_styles
+    app = App({"two": ck})
+    info = app.model_list()["models"][0]
+    assert info["styles"] == [{"name": "Alpha", "names": 1350}, {"name": "Omega", "names": 1350}]
+    out = app.generate({"n": 30, "style": "Omega", "temperature": 0.5, "seed": 1})
+    assert all(set(x["name"]) <= set(OMEGA) for x in out["names"])
+    blend = app.generate({"n": 30, "style": {"Alpha": 0.5, "Omega": 0.5}, "seed": 1})["names"]
+    assert set("".join(x["name"] for x in blend)) <= set(ALPHA + OMEGA)
+    res = app.classify({"names": ["abba", "zyx"], "top": 1})["results"]
+    assert [r["style"] for r in res] == ["Alpha", "Omega"] and all(len(r["styles"]) == 1 for r in res)
+    scored = app.score({"name": "abba", "style": "Alpha"})["scores"][0]["logprob"]
+    assert scored > app.score({"name": "abba", "style": "Omega"})["scores"][0]["logprob"]
+    for body, status in [({"style": 3}, 400), ({"style": {"Alpha": "x"}}, 400), ({"names": ["a"], "top": 0}, 400),
+                         ({"name": "a", "bogus": 1}, 400)]:
+        with pytest.raises(ApiError) as e:
+            app.classify(body) if "name" in body or "names" in body else app.generate(body)
+        assert e.value.status == status
+    with pytest.raises(ConfigError, match="unknown style 'Klingon'"):
+        app.generate({"style": "Klingon"})

@@ -15,6 +15,7 @@ Endpoints (JSON in and out; errors are ``{"error": "..."}`` with a 4xx status):
 * ``GET /api/models`` the served models with their type, size, corpus and NLL
 * ``POST /api/generate`` names under constraints (see :data:`GENERATE_FIELDS`)
 * ``POST /api/score`` log-probability, surprisal per character, percentile
+* ``POST /api/classify`` which style a name sounds like, p(style | name) (models with styles)
 """
 
 from __future__ import annotations
@@ -86,9 +87,23 @@ def _get(body: dict, key: str, kind, default, lo=None, hi=None):
 
 GENERATE_FIELDS = {
     "model", "n", "temperature", "top_k", "top_p", "prefix", "suffix", "contains", "min_len",
-    "max_len", "exclude_chars", "only_chars", "novel", "unique", "seed", "best", "fold_accents",
+    "max_len", "exclude_chars", "only_chars", "novel", "unique", "seed", "best", "fold_accents", "style",
 }
-SCORE_FIELDS = {"model", "name", "names", "fold_accents"}
+SCORE_FIELDS = {"model", "name", "names", "fold_accents", "style"}
+CLASSIFY_FIELDS = {"model", "name", "names", "fold_accents", "top", "uniform_prior"}
+MAX_BLEND = 16  # styles in one blend
+
+
+def parse_style(body: dict):
+    """``style``: a style name, ``"A=0.7,B=0.3"``, or ``{"A": 0.7, "B": 0.3}``; checked against the model later."""
+    v = body.get("style")
+    if v is None or isinstance(v, str) and len(v) <= 400:
+        return v or None
+    if isinstance(v, dict) and 1 <= len(v) <= MAX_BLEND and all(
+            isinstance(k, str) and isinstance(w, (int, float)) and not isinstance(w, bool) for k, w in v.items()):
+        return v
+    raise ApiError(400, f"'style' must be a style name, \"A=0.7,B=0.3\" or an object of up to {MAX_BLEND} "
+                        "styles and weights")
 
 
 def _check_fields(body: Any, allowed: set[str]) -> dict:
@@ -133,8 +148,8 @@ def parse_generate(body: Any) -> tuple[int, SampleOptions, int | None, int | Non
     return n, opts, seed, best
 
 
-def parse_score(body: Any) -> tuple[list[str], bool]:
-    body = _check_fields(body, SCORE_FIELDS)
+def parse_score(body: Any, fields: set[str] = SCORE_FIELDS) -> tuple[list[str], bool]:
+    body = _check_fields(body, fields)
     names = []
     if "name" in body and body["name"] is not None:
         names.append(_get(body, "name", str, "", hi=MAX_LEN))
@@ -149,7 +164,7 @@ def parse_score(body: Any) -> tuple[list[str], bool]:
         names += body["names"]
     names = [x.strip() for x in names]
     if not names or any(not x for x in names):
-        raise ApiError(400, "give a non-empty 'name' (or a list 'names') to score")
+        raise ApiError(400, "give a non-empty 'name' (or a list 'names')")
     return names, _get(body, "fold_accents", bool, False)
 
 
@@ -175,6 +190,7 @@ class Served:
             "alphabet": "".join(ck.vocab.chars[1:]),
             "lowercase": ck.lowercase,
             "novelty_check": ck.known_hashes is not None,
+            "styles": [{"name": n, "names": c} for n, c in ck.style_counts.items()],
         }
 
 
@@ -204,7 +220,8 @@ class App:
     def generate(self, body: Any) -> dict:
         name = self.model(body)
         n, opts, seed, best = parse_generate(body)
-        sampler = self.samplers[name]
+        style = parse_style(body)
+        sampler = self.samplers[name] if style is None else self.models[name].ckpt.sampler(style=style)
         t0 = time.perf_counter()
         if best is not None:
             samples = sampler.best(best, opts, max_expansions=20_000, deadline=t0 + self.time_budget)
@@ -224,13 +241,23 @@ class App:
         name = self.model(body)
         names, fold = parse_score(body)
         ck = self.models[name].ckpt
-        scores = ck.score(names, fold_accents=fold)
+        scores = ck.score(names, style=parse_style(body), fold_accents=fold)
         if all(s.logprob is None for s in scores):
             s = scores[0]
             letters = ", ".join(f"“{c}”" for c in s.unknown_chars)
             raise ApiError(400, f"“{s.name}” uses letters this model never saw ({letters}); its letters are "
                                 f"{ck.vocab.alphabet()}")
         return {"model": name, "scores": [s.to_dict() for s in scores]}
+
+    def classify(self, body: Any) -> dict:
+        name = self.model(body)
+        names, fold = parse_score(body, CLASSIFY_FIELDS)
+        top = _get(body, "top", int, None, 1, 10_000)
+        uniform = _get(body, "uniform_prior", bool, False)
+        ck = self.models[name].ckpt
+        if not ck.styles:
+            raise ApiError(400, f"the model {name!r} has no styles (it was not trained on a labelled corpus)")
+        return {"model": name, "results": ck.classify(names, top=top, uniform_prior=uniform, fold_accents=fold)}
 
     def model_list(self) -> dict:
         return {"models": [s.info() for s in self.models.values()]}
@@ -319,7 +346,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, {"status": "ok", "version": __version__, "models": len(self.app.models)})
         elif path == "/api/models":
             self._json(200, self.app.model_list())
-        elif path in ("/api/generate", "/api/score"):
+        elif path in ("/api/generate", "/api/score", "/api/classify"):
             raise ApiError(405, f"use POST for {path}")
         else:
             raise ApiError(404, f"nothing at {path}")
@@ -329,7 +356,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _post(self):
         path = urlsplit(self.path).path
-        routes = {"/api/generate": self.app.generate, "/api/score": self.app.score}
+        routes = {"/api/generate": self.app.generate, "/api/score": self.app.score, "/api/classify": self.app.classify}
         if path not in routes:
             self._read_body(discard=True)  # so the connection stays usable
             raise ApiError(404 if path not in ("/", "/healthz", "/api/models") else 405,
