@@ -452,10 +452,14 @@ def cmd_corpora(args) -> int:
     if args.json:
         _out(json.dumps(rows, indent=2) + "\n")
         return 0
-    lines = [f"{'name':<16} {'names':>7} {'chars':>8}  description"]
+    lines = [f"{'name':<16} {'names':>7} {'chars':>8} {'styles':>6}  description"]
     for r in rows:
         star = " (default)" if r["default"] else ""
-        lines.append(f"{r['name']:<16} {r['names']:>7,} {r['chars']:>8,}  {r['description']}{star}")
+        lines.append(f"{r['name']:<16} {r['names']:>7,} {r['chars']:>8,} {len(r['styles']) or '-':>6}  "
+                     f"{r['description']}{star}")
+        if r["styles"]:
+            shown = ", ".join(f"{s} {n:,}" for s, n in r["styles"].items())
+            lines.append(f"{'':<16} styles: {shown}")
     _out("\n".join(lines) + "\n")
     return 0
 

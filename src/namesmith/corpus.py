@@ -41,6 +41,19 @@ BUILTIN_CORPORA = {
         "census-surnames.txt",
         "US Census 1990 surnames, the 20,000 most common (public domain)",
     ),
+    "given-names-sex": (
+        "given-names-sex.tsv",
+        "the given-names list labelled female/male by the majority of recorded births (public domain)",
+    ),
+    "given-names-era": (
+        "given-names-era.tsv",
+        "the given-names list labelled by the decade of each name's peak popularity, 1880s-2010s "
+        "(public domain)",
+    ),
+    "world": (
+        "world.tsv",
+        "first names and surnames of 35 languages and countries, Latin script, from Faker's locales (MIT)",
+    ),
 }
 DEFAULT_CORPUS = "given-names"
 
@@ -318,6 +331,7 @@ def builtin_corpora() -> list[dict]:
             "names": len(c),
             "chars": c.chars,
             "default": name == DEFAULT_CORPUS,
+            "styles": c.style_counts(),
             "description": description,
         })
     return rows
