@@ -287,3 +287,50 @@ def test_web_api_styles_blends_and_classify(two_styles):
         assert e.value.status == status
     with pytest.raises(ConfigError, match="unknown style 'Klingon'"):
         app.generate({"style": "Klingon"})
+
+
+# ----- fine-tuning ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,cfg", [("rnn", {"hidden": 5}), ("gru", {"hidden": 4, "embed": 3, "styles": 2}),
+                                      ("lstm", {"hidden": 3, "embed": 2, "layers": 2, "learn_h0": True})])
+def test_expanded_keeps_every_weight_and_adds_rows(kind, cfg, tiny_vocab):
+    model = build_model(kind, cfg, tiny_vocab, seed=7)
+    V0, S0 = model.vocab_size, model.styles
+    grown = model.expanded(V0 + 3, S0 + 2, np.random.default_rng(0))
+    assert grown.vocab_size == V0 + 3 and grown.styles == S0 + 2
+    for name, old in model.params.items():
+        new = grown.params[name]
+        block = tuple(slice(0, n) for n in old.shape)
+        if name in ("Sg", "Sy"):  # old style rows kept; the pooled row moves to the end unchanged
+            np.testing.assert_array_equal(new[:S0, : old.shape[1]], old[:S0])
+            np.testing.assert_array_equal(new[-1, : old.shape[1]], old[S0])
+            np.testing.assert_array_equal(new[S0:-1, : old.shape[1]], np.repeat(old[S0:], 2, axis=0))
+        else:
+            np.testing.assert_array_equal(new[block], old)  # bit for bit
+    assert np.all(grown.params["by"][V0:] == model.params["by"][1:].min())
+    assert not grown.params["Wya"][V0:].any()
+    # on names of old characters, the old symbols' logits are exactly the old model's
+    batch = make_batch([tiny_vocab.encode(n) for n in ["anna", "bob", ""]])
+    np.testing.assert_array_equal(grown.forward(batch)[1]["logits"][..., :V0], model.forward(batch)[1]["logits"])
+    with pytest.raises(ConfigError, match="only grow"):
+        model.expanded(V0 - 1, S0, np.random.default_rng(0))
+
+
+def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
+    d, base, _ = two_styles
+    small = tmp_path / "small.tsv"
+    small.write_text("".join(f"{a}{b}qé\tKappa\n" for a in "abc" for b in "stu") + "aaq\tAlpha\n", encoding="utf-8")
+    log = []
+    ck = namesmith.fit(small, tmp_path / "ft.npz", init_from=d / "two.npz", steps=40, samples=0, log=log.append)
+    assert ck.vocab.chars[: base.vocab.size] == base.vocab.chars and ck.vocab.chars[base.vocab.size:] == ("q", "é")
+    assert ck.styles == ["Alpha", "Omega", "Kappa"]
+    assert any("added 2 characters (q é), 1 styles (Kappa)" in line for line in log)
+    net = ck.model.parts[0] if ck.model.kind == "mixture" else ck.model
+    assert net.kind == "gru" and net.config["hidden"] == 16  # the base's architecture
+    assert ck.style_counts["Alpha"] > 1350 and ck.meta["train"]["config"]["preset"] == "finetune"
+    kappa = [s.name for s in ck.sample(50, seed=1, style="Kappa", temperature=0.5)]
+    assert sum("q" in n for n in kappa) > 25  # the new style learned its new character
+    with pytest.raises(ConfigError, match="keeps the base model's architecture"):
+        namesmith.fit(small, init_from=d / "two.npz", hidden=32, steps=2, log=lambda s: None)
+    namesmith.fit(d / "two.tsv", d / "ng-base.npz", model="ngram", order=2, samples=0, log=lambda s: None)
+    with pytest.raises(ConfigError, match="needs a neural network"):
+        namesmith.fit(small, init_from=d / "ng-base.npz", log=lambda s: None)

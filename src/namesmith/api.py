@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -32,8 +32,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .checkpoint import CheckpointData, load_checkpoint, save_checkpoint
-from .config import FIELDS, RESUME_FIXED, TrainConfig, from_dict, resolve
-from .corpus import FEW_NAMES, LONGEST_NAME, is_builtin, load_corpus, name_hashes
+from .config import ARCHITECTURE, FIELDS, RESUME_FIXED, TrainConfig, from_dict, resolve
+from .corpus import FEW_NAMES, LONGEST_NAME, display_name, is_builtin, load_corpus, name_hashes
 from .errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from .files import (OutputLock, RunPaths, StagedLog, ensure_writable, output_target, read_jsonl, refuse_inputs,
                     remove_stale_temps, same_file)
@@ -181,6 +181,9 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
         options["corpus"] = os.fspath(corpus) if isinstance(corpus, os.PathLike) else corpus
     if out is not None:
         options["out"] = os.fspath(out) if isinstance(out, os.PathLike) else out
+    for key in ("val", "init_from"):  # paths may be given as Path objects
+        if isinstance(options.get(key), os.PathLike):
+            options[key] = os.fspath(options[key])
     if tune_process:
         keep_freed_memory()  # no page faults for the temporaries every step reallocates
     if resume is not None:
@@ -190,21 +193,53 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
         cfg, ck = _resume_config(resume, options, log)
     else:
         cfg, ck = resolve(options, config, base=defaults), None
+    base = None
+    if cfg.init_from:
+        base, cfg = _finetune_base(cfg, options)
     paths = RunPaths.of(cfg.out) if cfg.out else None
     inputs = [("corpus", None if is_builtin(cfg.corpus) or cfg.corpus is None else cfg.corpus),
-              ("validation file", cfg.val), ("configuration file", config)]
+              ("validation file", cfg.val), ("configuration file", config), ("base model", cfg.init_from)]
     if paths is not None:
         refuse_inputs([output_target(p) for p in paths.all()], inputs)
         ensure_writable(output_target(paths.best))
     phases = Phases()
     with phases("reading the data"):
-        data = load_data(cfg)
+        data = load_data(cfg, None if base is None else (base.ck.vocab, base.ck.styles))
     if paths is None:
-        return _Run(cfg, data, ck, None, log, progress, tune_process, phases).execute()
+        return _Run(cfg, data, ck, None, log, progress, tune_process, phases, base).execute()
     with OutputLock(paths.best):
         for p in paths.all():
             remove_stale_temps(output_target(p))
-        return _Run(cfg, data, ck, paths, log, progress, tune_process, phases).execute()
+        return _Run(cfg, data, ck, paths, log, progress, tune_process, phases, base).execute()
+
+
+@dataclass
+class _Base:
+    """What ``--init-from`` starts from: the base checkpoint and its network."""
+
+    ck: "Checkpoint"
+    network: Model
+    source: str
+
+
+def _finetune_base(cfg: TrainConfig, options: dict) -> tuple[_Base, TrainConfig]:
+    """The base checkpoint of ``--init-from`` and the configuration with its architecture.
+
+    The network is the base's trainable part (a mixture's neural component); its
+    architecture options replace the run's, and giving a different one is an error.
+    """
+    base = load(cfg.init_from)
+    nets = [p for p in getattr(base.model, "parts", [base.model]) if p.trainable]
+    if not nets:
+        raise ConfigError(f"{cfg.init_from}: fine-tuning needs a neural network to start from, and this is a "
+                          f"{base.model.kind} model (train the small list directly, e.g. --model ngram)")
+    net = nets[0]
+    arch = {"model": net.kind, **{k: net.config[k] for k in ARCHITECTURE if k != "model"}}
+    clash = [k for k in ARCHITECTURE if k in options and options[k] != arch[k]]
+    if clash:
+        raise ConfigError(f"fine-tuning keeps the base model's architecture (--{clash[0].replace('_', '-')} "
+                          f"{arch[clash[0]]}); leave --{clash[0].replace('_', '-')} out")
+    return _Base(base, net, cfg.init_from), replace(cfg, **arch).validate()
 
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
@@ -236,8 +271,9 @@ class _Run(Hooks):
     """One call of :func:`fit`: the model, its optimizer and state, and where the events go."""
 
     def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, paths: RunPaths | None,
-                 log: Log, progress: bool, tune: bool, phases: Phases):
+                 log: Log, progress: bool, tune: bool, phases: Phases, base: _Base | None = None):
         self.cfg, self.data, self.paths, self.log, self.phases = cfg, data, paths, log, phases
+        self.base = base
         with phases("hashing the names"):
             self.hashes = name_hashes(data.known_names)
         self.corpus_meta = {"source": data.source.source, "name": data.source.name,
@@ -268,6 +304,8 @@ class _Run(Hooks):
 
     def _model_and_state(self, cls: type[Model], ck: CheckpointData | None) -> tuple[Model, RunState]:
         cfg, data = self.cfg, self.data
+        if ck is None and self.base is not None:
+            return self._grown_base(), RunState()
         if ck is None:
             return cls.create(cfg.model_config(data.vocab.size, len(data.styles)), stream(cfg.seed, STREAM_INIT)), RunState()
         if ck.section("corpus").get("fingerprint") != data.train.fingerprint():
@@ -313,9 +351,22 @@ class _Run(Hooks):
             if self.metrics is not None:
                 self.metrics.close()
 
+    def _grown_base(self) -> Model:
+        """The base network with rows for this corpus's new characters and styles; says what was kept and added."""
+        base, data = self.base, self.data
+        net = base.network.expanded(data.vocab.size, len(data.styles), stream(self.cfg.seed, STREAM_INIT))
+        new_chars = data.vocab.chars[base.ck.vocab.size:]
+        new_styles = data.styles[len(base.ck.styles):]
+        self.log(f"fine-tuning {display_name(base.source)} ({base.network.describe()}): kept all of its weights, "
+                 f"its {base.ck.vocab.size - 1} characters and {len(base.ck.styles)} styles; added "
+                 + (f"{len(new_chars)} characters ({' '.join(new_chars)})" if new_chars else "no characters")
+                 + ", " + (f"{len(new_styles)} styles ({', '.join(new_styles)})" if new_styles else "no styles")
+                 + ("; the n-gram of the mixture is fitted on this list" if self.cfg.mix_ngram else ""))
+        return net
+
     def _log_styles(self) -> None:
         """The styles of a labelled corpus and their sizes; a warning for the small ones."""
-        if not self.data.styles:
+        if not self.data.styles or self.data.train.labels is None:
             return
         counts = self.data.train.style_counts()
         shown = ", ".join(f"{s} {counts.get(s, 0):,}" for s in self.data.styles[:40])
@@ -354,6 +405,9 @@ class _Run(Hooks):
         """``meta`` with the style names and training counts, when ``model`` is conditioned on styles."""
         if model.styles:
             counts = self.data.train.style_counts()
+            if self.base is not None:  # fine-tuned: the base's names count too
+                for s, n in self.base.ck.style_counts.items():
+                    counts[s] = counts.get(s, 0) + n
             meta["styles"] = {"names": list(self.data.styles), "counts": [counts.get(s, 0) for s in self.data.styles]}
         return meta
 

@@ -38,6 +38,8 @@ TRAIN_HELP = {
     "val_fraction": "share of the corpus held out for validation (default 0.1)",
     "style_dropout": "labelled corpora: share of names trained as 'any style', so the model also gives the "
                      "pooled distribution (default 0.1)",
+    "init_from": "fine-tune: start from this trained model (a .npz or a shipped model's name) and adapt it to "
+                 "CORPUS; new characters and styles are added, its architecture is kept; preset 'finetune'",
     "val_max": "at most this many names in that split (default 10000: enough for the NLL to ~0.003 "
                "nats/char, and evaluations stay cheap on a million names)",
     "keep_case": "keep upper case (the default lowercases, as the notebook does)",

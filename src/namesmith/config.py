@@ -93,6 +93,7 @@ class TrainConfig:
     samples: int = 5  # names printed at each evaluation
     seed: int = 1337
     preset: str | None = None
+    init_from: str | None = None  # fine-tune: a checkpoint (or shipped model) whose network starts the run
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -160,8 +161,10 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 RESUME_FIXED = {
     "corpus", "val", "val_fraction", "val_max", "keep_case", "max_item_len", "model", "hidden", "layers",
     "embed", "dropout", "learn_h0", "style_dropout", "order", "discount", "dtype", "optimizer", "momentum",
-    "beta1", "beta2", "eps", "weight_decay", "batch_size", "bucket", "norm", "seed", "preset",
+    "beta1", "beta2", "eps", "weight_decay", "batch_size", "bucket", "norm", "seed", "preset", "init_from",
 }
+# What fine-tuning takes from the base model, never from the command line.
+ARCHITECTURE = ("model", "hidden", "layers", "embed", "learn_h0", "dtype")
 
 
 # Presets: measured in BENCHMARKS.md. The field defaults above are the "default" preset:
@@ -171,6 +174,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fast": {  # about 15 seconds (12 s measured on names-ssa2018)
         "model": "gru", "hidden": 128, "embed": 32, "dropout": 0.1, "batch_size": 32, "lr": 3e-3,
         "steps": 3000, "eval_every": 250, "patience": 8, "mix_ngram": 5,
+    },
+    "finetune": {  # --init-from: a small list adapts a trained network (the architecture comes from it)
+        "lr": 1e-3, "steps": 1500, "eval_every": 50, "patience": 6, "batch_size": 32, "val_fraction": 0.2,
+        "schedule": "constant", "mix_ngram": 4,
     },
     "best": {  # under 10 minutes (389 s measured, early-stopped)
         "model": "lstm", "hidden": 512, "embed": 64, "dropout": 0.35, "batch_size": 128, "lr": 2e-3,
@@ -232,7 +239,8 @@ def resolve(cli: dict[str, Any], config_file: str | Path | None = None,
     file_values = load_toml(config_file) if config_file else {}
     merged: dict[str, Any] = dict(base or {})
     preset = cli.get("preset", file_values.get("preset", merged.get("preset")))
-    preset = "default" if preset is None else preset
+    if preset is None:
+        preset = "finetune" if cli.get("init_from", file_values.get("init_from")) else "default"
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     merged.update(PRESETS[preset])

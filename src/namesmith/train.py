@@ -99,7 +99,9 @@ class TrainData:
         return self.train.names + self.val.names
 
 
-def load_data(cfg: TrainConfig) -> TrainData:
+def load_data(cfg: TrainConfig, base: tuple[Vocab, list[str]] | None = None) -> TrainData:
+    """Read, split and encode the corpus. ``base`` (fine-tuning): the base model's vocabulary and styles,
+    kept in their order with this corpus's new characters and styles appended."""
     lowercase = not cfg.keep_case
     corpus = load_corpus(cfg.corpus, lowercase=lowercase, max_len=cfg.max_item_len)
     if cfg.val:
@@ -110,10 +112,11 @@ def load_data(cfg: TrainConfig) -> TrainData:
     else:
         train, val = corpus, Corpus((), "none")
     # the validation names' characters join the vocabulary, so their NLL is always defined
-    vocab = Vocab.from_names(train.names + val.names)
+    names = train.names + val.names
+    vocab = Vocab.from_names(names) if base is None else base[0].extended(names)
     encoded, val_encoded = vocab.encode_many(train.names), vocab.encode_many(val.names)
-    styles = corpus.styles
-    if styles:  # a labelled corpus: every name carries its style id
+    styles = corpus.styles if base is None else base[1] + [s for s in corpus.styles if s not in base[1]]
+    if corpus.labels is not None:  # a labelled corpus: every name carries its style id
         encoded = encoded.with_styles(train.style_ids(styles))
         if val.labels is not None:
             val_encoded = val_encoded.with_styles(val.style_ids(styles))
@@ -399,7 +402,8 @@ def mix_with_ngram(neural: Model, data: TrainData, order: int, discount: float |
     model was trained on). Returns the mixture and its validation NLL.
     """
     order = min(order, NGram.max_order(data.vocab.size))  # thousands of symbols: the highest order that fits
-    ngram = NGram.fit({"vocab_size": data.vocab.size, "order": order, "discount": discount,
-                       "styles": len(data.styles)}, data.encoded, data.val_encoded)
+    styles = len(data.styles) if data.encoded.styles is not None else 0  # per style only from labelled names
+    ngram = NGram.fit({"vocab_size": data.vocab.size, "order": order, "discount": discount, "styles": styles},
+                      data.encoded, data.val_encoded)
     mixture = Mixture.of([neural, ngram], fit_weights([neural, ngram], data.val_encoded))
     return mixture, heldout_nll(mixture, data.val_encoded)

@@ -188,6 +188,50 @@ class RecurrentLM(TrainableModel):
             params[name] = value.astype(dtype)
         return cls(config, params)
 
+    def expanded(self, vocab_size: int, styles: int, rng: np.random.Generator) -> "RecurrentLM":
+        """This network over a larger alphabet and more styles, every existing number kept bit for bit.
+
+        New symbols (ids appended after the old ones) get new rows: an embedding
+        row ``N(0, std(E))`` (or a one-hot input column ``U(-1/sqrt(H), 1/sqrt(H))``),
+        a zero output row and the smallest output bias of the known symbols (a new
+        character starts as unlikely as the rarest known one). New styles are
+        inserted before the pooled row and start as copies of it (an unseen style
+        is the pooled model until trained).
+        """
+        V0, S0, H = self.vocab_size, self.styles, self.config["hidden"]
+        if vocab_size < V0 or styles < S0:
+            raise ConfigError("a model can only grow: more symbols and styles, never fewer")
+        config = self.check_config({**self.config, "vocab_size": vocab_size, "styles": styles})
+        new_v = vocab_size - V0
+        params = {}
+        for name, shape in self.param_shapes(config).items():
+            old = self.params.get(name)
+            if name == "E":
+                rows = rng.normal(0.0, float(old.std()) or 1.0, (new_v, shape[1]))
+                value = np.concatenate([old, rows.astype(old.dtype)])
+            elif name == self.cell.Wx and not config["embed"]:  # one-hot input columns
+                k = 1.0 / np.sqrt(H)
+                value = np.concatenate([old, rng.uniform(-k, k, (shape[0], new_v)).astype(old.dtype)], axis=1)
+            elif name == "Wya":
+                value = np.concatenate([old, np.zeros((new_v, shape[1]), old.dtype)])
+            elif name == "by":
+                value = np.concatenate([old, np.full((new_v, 1), old[1:].min() if V0 > 1 else 0.0, old.dtype)])
+            elif name in ("Sg", "Sy"):
+                value = self._grown_styles(old, shape, S0)
+            else:
+                value = old.copy()
+            params[name] = value
+        return type(self)(config, params)
+
+    def _grown_styles(self, old: np.ndarray | None, shape: tuple[int, ...], S0: int) -> np.ndarray:
+        """A style table with rows for new styles (copies of the pooled row, last) and zero columns for new symbols."""
+        value = np.zeros(shape, dtype=self.dtype)
+        if old is None:
+            return value
+        value[:S0, : old.shape[1]] = old[:S0]
+        value[S0:, : old.shape[1]] = old[S0]  # new styles and the pooled row start as the pooled row
+        return value
+
     # ----- state ------------------------------------------------------------
     def initial_state(self, B: int) -> State:
         """One (B, H) array per layer and state component (h, or h and c)."""

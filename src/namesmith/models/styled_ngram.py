@@ -4,8 +4,9 @@ For a labelled corpus with styles ``s = 0 .. S-1``::
 
     P_s(w | h) = lambda_s P_KN,s(w | h) + (1 - lambda_s) P_KN,pooled(w | h)
 
-``P_KN,s`` is fitted on the names of style ``s`` alone, ``P_KN,pooled`` on all
-names; ``lambda_s`` maximises the likelihood of the style's validation names
+``P_KN,s`` is fitted on the names of style ``s`` alone (the pooled model stands
+in for a style without names here, as when a small list fine-tunes a styled base),
+``P_KN,pooled`` on all names; ``lambda_s`` maximises the likelihood of the style's validation names
 (EM, :func:`~namesmith.models.mixture.fit_weights`), so a small style leans on
 the pooled model and a large one on its own counts. No style (``with_style(None)``)
 is the pooled model. Parameters: the pooled tables as ``p.<name>`` and each
@@ -99,10 +100,8 @@ class StyledNGram(FittedModel):
         pooled = NGram.fit(base, encoded)
         parts = []
         for s in range(S):
-            mine = np.flatnonzero(encoded.styles == s)
-            if not mine.size:
-                raise ConfigError(f"style {s} has no training names")
-            parts.append(NGram.fit(base, encoded.take(mine)))
+            mine = np.flatnonzero(encoded.styles == s)  # none: a style known only to a fine-tuned base network
+            parts.append(NGram.fit(base, encoded.take(mine)) if mine.size else pooled)
         weights = [0.5] * S
         if val is not None and val.styles is not None:
             for s in range(S):
