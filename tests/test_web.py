@@ -222,6 +222,7 @@ def test_default_model_is_trained_once_and_cached(tmp_path, monkeypatch):
         save_checkpoint(out, model, vocab)
 
     monkeypatch.setattr(srv, "fit", fake_fit)
+    monkeypatch.setattr(srv, "pretrained_path", lambda name: None)  # a copy without the shipped models
     path = srv.ensure_default_model(log=logs.append)
     assert path.exists() and path.parent == tmp_path / "cache" and len(calls) == 1
     assert "preset" not in calls[0] and "training the built-in default model once" in logs[-1]

@@ -41,6 +41,7 @@ from .models import FittedModel, Model, model_class
 from .optim import OPTIMIZERS
 from .runtime import ThreadTuner, keep_freed_memory
 from .sample import Sample, SampleOptions, SampleReport, Sampler
+from .pretrained import PRETRAINED, pretrained_path
 from .score import NameScore, evaluate, nll_quantiles, score_names
 from .styles import classify, evaluate_styles, styled
 from .train import (STREAM_INIT, Hooks, Outcome, RunState, TrainData, heldout_nll, load_data, mix_with_ngram,
@@ -158,8 +159,33 @@ class Checkpoint(CheckpointData):
 
 
 def load(spec: str | os.PathLike) -> Checkpoint:
-    """A validated checkpoint from a file path."""
-    return Checkpoint.of(load_checkpoint(spec))
+    """A validated checkpoint from a file path, or a shipped pretrained model by name (``"world"``)."""
+    if isinstance(spec, str) and not os.path.exists(spec) and spec in PRETRAINED:
+        path = pretrained_path(spec)
+        if path is None:
+            raise CheckpointError(f"the pretrained model {spec!r} is not installed with this copy of namesmith")
+        return Checkpoint.of(load_checkpoint(path))
+    try:
+        return Checkpoint.of(load_checkpoint(spec))
+    except CheckpointError as e:
+        if isinstance(spec, (str, os.PathLike)) and not os.path.exists(spec):
+            raise CheckpointError(f"{e}; the shipped models are {', '.join(PRETRAINED)} "
+                                  "(namesmith models)") from None
+        raise
+
+
+def pretrained_models() -> list[dict]:
+    """Name, file size, description, styles and validation NLL of each shipped model."""
+    rows = []
+    for name, (_, description) in PRETRAINED.items():
+        path = pretrained_path(name)
+        row = {"name": name, "description": description, "installed": path is not None}
+        if path is not None:
+            ck = load(path)
+            row.update(bytes=path.stat().st_size, model=ck.describe(), corpus=ck.corpus_name,
+                       val_nll=ck.val_nll, styles=ck.style_counts)
+        rows.append(row)
+    return rows
 
 
 # ----- training -------------------------------------------------------------------------------------------
@@ -513,4 +539,4 @@ class _Run(Hooks):
         return self._save_final(model, meta, RunReport("fitted", 0, seconds, 0.0, self.paths))
 
 
-__all__ = ["Checkpoint", "RunReport", "fit", "load"]
+__all__ = ["Checkpoint", "RunReport", "fit", "load", "pretrained_models"]

@@ -21,7 +21,7 @@ from dataclasses import fields
 import numpy as np
 
 from ._version import __version__
-from .api import fit, load
+from .api import fit, load, pretrained_models
 from .config import FIELDS, PRESETS, TrainConfig, choices
 from .corpus import LONGEST_NAME, builtin_corpora, load_corpus, read_corpus
 from .errors import ConfigError, NamesmithError
@@ -184,7 +184,7 @@ def build_parser() -> Parser:
     _add_train(sub)
 
     p = sub.add_parser("sample", help="generate names from a trained model")
-    p.add_argument("model", help="model file (.npz)")
+    p.add_argument("model", help="model file (.npz) or a shipped model's name (namesmith models)")
     _add_sample_options(p)
     p.add_argument("--format", choices=["text", "json", "csv"], default="text")
     p.add_argument("--raw", action="store_true", help="text output without capitalising the first letter")
@@ -224,6 +224,10 @@ def build_parser() -> Parser:
     p.add_argument("--style", help="score under this style or blend (a model trained on a labelled corpus)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("models", help="list the pretrained models shipped with namesmith (use them by name)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("corpora", help="list the built-in corpora")
     p.add_argument("--json", action="store_true")
@@ -445,6 +449,26 @@ def cmd_classify(args) -> int:
                          f"{', '.join(map(repr, r['unknown_chars']))}")
         else:
             lines.append(f"{_cap(r['name']):<20} " + "  ".join(f"{s} {p:.1%}" for s, p in r["styles"].items()))
+    _out("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_models(args) -> int:
+    rows = pretrained_models()
+    if args.json:
+        _out(json.dumps(rows, indent=2) + "\n")
+        return 0
+    lines = []
+    for r in rows:
+        if not r["installed"]:
+            lines.append(f"{r['name']:<12} (not installed)  {r['description']}")
+            continue
+        styles = f", {len(r['styles'])} styles" if r["styles"] else ""
+        nll = f", validation NLL {r['val_nll']:.3f}" if r["val_nll"] is not None else ""
+        lines.append(f"{r['name']:<12} {r['bytes'] / 1e6:4.1f} MB  {r['description']}{styles}{nll}")
+        if r["styles"]:
+            lines.append(f"{'':<12} styles: {', '.join(r['styles'])}")
+    lines.append("use one by name: namesmith sample NAME [--style S]; fine-tune: namesmith train LIST --init-from NAME")
     _out("\n".join(lines) + "\n")
     return 0
 

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 from .._version import __version__
 from ..api import Checkpoint, fit, load
 from ..errors import ConfigError, ConstraintError, NamesmithError, VocabError
+from ..pretrained import pretrained_path
 from ..sample import SampleOptions, candidate_budget
 
 MAX_BODY = 16 * 1024
@@ -462,6 +463,10 @@ def default_model_path() -> Path:
 
 
 def ensure_default_model(log=lambda s: print(s, file=sys.stderr, flush=True)) -> Path:
+    shipped = pretrained_path("given-names")
+    if shipped is not None:
+        log("namesmith: no model given, serving the shipped given-names model (see namesmith models)")
+        return shipped
     path = default_model_path()
     if path.exists():
         log(f"namesmith: no model given, serving the built-in default model (cached at {path})")

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Train the pretrained models shipped in src/namesmith/pretrained/ (a few minutes each on 2 cores).
+
+    python scripts/build_pretrained.py                 # both
+    python scripts/build_pretrained.py --only world    # one
+
+Each model is the default preset trained on a built-in corpus with a fixed seed,
+so the run is reproducible on the same machine and library versions; only the
+final model file is kept (not its .last/.neural/metrics companions). The commands
+are listed in src/namesmith/pretrained/PRETRAINED.md with the figures they gave.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "namesmith" / "pretrained"
+COMMANDS = {
+    "given-names": ["train", "given-names", "--seed", "1337"],
+    "world": ["train", "world", "--seed", "1337", "--mix-ngram", "5"],  # 5-gram: the file stays under 10 MB
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=sorted(COMMANDS))
+    args = ap.parse_args()
+    for name, command in COMMANDS.items():
+        if args.only and name != args.only:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / f"{name}.npz"
+            subprocess.run([sys.executable, "-m", "namesmith", *command, "-o", str(out), "--no-progress"], check=True)
+            shutil.copyfile(out, OUT / f"{name}.npz")
+        print(f"{OUT / (name + '.npz')}: {(OUT / (name + '.npz')).stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
