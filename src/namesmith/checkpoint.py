@@ -195,7 +195,7 @@ def save_checkpoint(
     except (TypeError, ValueError) as e:
         raise NamesmithError(f"refusing to save {path}: the metadata is not plain JSON ({e})") from None
     arrays["__meta__"] = np.frombuffer(raw, dtype=np.uint8)
-    return atomic_write(path, lambda f: np.savez(f, **arrays))
+    return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def _fail(path, msg: str) -> CheckpointError:

@@ -1,0 +1,39 @@
+"""The pretrained models shipped with namesmith: present, small, loadable by name, with their styles."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import namesmith
+from namesmith.cli import main
+from namesmith.pretrained import PRETRAINED, pretrained_path
+
+
+@pytest.mark.parametrize("name", list(PRETRAINED))
+def test_shipped_model_is_installed_small_and_samples(name):
+    path = pretrained_path(name)
+    assert path is not None, f"{name}: run scripts/build_pretrained.py"
+    assert path.stat().st_size <= 10_000_000  # the styles issue's bound
+    ck = namesmith.load(name)
+    names = [s.name for s in ck.sample(20, seed=0, novel=True)]
+    assert len(names) == 20 and all(names)
+
+
+def test_world_has_styles_and_names_right_after_install(capsys):
+    ck = namesmith.load("world")
+    assert len(ck.styles) == 35 and "Italian" in ck.styles and "German" in ck.styles
+    assert main(["sample", "world", "--style", "Italian", "-n", "5", "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out.split()) == 5
+    top = ck.classify(["oluwaseun", "häkkinen", "van der berg", "esposito"], top=3)
+    assert [r["style"] for r in top] == ["Yoruba", "Finnish", "Dutch", "Italian"]
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == list(PRETRAINED) and all(r["installed"] for r in rows)
+
+
+def test_a_missing_model_names_the_shipped_ones(capsys):
+    assert main(["sample", "no-such-model"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-model" in err and "given-names, world" in err and "Traceback" not in err
