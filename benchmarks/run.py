@@ -274,6 +274,13 @@ def sec_scale(r):
     r["scale"]["date"] = dt.date.today().isoformat()
 
 
+def sec_styles(r):
+    """Styles on the world corpus (benchmarks/styles.py) and the time to the first styled names."""
+    r["styles"] = bench("styles.py", label="styles")
+    r["styles"]["date"] = dt.date.today().isoformat()
+    r["styles"]["first_names"] = bench("first_names.py", label="fresh install to first styled names")
+
+
 def sec_contention(r):
     r["contention"] = bench("contention.py", "--reps", "5", label="BLAS threads under contention")
 
@@ -282,7 +289,7 @@ SECTIONS = {
     "peak": sec_peak, "seed": sec_seed, "step": sec_step, "flops": sec_flops, "ttt": sec_ttt,
     "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
-    "contention": sec_contention, "scale": sec_scale,
+    "contention": sec_contention, "scale": sec_scale, "styles": sec_styles,
 }
 
 
@@ -454,6 +461,9 @@ def render(r: dict) -> str:
     if "scale" in r:
         L += render_scale(r["scale"])
 
+    if "styles" in r:
+        L += render_styles(r["styles"])
+
     if "web" in r:
         L += ["## Web API under load", "",
               "`POST /api/generate` with n = 20, 8 concurrent keep-alive clients for 20 s on loopback "
@@ -463,6 +473,66 @@ def render(r: dict) -> str:
             L.append(f"| {name} | {f(w['requests_per_s'], 0)} | {f(w['p50_ms'], 1)} | {f(w['p99_ms'], 1)} | {w['errors']} |")
         L += ["", f"Command: `{r['web']['rnn128']['_command']}`", ""]
     return "\n".join(L) + "\n"
+
+
+def render_styles(st: dict) -> list[str]:
+    import statistics
+
+    cond, sep = st["conditional"], st["separate"]
+    L = ["## Styles: one conditional model, classification, fine-tuning, blends", "",
+         f"Measured {st.get('date', '?')} with `{st['command']}` on the built-in `world` corpus ({st['styles']} "
+         f"styles): per style a fixed 10% of the names is the test set ({st['test_names']:,} names), used once; "
+         f"every model trains on the other {st['train_names']:,} (holding out its own validation names). NLL is "
+         "nats/char on each style's test names, each name scored under its own style.", "",
+         "**One conditional model against separate per-style models.** The conditional model is `--preset fast` "
+         f"on the labelled training names ({f(st['conditional_fast_seconds'], 0)} s); the separate models are "
+         "`--preset fast` and KN-5 trained on each style's names alone.", "",
+         "| style | training names | conditional | separate fast | separate KN-5 | better of the separate |",
+         "|---|---|---|---|---|---|"]
+    wins, small_wins, small = 0, 0, 0
+    rows = sorted(sep.items(), key=lambda kv: kv[1]["train_names"])
+    for style, d in rows:
+        c = cond["per_style"][style]["nll"]
+        best = min(d["fast_nll"], d["kn5_nll"])
+        wins += c <= best
+        if d["train_names"] < 500:
+            small += 1
+            small_wins += c <= best
+        L.append(f"| {style} | {d['train_names']:,} | {f(c, 3)} | {f(d['fast_nll'], 3)} | {f(d['kn5_nll'], 3)} | "
+                 f"{f(best, 3)} |")
+    mean_c = statistics.mean(cond["per_style"][s]["nll"] for s in sep)
+    mean_b = statistics.mean(min(d["fast_nll"], d["kn5_nll"]) for d in sep.values())
+    L += ["", f"Mean over these styles: conditional {f(mean_c, 3)}, better of the separate models {f(mean_b, 3)}; "
+          f"the conditional model is at least as good on {wins} of {len(sep)} styles, and on {small_wins} of the "
+          f"{small} with fewer than 500 training names.", ""]
+    kb = st["kn4_bayes"]
+    L += [f"**Classification** of the test names: the conditional model (training priors) "
+          f"{f(100 * cond['accuracy'], 1)}% accuracy, macro {f(100 * cond['macro_accuracy'], 1)}%; a per-style "
+          f"KN-4 Bayes classifier on the same split {f(100 * kb['accuracy'], 1)}%, macro "
+          f"{f(100 * kb['macro_accuracy'], 1)}%.", ""]
+    ft = st["finetune"]
+    L += ["**Fine-tuning** a base that never saw the style (`--preset fast` on the training names without "
+          f"{', '.join(sorted({x['style'] for x in ft['lists']}))}, {f(ft['base_seconds'], 0)} s) on a small list "
+          "of that style, against training on the list from scratch (`--preset fast`) and Kneser-Ney of order 3-5; "
+          "test NLL on the style's test names.", "",
+          "| style | list | fine-tuned | from scratch (fast) | best KN (order) | fine-tuned vs the better other |",
+          "|---|---|---|---|---|---|"]
+    for x in ft["lists"]:
+        order, kn = min(x["kn_nll"].items(), key=lambda kv: kv[1])
+        other = min(x["scratch_fast_nll"], kn)
+        L.append(f"| {x['style']} | {x['names']} | {f(x['finetuned_nll'], 3)} ({f(x['finetune_seconds'], 0)} s) | "
+                 f"{f(x['scratch_fast_nll'], 3)} | {f(kn, 3)} ({order}) | "
+                 f"{f(100 * (x['finetuned_nll'] / other - 1), 1)}% |")
+    b = st["blend"]
+    shares = ", ".join(f"{f(x['weight_a'], 2)} → {f(100 * x['share_classified_a'], 0)}%" for x in b["shares"])
+    L += ["", f"**Blends** `{b['styles'][0]}=w,{b['styles'][1]}=1-w` (400 names each, the conditional model): "
+          f"the share the classifier assigns to {b['styles'][0]} as w goes 0 → 1: {shares}.", ""]
+    if "first_names" in st:
+        fn = st["first_names"]
+        L += [f"**From a fresh clone to the first styled names** (`{fn['command']}`): a new venv and "
+              f"`pip install -e .` {f(fn['install_seconds'], 0)} s (pip's cache warm), then "
+              f"`namesmith sample world --style Italian -n 5` {f(fn['first_names_seconds'], 1)} s, no training.", ""]
+    return L
 
 
 def render_scale(sc: dict) -> list[str]:

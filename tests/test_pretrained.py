@@ -31,6 +31,9 @@ def test_world_has_styles_and_names_right_after_install(capsys):
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == list(PRETRAINED) and all(r["installed"] for r in rows)
+    assert {"name", "description", "styles", "nll"} <= set(rows[1]) and len(rows[1]["styles"]) == 35
+    assert main(["sample", "-n", "3", "--seed", "2"]) == 0  # no model: the shipped given-names, no training
+    assert len(capsys.readouterr().out.split()) == 3
 
 
 def test_a_missing_model_names_the_shipped_ones(capsys):

@@ -175,7 +175,8 @@ def load(spec: str | os.PathLike) -> Checkpoint:
 
 
 def pretrained_models() -> list[dict]:
-    """Name, file size, description, styles and validation NLL of each shipped model."""
+    """Each shipped model: ``name``, ``description``, ``styles`` (style → training names), ``nll`` (its held-out
+    NLL on its validation split), ``bytes``, ``model``, ``corpus`` and ``installed``."""
     rows = []
     for name, (_, description) in PRETRAINED.items():
         path = pretrained_path(name)
@@ -183,7 +184,7 @@ def pretrained_models() -> list[dict]:
         if path is not None:
             ck = load(path)
             row.update(bytes=path.stat().st_size, model=ck.describe(), corpus=ck.corpus_name,
-                       val_nll=ck.val_nll, styles=ck.style_counts)
+                       nll=ck.val_nll, styles=ck.style_counts)
         rows.append(row)
     return rows
 

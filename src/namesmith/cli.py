@@ -184,7 +184,8 @@ def build_parser() -> Parser:
     _add_train(sub)
 
     p = sub.add_parser("sample", help="generate names from a trained model")
-    p.add_argument("model", help="model file (.npz) or a shipped model's name (namesmith models)")
+    p.add_argument("model", nargs="?", default="given-names",
+                   help="model file (.npz) or a shipped model's name (namesmith models; default: given-names)")
     _add_sample_options(p)
     p.add_argument("--format", choices=["text", "json", "csv"], default="text")
     p.add_argument("--raw", action="store_true", help="text output without capitalising the first letter")
@@ -464,7 +465,7 @@ def cmd_models(args) -> int:
             lines.append(f"{r['name']:<12} (not installed)  {r['description']}")
             continue
         styles = f", {len(r['styles'])} styles" if r["styles"] else ""
-        nll = f", validation NLL {r['val_nll']:.3f}" if r["val_nll"] is not None else ""
+        nll = f", validation NLL {r['nll']:.3f}" if r["nll"] is not None else ""
         lines.append(f"{r['name']:<12} {r['bytes'] / 1e6:4.1f} MB  {r['description']}{styles}{nll}")
         if r["styles"]:
             lines.append(f"{'':<12} styles: {', '.join(r['styles'])}")
