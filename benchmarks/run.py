@@ -67,6 +67,7 @@ def run_json(args: list[str], label: str) -> dict:
         raise SystemExit(f"{label} failed:\n{proc.stderr[-3000:]}")
     try:  # a pretty-printed document (namesmith --json) or JSON lines (the harness scripts: take the last)
         out = json.loads(proc.stdout)
+        out = {"_list": out} if isinstance(out, list) else out
     except json.JSONDecodeError:
         out = json.loads([x for x in proc.stdout.splitlines() if x.startswith("{")][-1])
     out["_command"] = " ".join(Path(a).name if a == PY else a for a in args)
@@ -281,6 +282,14 @@ def sec_styles(r):
     r["styles"]["first_names"] = bench("first_names.py", label="fresh install to first styled names")
 
 
+def sec_pretrained(r):
+    """The shipped models as built by scripts/build_pretrained.py: size and held-out NLL from their checkpoints."""
+    rows = run_json([PY, "-m", "namesmith", "models", "--json"], "pretrained models")
+    r["pretrained"] = {"models": [{k: x[k] for k in ("name", "description", "bytes", "model", "nll")} |
+                                  {"styles": len(x["styles"])} for x in rows["_list"]],
+                       "command": "python scripts/build_pretrained.py"}
+
+
 def sec_contention(r):
     r["contention"] = bench("contention.py", "--reps", "5", label="BLAS threads under contention")
 
@@ -289,7 +298,7 @@ SECTIONS = {
     "peak": sec_peak, "seed": sec_seed, "step": sec_step, "flops": sec_flops, "ttt": sec_ttt,
     "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
-    "contention": sec_contention, "scale": sec_scale, "styles": sec_styles,
+    "contention": sec_contention, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
 }
 
 
@@ -460,6 +469,17 @@ def render(r: dict) -> str:
 
     if "scale" in r:
         L += render_scale(r["scale"])
+
+    if "pretrained" in r:
+        L += ["## Pretrained models (shipped)", "",
+              f"Built by `{r['pretrained']['command']}` (the default preset, seed 1337; `world` with a 5-gram); the "
+              "NLL is each checkpoint's own held-out figure on its validation split (for `world`, each name under "
+              "its own style). Details: `src/namesmith/pretrained/PRETRAINED.md`.", "",
+              "| name | model | styles | validation NLL | file |", "|---|---|---|---|---|"]
+        for m in r["pretrained"]["models"]:
+            L.append(f"| `{m['name']}` | {m['model']} | {m['styles'] or '-'} | {f(m['nll'], 4)} | "
+                     f"{f(m['bytes'] / 1e6, 1)} MB |")
+        L += [""]
 
     if "styles" in r:
         L += render_styles(r["styles"])
