@@ -48,6 +48,7 @@ def model_configs():
         out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "embed": 3, "learn_h0": True},
                                 id=f"{kind}-stacked-embed-h0"))
         out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "dropout": 0.3}, id=f"{kind}-dropout"))
+        out.append(pytest.param(kind, {"hidden": 4, "embed": 3, "styles": 2}, id=f"{kind}-styled"))
     return out
 
 

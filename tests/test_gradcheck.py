@@ -77,6 +77,19 @@ def test_step_matches_forward(kind, cfg, tiny_vocab, padded_batch):
 
 
 @pytest.mark.parametrize("kind,cfg", example_models())
+def test_nll_is_forwards_nll_with_and_without_styles(kind, cfg, tiny_vocab, padded_batch):
+    """The contract: nll() (scoring's fast path) gives forward()'s nll, also when the rows carry styles."""
+    from dataclasses import replace
+
+    model = build(kind, cfg, tiny_vocab, seed=6)
+    np.testing.assert_allclose(model.nll(padded_batch), model.forward(padded_batch)[1]["nll"], rtol=1e-5, atol=1e-6)
+    if model.styles:
+        styled = replace(padded_batch, styles=np.array([0, 1, model.styles, 0, 1], dtype=np.int32))
+        np.testing.assert_allclose(model.nll(styled), model.forward(styled)[1]["nll"], rtol=1e-5, atol=1e-6)
+        assert not np.allclose(model.nll(styled), model.nll(padded_batch))
+
+
+@pytest.mark.parametrize("kind,cfg", example_models())
 def test_checkpoint_round_trip(kind, cfg, tiny_vocab, padded_batch, tmp_path):
     model = build(kind, cfg, tiny_vocab, seed=2)
     path = tmp_path / "m.npz"

@@ -137,17 +137,30 @@ class StyledNGram(FittedModel):
     def stepper(self) -> StepFn:
         return self.pooled.stepper()
 
+    def _groups(self, batch):
+        """(rows, their style's view, the rows as a batch without styles) for each style in the batch."""
+        for s in np.unique(batch.styles):
+            rows = np.flatnonzero(batch.styles == s)
+            yield rows, self.with_style(int(s)), replace(batch, X=batch.X[rows], Y=batch.Y[rows],
+                                                         mask=batch.mask[rows], styles=None)
+
     def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
-        return self.pooled.forward(batch, state)
+        if batch.styles is None or state is not None:
+            return self.pooled.forward(batch, state)
+        B, T = batch.X.shape
+        logits, nll = np.empty((B, T, self.vocab_size)), np.zeros((B, T))  # (B, T, V), (B, T)
+        final = self.pooled.initial_state(B)[0].copy()  # (B, N-1): every view's last part is the pooled model
+        for rows, view, sub in self._groups(batch):
+            cache = view.forward(sub)[1]
+            logits[rows], nll[rows], final[rows] = cache["logits"], cache["nll"], cache["final_state"][-1]
+        return float(nll.sum() / batch.norm), {"logits": logits, "nll": nll, "final_state": (final,)}
 
     def nll(self, batch, state: State | None = None) -> np.ndarray:
         if batch.styles is None or state is not None:
             return self.pooled.nll(batch, state)
         out = np.zeros(batch.Y.shape)  # (B, T)
-        for s in np.unique(batch.styles):
-            rows = np.flatnonzero(batch.styles == s)
-            sub = replace(batch, X=batch.X[rows], Y=batch.Y[rows], mask=batch.mask[rows], styles=None)
-            out[rows] = self.with_style(int(s)).nll(sub)
+        for rows, view, sub in self._groups(batch):
+            out[rows] = view.nll(sub)
         return out
 
 
