@@ -334,3 +334,15 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
     namesmith.fit(d / "two.tsv", d / "ng-base.npz", model="ngram", order=2, samples=0, log=lambda s: None)
     with pytest.raises(ConfigError, match="needs a neural network"):
         namesmith.fit(small, init_from=d / "ng-base.npz", log=lambda s: None)
+
+
+def test_per_style_eval_strict_and_skipped(two_styles):
+    from namesmith.errors import VocabError
+
+    d, ck, _ = two_styles
+    report = ck.evaluate(["abba", "zoé"], labels=["Alpha", "Omega"])
+    assert report["names"] == 1 and report["skipped"] == 1 and report["unknown_chars"] == ["o", "é"]
+    with pytest.raises(VocabError, match="never saw"):
+        ck.evaluate(["abba", "zoé"], labels=["Alpha", "Omega"], strict=True)
+    with pytest.raises(ConfigError, match="unknown style 'Kappa'"):
+        ck.evaluate(["abba"], labels=["Kappa"])

@@ -144,11 +144,9 @@ class Checkpoint(CheckpointData):
             loaded = load_corpus(corpus, lowercase=self.lowercase, max_len=LONGEST_NAME)
             corpus, labels = loaded.names, loaded.labels if labels is None else labels
         if labels is not None and self.styles:
-            if strict:
-                evaluate(self.model, self.vocab, corpus, lowercase=self.lowercase, strict=True,
-                         fold_accents=fold_accents)
             return evaluate_styles(self.model, self.vocab, corpus, labels, self.styles, counts=self.style_counts,
-                                   uniform_prior=uniform_prior, lowercase=self.lowercase, fold_accents=fold_accents)
+                                   uniform_prior=uniform_prior, lowercase=self.lowercase, fold_accents=fold_accents,
+                                   strict=strict)
         return evaluate(self.model, self.vocab, corpus, lowercase=self.lowercase, strict=strict,
                         fold_accents=fold_accents)
 

@@ -154,7 +154,7 @@ def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts
 
 def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], styles: Sequence[str], *,
                     counts: Mapping[str, int] | None = None, uniform_prior: bool = False,
-                    lowercase: bool | None = None, fold_accents: bool = False) -> dict:
+                    lowercase: bool | None = None, fold_accents: bool = False, strict: bool = False) -> dict:
     """Per-style evaluation of a labelled list: NLL given each name's own style, and classification.
 
     Keys: ``nll`` (nats/char, end token included, each name under its given
@@ -171,6 +171,9 @@ def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], st
     ids = np.array([_style_index(s, styles) for s in labels], dtype=np.int64)
     prep = prepare_names(vocab, names, vocab.caseless if lowercase is None else lowercase, fold_accents)
     ok = prep.ok
+    if strict and len(ok) < len(names):
+        first = next(i for i, u in enumerate(prep.unknown) if u)
+        vocab.check(prep.names[first], "the name")  # raises, naming the characters
     if not ok:
         raise VocabError("none of the names can be scored: every one has characters the model never saw")
     kept = [prep.names[i] for i in ok]
