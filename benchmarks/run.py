@@ -504,8 +504,9 @@ def render_styles(st: dict) -> list[str]:
          f"styles): per style a fixed 10% of the names is the test set ({st['test_names']:,} names), used once; "
          f"every model trains on the other {st['train_names']:,} (holding out its own validation names). NLL is "
          "nats/char on each style's test names, each name scored under its own style.", "",
-         "**One conditional model against separate per-style models.** The conditional model is `--preset fast` "
-         f"on the labelled training names ({f(st['conditional_fast_seconds'], 0)} s); the separate models are "
+         "**One conditional model against separate per-style models.** The conditional model is "
+         f"`--preset {st.get('one_model_preset', 'fast')}` on the labelled training names "
+         f"({f(st['conditional_fast_seconds'], 0)} s); the separate models are "
          "`--preset fast` and KN-5 trained on each style's names alone.", "",
          "| style | training names | conditional | separate fast | separate KN-5 | better of the separate |",
          "|---|---|---|---|---|---|"]
@@ -531,7 +532,8 @@ def render_styles(st: dict) -> list[str]:
           f"KN-4 Bayes classifier on the same split {f(100 * kb['accuracy'], 1)}%, macro "
           f"{f(100 * kb['macro_accuracy'], 1)}%.", ""]
     ft = st["finetune"]
-    L += ["**Fine-tuning** a base that never saw the style (`--preset fast` on the training names without "
+    L += [f"**Fine-tuning** a base that never saw the style (`--preset {st.get('one_model_preset', 'fast')}` on the "
+          "training names without "
           f"{', '.join(sorted({x['style'] for x in ft['lists']}))}, {f(ft['base_seconds'], 0)} s) on a small list "
           "of that style, against training on the list from scratch (`--preset fast`) and Kneser-Ney of order 3-5; "
           "test NLL on the style's test names.", "",

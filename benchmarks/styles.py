@@ -5,8 +5,8 @@ lists of styles the base never saw, and what blends do.
 Split: per style, a fixed 10% of the names (seed 0) is the test set, used once; models hold out their
 own validation names from the rest as usual. Prints one JSON object.
 
-    python benchmarks/styles.py                 # about 25 minutes on 2 cores
-    python benchmarks/styles.py --quick         # fewer separate models (the 8 smallest styles), ~10 minutes
+    python benchmarks/styles.py                 # about 20 minutes on 2 cores
+    python benchmarks/styles.py --quick         # fewer separate models (the 8 smallest styles), ~12 minutes
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from namesmith.styles import evaluate_styles
 from namesmith.vocab import Vocab
 
 UNSEEN = ["Finnish", "Zulu"]  # styles the fine-tuning base never sees
+ONE_MODEL = "default"  # the preset of the one conditional model and of the fine-tuning base (about 3.5 minutes)
 QUIET = {"log": lambda s: None, "samples": 0}
 
 
@@ -97,7 +98,7 @@ def finetune(train: Corpus, test: Corpus, tmp: Path) -> dict:
     base_corpus = Corpus(tuple(train.names[i] for i in keep), "base", tuple(train.labels[i] for i in keep))
     base_path = write_tsv(tmp / "base.tsv", base_corpus)
     t = time.perf_counter()
-    namesmith.fit(base_path, tmp / "base.npz", preset="fast", **QUIET)
+    namesmith.fit(base_path, tmp / "base.npz", preset=ONE_MODEL, **QUIET)
     out = {"base_seconds": time.perf_counter() - t, "lists": []}
     rng = np.random.default_rng(0)
     for s in UNSEEN:
@@ -128,7 +129,7 @@ def main() -> int:
         tmp = Path(tmp)
         tr_path = write_tsv(tmp / "train.tsv", train)
         t = time.perf_counter()
-        cond = namesmith.fit(tr_path, tmp / "cond.npz", preset="fast", **QUIET)
+        cond = namesmith.fit(tr_path, tmp / "cond.npz", preset=ONE_MODEL, **QUIET)
         out["conditional_fast_seconds"] = time.perf_counter() - t
         report = evaluate_styles(cond.model, cond.vocab, list(test.names), list(test.labels), cond.styles,
                                  counts=cond.style_counts)
@@ -139,6 +140,7 @@ def main() -> int:
         out["separate"] = separate_models(train, test, styles, tmp)
         out["blend"] = {"styles": ["Italian", "German"], "shares": blend_shares(cond, "Italian", "German")}
         out["finetune"] = finetune(train, test, tmp)
+    out["one_model_preset"] = ONE_MODEL
     out["command"] = "python benchmarks/styles.py" + (" --quick" if a.quick else "")
     print(json.dumps(out))
     return 0
