@@ -47,6 +47,19 @@ def browser():
         b.close()
 
 
+def _two_styles(folder: Path) -> Path:
+    """A small GRU trained on two styles with disjoint alphabets (a-h and s-z)."""
+    import namesmith
+
+    rng = np.random.default_rng(0)
+    lines = ["".join(rng.choice(list(letters), rng.integers(3, 7))) + "\t" + style
+             for _ in range(800) for style, letters in (("Alpha", "abcdefgh"), ("Omega", "stuvwxyz"))]
+    (folder / "two.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    namesmith.fit(folder / "two.tsv", folder / "two.npz", model="gru", hidden=16, embed=8, steps=300, lr=0.03,
+                  mix_ngram=0, samples=0, log=lambda s: None)
+    return folder / "two.npz"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     vocab = Vocab.from_names(["abcdefghijklmnopqrstuvwxyz"])
@@ -56,7 +69,8 @@ def server(tmp_path_factory):
     save_checkpoint(path, model, vocab, {"corpus": {"source": "builtin:test", "names": 3, "lowercase": True},
                                           "metrics": {"val_nll": 2.71}},
                     extras={"known_hashes": name_hashes(["anna", "mara", "marco"])})
-    srv = Server(App({"names": str(path)})).start()
+    styled = _two_styles(tmp_path_factory.mktemp("styled"))
+    srv = Server(App({"names": str(path), "styled": str(styled)})).start()
     yield srv
     srv.stop()
 
@@ -110,5 +124,52 @@ def test_generate_and_score_in_a_real_browser(browser, server):
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-page.png"), full_page=True)
+    assert not external, f"the page made external requests: {external}"
+    page.close()
+
+
+def test_styles_blends_and_classify_in_a_real_browser(browser, server):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    external = []
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(server.url) else None)
+    page.goto(server.url + "/")
+    page.wait_for_selector("#model option", state="attached")
+    assert page.is_hidden("#style-controls") and page.is_hidden("#classify-panel")  # the first model has no styles
+    page.select_option("#model", "styled")
+    page.wait_for_selector("#style-controls:not([hidden])")
+    assert page.locator("#style option").all_inner_texts()[1:] == ["Alpha (720 names)", "Omega (720 names)"]
+    assert page.is_disabled("#style2") and page.is_disabled("#blend")
+
+    # one style: every name in its alphabet (temperature 0.3: the rare leaks of maximum likelihood vanish)
+    page.select_option("#style", "Omega")
+    page.fill("#min_len", "3")
+    page.fill("#max_len", "8")
+    page.eval_on_selector("#temperature", "e => { e.value = '0.3'; e.dispatchEvent(new Event('input')); }")
+    page.click("#generate")
+    page.wait_for_selector("#results li")
+    names = [n.lower() for n in page.locator("#results .name").all_inner_texts()]
+    assert names and all(set(n) <= set("stuvwxyz") for n in names), names
+
+    # a 50/50 blend with the other style: letters of both alphabets only, and names from both
+    page.select_option("#style2", "Alpha")
+    assert not page.is_disabled("#blend")
+    page.eval_on_selector("#blend", "e => { e.value = '0.5'; e.dispatchEvent(new Event('input')); }")
+    assert page.inner_text("#blend-out") == "50% / 50%"
+    page.eval_on_selector("#temperature", "e => { e.value = '1'; e.dispatchEvent(new Event('input')); }")
+    page.fill("#n", "40")
+    page.click("#generate")
+    page.wait_for_function("document.querySelectorAll('#results li').length === 40")
+    names = [n.lower() for n in page.locator("#results .name").all_inner_texts()]
+    assert set("".join(names)) <= set("abcdefghstuvwxyz")
+    assert any(set(n) <= set("abcdefgh") for n in names) and any(set(n) <= set("stuvwxyz") for n in names)
+
+    # which style does a name sound like? keyboard only
+    page.focus("#classify-name")
+    page.keyboard.type("Zyxt")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#classify-result li")
+    rows = page.locator("#classify-result li").all_inner_texts()
+    assert rows[0].startswith("Omega") and "%" in rows[0]
+    page.screenshot(path=str(ARTIFACTS / "web-page-styles.png"), full_page=True)
     assert not external, f"the page made external requests: {external}"
     page.close()

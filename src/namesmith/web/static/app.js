@@ -39,8 +39,49 @@ async function api(path, body) {
 
 function capitalise(name) { return name ? name[0].toUpperCase() + name.slice(1) : name; }
 
+function currentModel() { return models.find((x) => x.name === $("model").value); }
+
+function fillStyles() {
+  // the chosen model's styles in the style picker, the blend picker and the classify panel
+  const m = currentModel();
+  const styles = (m && m.styles) || [];
+  for (const id of ["style", "style2"]) {
+    const sel = $(id);
+    const keep = sel.value;
+    while (sel.options.length > 1) sel.remove(1);
+    for (const st of styles) {
+      const opt = document.createElement("option");
+      opt.value = st.name;
+      opt.textContent = `${st.name} (${st.names.toLocaleString()} names)`;
+      sel.appendChild(opt);
+    }
+    sel.value = styles.some((st) => st.name === keep) ? keep : "";
+  }
+  $("style-controls").hidden = $("classify-panel").hidden = !styles.length;
+  syncBlend();
+}
+
+function syncBlend() {
+  const first = $("style").value;
+  $("style2").disabled = !first;
+  if (!first) $("style2").value = "";
+  $("blend").disabled = !(first && $("style2").value);
+  const w = parseFloat($("blend").value);
+  $("blend-out").textContent = `${Math.round(100 * w)}% / ${Math.round(100 * (1 - w))}%`;
+}
+
+function styleRequest() {
+  // "A", or {"A": w, "B": 1 - w} for a blend of two styles
+  const a = $("style").value, b = $("style2").value;
+  if (!a) return undefined;
+  if (!b || b === a) return a;
+  const w = parseFloat($("blend").value);
+  return { [a]: w, [b]: Math.round((1 - w) * 100) / 100 };
+}
+
 function describeModel() {
-  const m = models.find((x) => x.name === $("model").value);
+  fillStyles();
+  const m = currentModel();
   if (!m) { $("model-info").textContent = ""; return; }
   const nll = m.val_nll ? `held-out NLL ${m.val_nll.toFixed(3)} nats/char` : "no held-out NLL recorded";
   const corpus = m.corpus ? `trained on ${m.corpus}${m.corpus_names ? ` (${m.corpus_names.toLocaleString()} names)` : ""}` : "";
@@ -83,6 +124,7 @@ function generateRequest() {
     seed: numberOrNull("seed", (v) => parseInt(v, 10)),
     novel: $("novel").checked, unique: $("unique").checked,
     fold_accents: true,  // a typed "Zoë" reads as "Zoe" when the model has no "ë"
+    style: styleRequest(),
   };
   for (const [k, v] of Object.entries(body)) {
     if (typeof v === "number" && Number.isNaN(v)) throw new Error(`"${k.replace("_", " ")}" is not a number.`);
@@ -180,6 +222,43 @@ function surprisalColour(nats) {
   return `hsl(${hue}, 70%, ${88 - 28 * t}%)`;
 }
 
+async function onClassify(ev) {
+  ev.preventDefault();
+  showError($("classify-error"), "");
+  const name = $("classify-name").value.trim();
+  const out = $("classify-result");
+  out.innerHTML = "";
+  if (!name) { showError($("classify-error"), "Type a name to classify."); return; }
+  try {
+    const data = await api("/api/classify", { model: $("model").value || undefined, name, top: 5, fold_accents: true });
+    const r = data.results[0];
+    if (r.style === null) {
+      showError($("classify-error"), `The model never saw ${r.unknown_chars.map((c) => `“${c}”`).join(", ")}.`);
+      return;
+    }
+    for (const [style, p] of Object.entries(r.styles)) {
+      const li = document.createElement("li");
+      const label = document.createElement("span");
+      label.className = "name";
+      label.textContent = style;
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      bar.setAttribute("role", "img");
+      bar.setAttribute("aria-label", `${style}: ${(100 * p).toFixed(1)}%`);
+      const fill = document.createElement("span");
+      fill.style.width = `${Math.max(2, Math.round(100 * p))}%`;
+      bar.appendChild(fill);
+      const pct = document.createElement("span");
+      pct.className = "pct";
+      pct.textContent = `${(100 * p).toFixed(1)}%`;
+      li.append(label, bar, pct);
+      out.appendChild(li);
+    }
+  } catch (e) {
+    showError($("classify-error"), e.message);
+  }
+}
+
 async function onScore(ev) {
   ev.preventDefault();
   showError($("score-error"), "");
@@ -188,7 +267,8 @@ async function onScore(ev) {
   out.innerHTML = "";
   if (!name) { showError($("score-error"), "Type a name to score."); return; }
   try {
-    const data = await api("/api/score", { model: $("model").value || undefined, name, fold_accents: true });
+    const data = await api("/api/score", { model: $("model").value || undefined, name, fold_accents: true,
+                                           style: styleRequest() });
     const s = data.scores[0];
     const letters = document.createElement("div");
     letters.className = "letters";
@@ -225,6 +305,8 @@ async function onScore(ev) {
 document.addEventListener("DOMContentLoaded", () => {
   $("gen-form").addEventListener("submit", onGenerate);
   $("score-form").addEventListener("submit", onScore);
+  $("classify-form").addEventListener("submit", onClassify);
+  for (const id of ["style", "style2", "blend"]) $(id).addEventListener("input", syncBlend);
   $("model").addEventListener("change", describeModel);
   $("temperature").addEventListener("input", () => { $("temperature-out").textContent = parseFloat($("temperature").value).toFixed(2); });
   $("copy-all").addEventListener("click", () => copyText(lastNames.map((s) => capitalise(s.name)).join("\n"), $("copy-all")));
