@@ -7,7 +7,7 @@ with --clients keep-alive connections, each sending the same JSON body with
 its own seed. Falls back to a Python thread client when wrk is missing.
 Prints one JSON object.
 
-    python benchmarks/web_load.py MODEL.npz --clients 8 --seconds 20
+    python benchmarks/web_load.py MODEL.npz --clients 8 --seconds 20 [--workers N] [--src OLD/src]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import shutil
 import socket
@@ -107,10 +108,14 @@ def main():
     ap.add_argument("model")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--workers", type=int, help="namesmith serve --workers (servers that have it)")
+    ap.add_argument("--src", help="serve with the namesmith package in this folder (an older version's src)")
     a = ap.parse_args()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "namesmith", "serve", a.model, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(a.src)) if a.src else None
+    extra = ["--workers", str(a.workers)] if a.workers else []
+    server = subprocess.Popen([sys.executable, "-m", "namesmith", "serve", a.model, "--port", str(port), *extra],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         wait_up(port)
         # warm-up
@@ -122,7 +127,7 @@ def main():
     finally:
         server.terminate()
         server.wait(10)
-    res.update(clients=a.clients, seconds=a.seconds, body=BODY)
+    res.update(clients=a.clients, seconds=a.seconds, body=BODY, workers=a.workers, src=a.src)
     print(json.dumps(res))
 
 

@@ -205,7 +205,7 @@ def test_failed_write_leaves_old_file_and_no_temp(saved, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(np, "savez", boom)
+    monkeypatch.setattr(np, "savez_compressed", boom)
     with pytest.raises(WriteFailed, match="unchanged"):
         save_checkpoint(path, model, vocab)
     assert path.read_bytes() == before

@@ -137,7 +137,7 @@ def test_errors_with_a_model(model_path, capsys, tmp_path):
 
 
 def test_argparse_errors_exit_2(capsys):
-    code, _, err = run(capsys, "sample")
+    code, _, err = run(capsys, "score")
     assert code == 2 and "required" in err
     code, _, err = run(capsys, "train", "--model", "transformer-xl")
     assert code == 2 and "invalid choice" in err

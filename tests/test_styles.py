@@ -266,27 +266,58 @@ def test_styled_ngram_and_mixture_train_and_classify(two_styles):
 
 
 def test_web_api_styles_blends_and_classify(two_styles):
-    from namesmith.web.server import ApiError, App
+    import urllib.error
+    import urllib.request
+
+    from namesmith.web.app import App
+    from namesmith.web.server import Server
 
     d, ck, _ = two_styles
-    app = App({"two": ck})
-    info = app.model_list()["models"][0]
+    srv = Server(App({"two": ck})).start()
+
+    class Reply:
+        def __init__(self, status, body):
+            self.status_code, self.body = status, body
+
+        def json(self):
+            return self.body
+
+    class Client:  # the served HTTP API, spoken with the standard library
+        def get(self, path):
+            with urllib.request.urlopen(srv.url + path, timeout=10) as r:
+                return Reply(r.status, json.loads(r.read()))
+
+        def post(self, path, body):
+            req = urllib.request.Request(srv.url + path, data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return Reply(r.status, json.loads(r.read()))
+            except urllib.error.HTTPError as e:
+                return Reply(e.code, json.loads(e.read()))
+
+    client = Client()
+    info = client.get("/api/models").json()["models"][0]
     assert info["styles"] == [{"name": "Alpha", "names": 1350}, {"name": "Omega", "names": 1350}]
-    out = app.generate({"n": 30, "style": "Omega", "temperature": 0.5, "seed": 1})
+    out = client.post("/api/generate", {"n": 30, "style": "Omega", "temperature": 0.5, "seed": 1}).json()
     assert all(set(x["name"]) <= set(OMEGA) for x in out["names"])
-    blend = app.generate({"n": 30, "style": {"Alpha": 0.5, "Omega": 0.5}, "seed": 1})["names"]
-    assert set("".join(x["name"] for x in blend)) <= set(ALPHA + OMEGA)
-    res = app.classify({"names": ["abba", "zyx"], "top": 1})["results"]
+    blend = client.post("/api/generate", {"n": 30, "style": {"Alpha": 0.5, "Omega": 0.5}, "seed": 1}).json()
+    assert set("".join(x["name"] for x in blend["names"])) <= set(ALPHA + OMEGA)
+    res = client.post("/api/classify", {"names": ["abba", "zyx"], "top": 1}).json()["results"]
     assert [r["style"] for r in res] == ["Alpha", "Omega"] and all(len(r["styles"]) == 1 for r in res)
-    scored = app.score({"name": "abba", "style": "Alpha"})["scores"][0]["logprob"]
-    assert scored > app.score({"name": "abba", "style": "Omega"})["scores"][0]["logprob"]
-    for body, status in [({"style": 3}, 400), ({"style": {"Alpha": "x"}}, 400), ({"names": ["a"], "top": 0}, 400),
-                         ({"name": "a", "bogus": 1}, 400)]:
-        with pytest.raises(ApiError) as e:
-            app.classify(body) if "name" in body or "names" in body else app.generate(body)
-        assert e.value.status == status
-    with pytest.raises(ConfigError, match="unknown style 'Klingon'"):
-        app.generate({"style": "Klingon"})
+
+    def score(style):
+        return client.post("/api/score", {"name": "abba", "style": style}).json()["scores"][0]["logprob"]
+
+    assert score("Alpha") > score("Omega")
+    for path, body, fragment in [("/api/generate", {"style": 3}, "'style' must be"),
+                                 ("/api/generate", {"style": {"Alpha": "x"}}, "'style' must be"),
+                                 ("/api/classify", {"names": ["a"], "top": 0}, "'top' must be between 1 and 10000"),
+                                 ("/api/classify", {"name": "a", "bogus": 1}, "unknown parameter 'bogus'"),
+                                 ("/api/generate", {"style": "Klingon"}, "unknown style 'Klingon'")]:
+        r = client.post(path, body)
+        assert r.status_code == 400 and fragment in r.json()["error"], (body, r.json())
+    srv.stop()
 
 
 # ----- fine-tuning ---------------------------------------------------------------------------------

@@ -244,6 +244,8 @@ def build_parser() -> Parser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--access-log", action="store_true", help="print a line per request on stderr")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes, each with the models loaded and one BLAS thread (default: one per core)")
     p.set_defaults(func=cmd_serve)
     return ap
 
@@ -499,7 +501,7 @@ def cmd_plot(args) -> int:
 def cmd_serve(args) -> int:
     from .web.server import serve_main
 
-    return serve_main(args.models, host=args.host, port=args.port, access_log=args.access_log)
+    return serve_main(args.models, host=args.host, port=args.port, access_log=args.access_log, workers=args.workers)
 
 
 def _blas_threads(args):

@@ -1,0 +1,272 @@
+"""What the web API does, independent of HTTP: typed requests (pydantic) and the models that answer them.
+
+Every bound a request must respect is declared once, on its model below (FastAPI
+checks it and publishes it in ``/openapi.json``); :class:`App` holds the served
+checkpoints (loaded once, read-only) and turns a valid request into a response.
+Each request builds its own sampler state and seeds, so concurrent requests
+cannot disturb each other.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from ..api import Checkpoint, load
+from ..errors import ConfigError, NamesmithError
+from ..sample import SampleOptions, candidate_budget
+
+MAX_BODY = 16 * 1024
+MAX_NAMES = 500
+MAX_LEN = 64
+MAX_SCORE = 50
+MAX_TRIES = 20_000
+MAX_BLEND = 16
+TIME_BUDGET = 2.0  # seconds of generation per request
+
+Text = Annotated[str, StringConstraints(max_length=MAX_LEN)]
+Chars = Annotated[str, StringConstraints(max_length=200)]
+Style = Union[
+    Annotated[str, StringConstraints(max_length=400)],
+    Annotated[dict[Annotated[str, StringConstraints(max_length=64)], Annotated[float, Field(ge=0, allow_inf_nan=False)]],
+              Field(min_length=1, max_length=MAX_BLEND)],
+]
+STYLE_DOC = "a style of the model, a blend \"A=0.7,B=0.3\", or {\"A\": 0.7, \"B\": 0.3}; none: all styles pooled"
+
+
+class ApiError(NamesmithError):
+    """An error with its HTTP status."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Request(BaseModel):
+    """Strict JSON: no unknown fields, no "5" for 5, no 1 for true."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    model: Optional[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        None, description="a served model's name (see /api/models); default: the first")
+
+
+class GenerateRequest(Request):
+    n: int = Field(20, ge=1, le=MAX_NAMES, description="how many names")
+    temperature: float = Field(1.0, ge=0.0, le=5.0, allow_inf_nan=False, description="0 = greedy")
+    top_k: Optional[int] = Field(None, ge=1, le=1000)
+    top_p: Optional[float] = Field(None, gt=0.0, le=1.0, allow_inf_nan=False)
+    prefix: Text = ""
+    suffix: Text = ""
+    contains: Text = ""
+    min_len: int = Field(1, ge=0, le=MAX_LEN)
+    max_len: int = Field(16, ge=1, le=MAX_LEN)
+    exclude_chars: Chars = ""
+    only_chars: Optional[Chars] = None
+    novel: bool = False
+    unique: bool = False
+    fold_accents: bool = Field(False, description="read accented letters the model never saw as plain ones")
+    seed: Optional[int] = Field(None, ge=0, le=2**53 - 1)
+    best: Optional[int] = Field(None, ge=1, le=100, description="the k most probable names instead of random ones")
+    style: Optional[Style] = Field(None, description=STYLE_DOC)
+
+    @model_validator(mode="after")
+    def _lengths(self):
+        if self.min_len > self.max_len:
+            raise ValueError(f"min_len ({self.min_len}) is larger than max_len ({self.max_len})")
+        return self
+
+    def options(self) -> SampleOptions:
+        return SampleOptions(
+            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, prefix=self.prefix,
+            suffix=self.suffix, contains=self.contains, min_len=self.min_len, max_len=self.max_len,
+            exclude_chars=self.exclude_chars, only_chars=self.only_chars or None, novel=self.novel,
+            unique=self.unique, fold_accents=self.fold_accents, max_tries=min(MAX_TRIES, candidate_budget(self.n)))
+
+
+class NamesRequest(Request):
+    name: Optional[Text] = None
+    names: Optional[list[Text]] = Field(None, max_length=MAX_SCORE)
+    fold_accents: bool = False
+
+    def all_names(self) -> list[str]:
+        names = [x.strip() for x in ([self.name] if self.name is not None else []) + (self.names or [])]
+        if not names or any(not x for x in names):
+            raise ApiError(400, "give a non-empty 'name' (or a list 'names')")
+        return names
+
+
+class ScoreRequest(NamesRequest):
+    style: Optional[Style] = Field(None, description=STYLE_DOC)
+
+
+class ClassifyRequest(NamesRequest):
+    top: Optional[int] = Field(None, ge=1, le=10_000, description="the k most probable styles per name")
+    uniform_prior: bool = Field(False, description="equal style priors instead of the training shares")
+
+
+# ----- responses (declared for the OpenAPI schema) --------------------------------------------
+class NameOut(BaseModel):
+    name: str
+    logprob: float
+    nats_per_char: float
+    novel: Optional[bool]
+    seed: Optional[int]
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    seed: Optional[int]
+    tries: Optional[int]
+    names: list[NameOut]
+    elapsed_ms: float
+
+
+class Surprisal(BaseModel):
+    char: str
+    nats: float
+
+
+class ScoreOut(BaseModel):
+    name: str
+    logprob: Optional[float]
+    nats_per_char: Optional[float]
+    surprisal: list[Surprisal]
+    percentile: Optional[float]
+    unknown_chars: list[str]
+
+
+class ScoreResponse(BaseModel):
+    model: str
+    scores: list[ScoreOut]
+
+
+class ClassifyOut(BaseModel):
+    name: str
+    style: Optional[str]
+    probability: Optional[float]
+    styles: dict[str, float]
+    unknown_chars: list[str]
+
+
+class ClassifyResponse(BaseModel):
+    model: str
+    results: list[ClassifyOut]
+
+
+class StyleInfo(BaseModel):
+    name: str
+    names: int
+
+
+class ModelInfo(BaseModel):
+    name: str
+    type: str
+    description: str
+    params: int
+    corpus: Optional[str]
+    corpus_names: Optional[int]
+    val_nll: Optional[float]
+    val_bits_per_char: Optional[float]
+    alphabet: str
+    lowercase: bool
+    novelty_check: bool
+    styles: list[StyleInfo]
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    models: int
+    worker: int = Field(description="the answering worker process's id")
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="what was wrong, in plain words")
+
+
+# ----- the application -------------------------------------------------------------------
+@dataclass
+class Served:
+    name: str
+    path: str
+    ckpt: Checkpoint
+
+    def info(self) -> dict:
+        ck = self.ckpt
+        val = ck.val_nll
+        return {"name": self.name, "type": ck.model.kind, "description": ck.model.describe(),
+                "params": ck.model.num_params(), "corpus": ck.corpus_name,
+                "corpus_names": ck.section("corpus").get("names"), "val_nll": val,
+                "val_bits_per_char": val / math.log(2) if val is not None else None,
+                "alphabet": "".join(ck.vocab.chars[1:]), "lowercase": ck.lowercase,
+                "novelty_check": ck.known_hashes is not None,
+                "styles": [{"name": n, "names": c} for n, c in ck.style_counts.items()]}
+
+
+class App:
+    """The served models and the request logic."""
+
+    def __init__(self, models: dict[str, str | Path | Checkpoint], time_budget: float = TIME_BUDGET):
+        if not models:
+            raise ConfigError("no model to serve")
+        self.time_budget = time_budget
+        self.models: dict[str, Served] = {}
+        for name, src in models.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+                raise ConfigError(f"model name {name!r}: use letters, digits, '.', '_' or '-'")
+            ck = src if isinstance(src, Checkpoint) else load(src)
+            self.models[name] = Served(name, str(src) if not isinstance(src, Checkpoint) else name, ck)
+        self.samplers = {name: s.ckpt.sampler() for name, s in self.models.items()}
+
+    def model(self, req: Request) -> str:
+        if req.model is None:
+            return next(iter(self.models))
+        if req.model not in self.models:
+            raise ApiError(404, f"no model named {req.model!r}; see /api/models")
+        return req.model
+
+    def generate(self, req: GenerateRequest) -> dict:
+        name = self.model(req)
+        opts = req.options()
+        sampler = self.samplers[name] if req.style is None else self.models[name].ckpt.sampler(style=req.style)
+        t0 = time.perf_counter()
+        if req.best is not None:
+            samples = sampler.best(req.best, opts, max_expansions=20_000, deadline=t0 + self.time_budget)
+            tries, used_seed = None, None
+        else:
+            report = sampler.sample(req.n, opts, seed=req.seed, deadline=t0 + self.time_budget)
+            samples, tries, used_seed = report.samples, report.tries, report.seed
+        return {"model": name, "seed": used_seed, "tries": tries, "names": [s.to_dict() for s in samples],
+                "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 2)}
+
+    def score(self, req: ScoreRequest) -> dict:
+        name = self.model(req)
+        ck = self.models[name].ckpt
+        scores = ck.score(req.all_names(), style=req.style, fold_accents=req.fold_accents)
+        if all(s.logprob is None for s in scores):
+            s = scores[0]
+            letters = ", ".join(f"“{c}”" for c in s.unknown_chars)
+            raise ApiError(400, f"“{s.name}” uses letters this model never saw ({letters}); its letters are "
+                                f"{ck.vocab.alphabet()}")
+        return {"model": name, "scores": [s.to_dict() for s in scores]}
+
+    def classify(self, req: ClassifyRequest) -> dict:
+        name = self.model(req)
+        ck = self.models[name].ckpt
+        if not ck.styles:
+            raise ApiError(400, f"the model {name!r} has no styles (it was not trained on a labelled corpus)")
+        return {"model": name, "results": ck.classify(req.all_names(), top=req.top, uniform_prior=req.uniform_prior,
+                                                      fold_accents=req.fold_accents)}
+
+    def model_list(self) -> dict:
+        return {"models": [s.info() for s in self.models.values()]}
