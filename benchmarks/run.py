@@ -290,6 +290,14 @@ def sec_pretrained(r):
                        "command": "python scripts/build_pretrained.py"}
 
 
+def sec_serving(r):
+    """Old (stdlib) and new (FastAPI/uvicorn, 1 and 2 workers) servers side by side (benchmarks/serving.py)."""
+    old = ROOT.parent / "old" / "src"
+    r["serving"] = bench("serving.py", str(old), f"rnn128={_sampler_model()}", f"default={OUT / 'preset-default.npz'}",
+                         "--reps", "3", label="serving")
+    r["serving"]["date"] = dt.date.today().isoformat()
+
+
 def sec_contention(r):
     r["contention"] = bench("contention.py", "--reps", "5", label="BLAS threads under contention")
 
@@ -299,6 +307,7 @@ SECTIONS = {
     "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
     "contention": sec_contention, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
+    "serving": sec_serving,
 }
 
 
@@ -483,6 +492,23 @@ def render(r: dict) -> str:
 
     if "styles" in r:
         L += render_styles(r["styles"])
+
+    if "serving" in r:
+        sv = r["serving"]
+        L += ["## Serving: the standard-library server and the FastAPI/uvicorn one, side by side", "",
+              f"Measured {sv.get('date', '?')} with `{sv['command']}`: `POST /api/generate` with the body "
+              '`{"n": 20, "temperature": 1.0, "min_len": 3, "max_len": 12}`, wrk with 2 threads and 8 keep-alive '
+              f"connections for 10 s, on loopback; rounds interleaved, the median of {sv['reps']} (all runs in "
+              "`results.json`). *Old*: `namesmith serve` of e1922e2 (ThreadingHTTPServer, one process); *new*: "
+              "this version with `--workers 1` and `--workers 2` (one BLAS thread per worker). The machine has 2 "
+              "cores, shared with wrk.", "",
+              "| model | server | requests/s | vs old | p50 ms | p99 ms | errors |", "|---|---|---|---|---|---|---|"]
+        for name, by in sv["models"].items():
+            base = by["old (stdlib, threads)"]["requests_per_s"]
+            for label, m in by.items():
+                L.append(f"| {name} | {label} | {f(m['requests_per_s'], 0)} | {f(m['requests_per_s'] / base, 2)}× | "
+                         f"{f(m['p50_ms'], 1)} | {f(m['p99_ms'], 1)} | {m['errors']} |")
+        L += [""]
 
     if "web" in r:
         L += ["## Web API under load", "",

@@ -24,12 +24,12 @@ from ..api import fit
 from ..errors import ConfigError
 from ..pretrained import pretrained_path
 from .app import MAX_BODY, App, ApiError  # noqa: F401  (the web API's names, for callers and tests)
-from .asgi import KEEP_ALIVE, LIMIT_CONCURRENCY, GuardedH11, create_app
+from .asgi import KEEP_ALIVE, LIMIT_CONCURRENCY, PROTOCOL, create_app
 
 BACKLOG = 1024
 
 
-def _settings(host: str, port: int, access_log: bool, protocol: type = GuardedH11, keep_alive: float = KEEP_ALIVE) -> dict:
+def _settings(host: str, port: int, access_log: bool, protocol: type = PROTOCOL, keep_alive: float = KEEP_ALIVE) -> dict:
     """uvicorn's settings for namesmith: the guarded protocol, its timeouts and limits."""
     return {"host": host, "port": port, "http": protocol, "timeout_keep_alive": keep_alive,
             "limit_concurrency": LIMIT_CONCURRENCY, "backlog": BACKLOG, "access_log": access_log,
@@ -46,7 +46,7 @@ class Server:
         if timeout is None:
             config = uvicorn.Config(create_app(app), **_settings(host, port, not quiet))
         else:
-            protocol = type("GuardedH11", (GuardedH11,), {"header_timeout": timeout})
+            protocol = type(PROTOCOL.__name__, (PROTOCOL,), {"header_timeout": timeout})
             config = uvicorn.Config(create_app(app, body_timeout=timeout),
                                     **_settings(host, port, not quiet, protocol, max(1, round(timeout))))
         self.server = uvicorn.Server(config)
