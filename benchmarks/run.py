@@ -529,7 +529,8 @@ def render_styles(st: dict) -> list[str]:
          f"Measured {st.get('date', '?')} with `{st['command']}` on the built-in `world` corpus ({st['styles']} "
          f"styles): per style a fixed 10% of the names is the test set ({st['test_names']:,} names), used once; "
          f"every model trains on the other {st['train_names']:,} (holding out its own validation names). NLL is "
-         "nats/char on each style's test names, each name scored under its own style.", "",
+         "nats/char on each style's test names, each name scored under its own style."
+         + (f" Note: {st['note']}." if st.get("note") else ""), "",
          "**One conditional model against separate per-style models.** The conditional model is "
          f"`--preset {st.get('one_model_preset', 'fast')}` on the labelled training names "
          f"({f(st['conditional_fast_seconds'], 0)} s); the separate models are "
