@@ -100,3 +100,12 @@ def test_committed_docs_carry_no_machine_paths():
             if here + "/" in line or re.search(r"/(root|home/\w+|tmp)/", line):
                 bad.append(f"{path.relative_to(ROOT)}:{i}")
     assert not bad, f"absolute paths in committed docs: {bad[:10]}"
+
+
+def test_the_package_version_is_stated_once_consistently():
+    import tomllib
+
+    from namesmith._version import __version__
+
+    meta = tomllib.loads((PKG.parents[1] / "pyproject.toml").read_text())
+    assert meta["project"]["version"] == __version__
