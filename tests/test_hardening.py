@@ -295,6 +295,11 @@ def test_i08_sampling_always_makes_progress(model):
     ["train", "{corpus}", "--seed", "-3"],
     ["serve", "{model}", "--port", "-1"],
     ["serve", "{model}", "--port", "70000"],
+    ["serve", "{model}", "--workers", "0"],
+    ["classify", "{model}"],  # no names
+    ["classify", "{model}", "anna"],  # a model without styles
+    ["train", "{corpus}", "--init-from", "{tmp}/no-such-base.npz"],
+    ["train", "{corpus}", "--init-from", "{corpus}"],  # a corpus is not a model
     ["plot", "{model}", "-o", "{tmp}/missing/dir/p.png"],
     ["train", "--hidden", "abc"],
     ["sample", "--style", "Italian"],  # the shipped given-names model has no styles
