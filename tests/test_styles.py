@@ -266,14 +266,19 @@ def test_styled_ngram_and_mixture_train_and_classify(two_styles):
 
 
 def test_web_api_styles_blends_and_classify(two_styles):
-    import urllib.error
-    import urllib.request
-
     from namesmith.web.app import App
     from namesmith.web.server import Server
+    from test_web import request
 
     d, ck, _ = two_styles
     srv = Server(App({"two": ck})).start()
+
+    class Client:  # the served HTTP API through test_web's request helper
+        def get(self, path):
+            return Reply(*request(srv, "GET", path))
+
+        def post(self, path, body):
+            return Reply(*request(srv, "POST", path, body))
 
     class Reply:
         def __init__(self, status, body):
@@ -281,20 +286,6 @@ def test_web_api_styles_blends_and_classify(two_styles):
 
         def json(self):
             return self.body
-
-    class Client:  # the served HTTP API, spoken with the standard library
-        def get(self, path):
-            with urllib.request.urlopen(srv.url + path, timeout=10) as r:
-                return Reply(r.status, json.loads(r.read()))
-
-        def post(self, path, body):
-            req = urllib.request.Request(srv.url + path, data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(req, timeout=10) as r:
-                    return Reply(r.status, json.loads(r.read()))
-            except urllib.error.HTTPError as e:
-                return Reply(e.code, json.loads(e.read()))
 
     client = Client()
     info = client.get("/api/models").json()["models"][0]

@@ -132,6 +132,19 @@ function generateRequest() {
   return body;
 }
 
+function makeBar(percent, label, title) {
+  // a horizontal bar filled to percent, described for screen readers
+  const bar = document.createElement("div");
+  bar.className = "bar";
+  if (title) bar.title = title;
+  bar.setAttribute("role", "img");
+  bar.setAttribute("aria-label", label);
+  const fill = document.createElement("span");
+  fill.style.width = `${Math.round(percent)}%`;
+  bar.appendChild(fill);
+  return bar;
+}
+
 function renderResults(names) {
   const list = $("results");
   list.innerHTML = "";
@@ -143,15 +156,9 @@ function renderResults(names) {
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = capitalise(s.name);
-    const bar = document.createElement("div");
-    bar.className = "bar";
-    bar.title = `log-probability ${s.logprob.toFixed(2)} (${s.nats_per_char.toFixed(2)} nats/char)`;
-    bar.setAttribute("role", "img");
-    bar.setAttribute("aria-label", `plausibility: ${s.nats_per_char.toFixed(2)} nats per character`);
-    const fill = document.createElement("span");
     const frac = best === worst ? 1 : (-s.nats_per_char - worst) / (best - worst);
-    fill.style.width = `${Math.round(15 + 85 * frac)}%`;
-    bar.appendChild(fill);
+    const bar = makeBar(15 + 85 * frac, `plausibility: ${s.nats_per_char.toFixed(2)} nats per character`,
+      `log-probability ${s.logprob.toFixed(2)} (${s.nats_per_char.toFixed(2)} nats/char)`);
     const tag = document.createElement("span");
     if (s.novel === false) { tag.className = "tag known"; tag.textContent = "known"; }
     else if (s.novel === true) { tag.className = "tag novel"; tag.textContent = "new"; }
@@ -241,13 +248,7 @@ async function onClassify(ev) {
       const label = document.createElement("span");
       label.className = "name";
       label.textContent = style;
-      const bar = document.createElement("div");
-      bar.className = "bar";
-      bar.setAttribute("role", "img");
-      bar.setAttribute("aria-label", `${style}: ${(100 * p).toFixed(1)}%`);
-      const fill = document.createElement("span");
-      fill.style.width = `${Math.max(2, Math.round(100 * p))}%`;
-      bar.appendChild(fill);
+      const bar = makeBar(Math.max(2, 100 * p), `${style}: ${(100 * p).toFixed(1)}%`);
       const pct = document.createElement("span");
       pct.className = "pct";
       pct.textContent = `${(100 * p).toFixed(1)}%`;
