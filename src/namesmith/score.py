@@ -36,7 +36,7 @@ def perplexity(nll: float) -> float:
     return math.exp(nll) if nll < 700 else math.inf
 
 
-def _check_pair(model: Model, vocab: Vocab) -> None:
+def check_pair(model: Model, vocab: Vocab) -> None:
     if not isinstance(model, Model) or not isinstance(vocab, Vocab):
         raise ConfigError("scoring needs a namesmith model and its Vocab")
     if model.vocab_size != vocab.size:
@@ -44,7 +44,7 @@ def _check_pair(model: Model, vocab: Vocab) -> None:
                           "use the vocabulary stored with the model")
 
 
-def _names(names, what: str = "names") -> list[str]:
+def name_list(names, what: str = "names") -> list[str]:
     if isinstance(names, str) or not isinstance(names, Sequence):
         raise ConfigError(f"give a list of {what}, not {type(names).__name__} (e.g. [\"Kara\"])")
     bad = [n for n in names if not isinstance(n, str)]
@@ -53,7 +53,7 @@ def _names(names, what: str = "names") -> list[str]:
     return list(names)
 
 
-def _non_finite() -> NamesmithError:
+def non_finite() -> NamesmithError:
     return NamesmithError("the model gives non-finite probabilities (NaN or infinite: its weights overflow); "
                           "this model file cannot be used")
 
@@ -108,8 +108,8 @@ def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None
     Names with characters outside the model's alphabet are left out and counted
     (``skipped``, ``unknown_chars``), or refused with ``strict=True``.
     """
-    _check_pair(model, vocab)
-    names = _names(names)
+    check_pair(model, vocab)
+    names = name_list(names)
     if not names:
         raise ConfigError("there are no names to evaluate")
     lowercase = vocab.caseless if lowercase is None else lowercase
@@ -125,7 +125,7 @@ def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None
     encoded = vocab.encode_many([prep.names[i] for i in ok])
     total = float(name_totals(model, encoded).sum())
     if not math.isfinite(total):
-        raise _non_finite()
+        raise non_finite()
     nll = total / encoded.tokens
     return {
         "nll": nll,
@@ -181,8 +181,8 @@ def percentile_of(nats_per_char: float, quantiles: np.ndarray | None) -> float |
 def score_names(model: Model, vocab: Vocab, names, *, quantiles: np.ndarray | None = None,
                 lowercase: bool | None = None, fold_accents: bool = False) -> list[NameScore]:
     """Score each name on its own; one with unseen characters gets ``logprob=None`` and its ``unknown_chars``."""
-    _check_pair(model, vocab)
-    names = _names(names)
+    check_pair(model, vocab)
+    names = name_list(names)
     lowercase = vocab.caseless if lowercase is None else lowercase
     prep = prepare_names(vocab, names, lowercase, fold_accents)
     empty = [n for n, raw in zip(prep.names, names) if not n]
@@ -199,7 +199,7 @@ def score_names(model: Model, vocab: Vocab, names, *, quantiles: np.ndarray | No
         nll = scored[i]
         total = float(nll.sum())
         if not math.isfinite(total):
-            raise _non_finite()
+            raise non_finite()
         per_char = total / len(nll)
         labels = list(name) + ["<end>"]
         out.append(NameScore(name, -total, per_char, [(c, float(s)) for c, s in zip(labels, nll)],

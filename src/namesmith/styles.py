@@ -35,7 +35,7 @@ import numpy as np
 from .errors import ConfigError, VocabError
 from .models.base import Model
 from .models.mixture import Blend
-from .score import LN2, _check_pair, _names, _non_finite, name_totals, perplexity, prepare_names
+from .score import LN2, check_pair, name_list, non_finite, name_totals, perplexity, prepare_names
 from .vocab import Vocab
 
 
@@ -116,7 +116,7 @@ def style_loglik(model: Model, vocab: Vocab, names: list[str], n_styles: int) ->
     with np.errstate(all="ignore"):
         out = np.stack([-name_totals(model.with_style(s), encoded) for s in range(n_styles)])
     if not np.isfinite(out).all():
-        raise _non_finite()
+        raise non_finite()
     return out
 
 
@@ -130,10 +130,10 @@ def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts
     first if given). A name with characters the model never saw gets ``style``
     None and its ``unknown_chars``.
     """
-    _check_pair(model, vocab)
+    check_pair(model, vocab)
     if not styles or model.styles != len(styles):
         raise ConfigError("classification needs a model trained on a labelled corpus (it has no styles)")
-    names = _names(names)
+    names = name_list(names)
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise ConfigError(f"top must be a whole number ≥ 1, got {top!r}")
     prep = prepare_names(vocab, names, vocab.caseless if lowercase is None else lowercase, fold_accents)
@@ -164,8 +164,8 @@ def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], st
     ``names``) and ``confusion`` (rows: given style, columns: predicted; in
     ``styles`` order).
     """
-    _check_pair(model, vocab)
-    names = _names(names)
+    check_pair(model, vocab)
+    names = name_list(names)
     if len(labels) != len(names):
         raise ConfigError("every name needs its style")
     ids = np.array([_style_index(s, styles) for s in labels], dtype=np.int64)
