@@ -39,16 +39,37 @@ def padded_batch(tiny_vocab):
 
 
 # small configurations of every registered trainable model, covering every option
+RECURRENT_EXAMPLES = [
+    ("onehot", {"hidden": 5}),
+    ("stacked-embed-h0", {"hidden": 4, "layers": 2, "embed": 3, "learn_h0": True}),
+    ("dropout", {"hidden": 4, "layers": 2, "dropout": 0.3}),
+    ("styled", {"hidden": 4, "embed": 3, "styles": 2}),
+]
+TRAINABLE_EXAMPLES = {
+    "rnn": RECURRENT_EXAMPLES, "gru": RECURRENT_EXAMPLES, "lstm": RECURRENT_EXAMPLES,
+    # block 3 < the batch's 5 positions: the sliding window and the shared last position embedding
+    "transformer": [("two-layers", {"embed": 4, "heads": 2, "layers": 2, "hidden": 6, "block": 8}),
+                    ("window-tied", {"embed": 4, "heads": 2, "hidden": 5, "block": 3, "tie": True}),
+                    ("dropout", {"embed": 4, "heads": 1, "hidden": 5, "block": 3, "dropout": 0.3}),
+                    ("styled", {"embed": 4, "heads": 2, "hidden": 3, "block": 4, "styles": 2})],
+    "mlp": [("window", {"embed": 3, "hidden": 5, "block": 3}),
+            ("two-layers-dropout", {"embed": 2, "hidden": 4, "layers": 2, "block": 2, "dropout": 0.3}),
+            ("styled", {"embed": 2, "hidden": 3, "block": 2, "styles": 2})],
+}
+# conditional examples of every trainable model (test_styles)
+STYLED_EXAMPLES = {
+    **{k: [("onehot", {"hidden": 4, "styles": 3}),
+           ("embed-stacked", {"hidden": 3, "embed": 2, "layers": 2, "styles": 2})] for k in ("rnn", "gru", "lstm")},
+    "transformer": [("two-layers", {"embed": 4, "heads": 2, "layers": 2, "hidden": 3, "block": 4, "styles": 3})],
+    "mlp": [("two-layers", {"embed": 2, "hidden": 3, "layers": 2, "block": 3, "styles": 3})],
+}
+
+
 def model_configs():
     out = []
     for kind, cls in MODELS.items():
-        if not cls.trainable:
-            continue
-        out.append(pytest.param(kind, {"hidden": 5}, id=f"{kind}-onehot"))
-        out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "embed": 3, "learn_h0": True},
-                                id=f"{kind}-stacked-embed-h0"))
-        out.append(pytest.param(kind, {"hidden": 4, "layers": 2, "dropout": 0.3}, id=f"{kind}-dropout"))
-        out.append(pytest.param(kind, {"hidden": 4, "embed": 3, "styles": 2}, id=f"{kind}-styled"))
+        if cls.trainable:
+            out += [pytest.param(kind, cfg, id=f"{kind}-{name}") for name, cfg in TRAINABLE_EXAMPLES[kind]]
     return out
 
 

@@ -16,7 +16,7 @@ from namesmith.errors import CheckpointError, ConfigError, CorpusError
 from namesmith.models import MODELS
 from namesmith.styles import parse_styles
 
-from conftest import build_model
+from conftest import STYLED_EXAMPLES, build_model
 from test_gradcheck import numeric_grad, rel_error
 
 ALPHA, OMEGA = "abcdefgh", "stuvwxyz"
@@ -69,8 +69,7 @@ def test_split_is_stratified_by_style():
 
 # ----- the conditional recurrent models -------------------------------------------------------------
 STYLED = [pytest.param(kind, cfg, id=f"{kind}-{name}") for kind, cls in MODELS.items() if cls.trainable
-          for name, cfg in (("onehot", {"hidden": 4, "styles": 3}),
-                            ("embed-stacked", {"hidden": 3, "embed": 2, "layers": 2, "styles": 2}))]
+          for name, cfg in STYLED_EXAMPLES[kind]]
 
 
 def _styled_batch(tiny_vocab, styles):

@@ -259,8 +259,8 @@ def _finetune_base(cfg: TrainConfig, options: dict) -> tuple[_Base, TrainConfig]
         raise ConfigError(f"{cfg.init_from}: fine-tuning needs a neural network to start from, and this is a "
                           f"{base.model.kind} model (train the small list directly, e.g. --model ngram)")
     net = nets[0]
-    arch = {"model": net.kind, **{k: net.config[k] for k in ARCHITECTURE if k != "model"}}
-    clash = [k for k in ARCHITECTURE if k in options and options[k] != arch[k]]
+    arch = {"model": net.kind, **{k: net.config[k] for k in ARCHITECTURE if k != "model" and k in net.config}}
+    clash = [k for k in arch if k in options and options[k] != arch[k]]
     if clash:
         raise ConfigError(f"fine-tuning keeps the base model's architecture (--{clash[0].replace('_', '-')} "
                           f"{arch[clash[0]]}); leave --{clash[0].replace('_', '-')} out")

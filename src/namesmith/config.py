@@ -57,6 +57,9 @@ class TrainConfig:
     embed: int = 32
     dropout: float = 0.25
     learn_h0: bool = False
+    heads: int = 4  # transformer: attention heads (embed must be a multiple)
+    block: int | None = None  # transformer: learned positions; mlp: window of characters; None = the model's own
+    tie: bool = False  # transformer: the output layer reuses the token embedding
     style_dropout: float = 0.1  # labelled corpora: share of names trained as "any style" (the pooled model)
     order: int = 6  # n-gram order
     discount: float | None = None  # n-gram discount; None = estimated from counts
@@ -103,7 +106,8 @@ class TrainConfig:
         for a labelled corpus, the number of styles (for the classes that take styles)."""
         cls = model_class(self.model)
         values = {**self.to_dict(), "styles": styles}
-        return {**{k: values[k] for k in cls.defaults if k in values}, "vocab_size": vocab_size, "dtype": self.dtype}
+        own = {k: values[k] for k in cls.defaults if values.get(k) is not None}  # None: the model's default
+        return {**own, "vocab_size": vocab_size, "dtype": self.dtype}
 
     def validate(self) -> "TrainConfig":
         for name, value in self.to_dict().items():
@@ -160,11 +164,11 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 # Options that define the model, the data or the optimizer: fixed once a run has started.
 RESUME_FIXED = {
     "corpus", "val", "val_fraction", "val_max", "keep_case", "max_item_len", "model", "hidden", "layers",
-    "embed", "dropout", "learn_h0", "style_dropout", "order", "discount", "dtype", "optimizer", "momentum",
+    "embed", "dropout", "learn_h0", "heads", "block", "tie", "style_dropout", "order", "discount", "dtype", "optimizer", "momentum",
     "beta1", "beta2", "eps", "weight_decay", "batch_size", "bucket", "norm", "seed", "preset", "init_from",
 }
 # What fine-tuning takes from the base model, never from the command line.
-ARCHITECTURE = ("model", "hidden", "layers", "embed", "learn_h0", "dtype")
+ARCHITECTURE = ("model", "hidden", "layers", "embed", "learn_h0", "heads", "block", "tie", "dtype")
 
 
 # Presets: measured in BENCHMARKS.md. The field defaults above are the "default" preset:

@@ -14,6 +14,8 @@ from .base import REGISTRY, FittedModel, Model, TrainableModel, buildable_kinds,
 from .rnn import RNN  # noqa: I001
 from .gru import GRU
 from .lstm import LSTM
+from .mlp import MLP
+from .transformer import Transformer
 from .ngram import NGram
 from .mixture import Mixture
 from .styled_ngram import StyledNGram
@@ -21,4 +23,4 @@ from .styled_ngram import StyledNGram
 MODELS = REGISTRY
 
 __all__ = ["MODELS", "Model", "TrainableModel", "FittedModel", "model_class", "buildable_kinds",
-           "RNN", "GRU", "LSTM", "NGram", "Mixture", "StyledNGram"]
+           "RNN", "GRU", "LSTM", "MLP", "Transformer", "NGram", "Mixture", "StyledNGram"]

@@ -134,3 +134,50 @@ def dropout_forward(x: np.ndarray, p: float, rng: np.random.Generator):
 
 def dropout_backward(dy: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return dy * keep
+
+
+# ----- layer normalisation ------------------------------------------------------
+LN_EPS = 1e-5
+
+
+def layernorm_forward(x: np.ndarray, g: np.ndarray, b: np.ndarray):
+    """``y = xhat * g + b`` with ``xhat = (x - mean(x)) / sqrt(var(x) + eps)`` over the last axis.
+
+    ``x (..., D)``, ``g, b (D,)``. The cache keeps ``xhat`` and ``rstd = 1/sqrt(var + eps)``.
+    """
+    mu = x.mean(axis=-1, keepdims=True)  # (..., 1)
+    xc = x - mu  # (..., D)
+    rstd = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + LN_EPS)  # (..., 1)
+    xhat = xc * rstd  # (..., D)
+    return xhat * g + b, (xhat, rstd, g)
+
+
+def layernorm_backward(dy: np.ndarray, cache):
+    """Returns ``dx (..., D)``, ``dg (D,)``, ``db (D,)``::
+
+        dxhat = dy * g
+        dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+    """
+    xhat, rstd, g = cache
+    D = xhat.shape[-1]
+    dg = (dy * xhat).reshape(-1, D).sum(axis=0)  # (D,)
+    db = dy.reshape(-1, D).sum(axis=0)  # (D,)
+    dxhat = dy * g  # (..., D)
+    dx = rstd * (dxhat - dxhat.mean(axis=-1, keepdims=True) - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
+    return dx, dg, db
+
+
+# ----- GELU (the tanh approximation of GPT-2 and llm.c) ------------------------------
+GELU_K = float(np.sqrt(2.0 / np.pi))
+
+
+def gelu_forward(x: np.ndarray):
+    """``y = 0.5 x (1 + tanh(u))`` with ``u = sqrt(2/pi) (x + 0.044715 x^3)``; the cache keeps ``x, tanh(u)``."""
+    th = np.tanh(GELU_K * (x + 0.044715 * x * x * x))
+    return 0.5 * x * (1.0 + th), (x, th)
+
+
+def gelu_backward(dy: np.ndarray, cache) -> np.ndarray:
+    """``dy * (0.5 (1 + tanh(u)) + 0.5 x (1 - tanh(u)^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2))``."""
+    x, th = cache
+    return dy * (0.5 * (1.0 + th) + 0.5 * x * (1.0 - th * th) * GELU_K * (1.0 + 3 * 0.044715 * x * x))

@@ -40,13 +40,13 @@ unconditional model.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import ConfigError
 from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, float_option, int_option
+from .conditional import Conditional
 from .layers import (
     colsum,
     dropout_backward,
@@ -87,7 +87,7 @@ class Cell:
         return np.zeros((cls.gates * H, 1), dtype=dtype)
 
 
-class RecurrentLM(TrainableModel):
+class RecurrentLM(Conditional, TrainableModel):
     """Base class of the RNN, GRU and LSTM language models (see module docstring)."""
 
     cell: ClassVar[type[Cell]] = Cell
@@ -143,30 +143,6 @@ class RecurrentLM(TrainableModel):
             shapes["Sy"] = (config["styles"] + 1, V)
         return shapes
 
-    @property
-    def styles(self) -> int:
-        """Number of styles (0: not a conditional model)."""
-        return self.config["styles"]
-
-    def with_style(self, style: int | None) -> "TrainableModel":
-        """This model with its style fixed (None: the pooled "any style" row); itself when it has no styles."""
-        if not self.styles:
-            return self
-        return StyleView(self, self.styles if style is None else int(style))
-
-    def _batch_styles(self, batch, train: bool, rng) -> np.ndarray | None:
-        """Each row's style id (B,), the pooled id S where the batch has none; style dropout when training."""
-        S = self.styles
-        if not S:
-            return None
-        B = batch.X.shape[0]
-        s = np.full(B, S, dtype=np.int64) if batch.styles is None else np.asarray(batch.styles, dtype=np.int64)
-        if s.shape != (B,) or s.min(initial=0) < 0 or s.max(initial=0) > S:
-            raise ConfigError(f"style ids must be in [0, {S}], one per row")
-        if train and self.config["style_dropout"] > 0:
-            s = np.where(rng.random(B) < self.config["style_dropout"], S, s)  # (B,)
-        return s
-
     @classmethod
     def create(cls, config: dict, rng: np.random.Generator) -> "RecurrentLM":
         """PyTorch-style init: weights U(-1/sqrt(H), 1/sqrt(H)), embedding N(0, 1), zero biases."""
@@ -188,49 +164,14 @@ class RecurrentLM(TrainableModel):
             params[name] = value.astype(dtype)
         return cls(config, params)
 
-    def expanded(self, vocab_size: int, styles: int, rng: np.random.Generator) -> "RecurrentLM":
-        """This network over a larger alphabet and more styles, every existing number kept bit for bit.
+    embedding = "E"  # the rows a new symbol gets (see Conditional.expanded)
 
-        New symbols (ids appended after the old ones) get new rows: an embedding
-        row ``N(0, std(E))`` (or a one-hot input column ``U(-1/sqrt(H), 1/sqrt(H))``),
-        a zero output row and the smallest output bias of the known symbols (a new
-        character starts as unlikely as the rarest known one). New styles are
-        inserted before the pooled row and start as copies of it (an unseen style
-        is the pooled model until trained).
-        """
-        V0, S0, H = self.vocab_size, self.styles, self.config["hidden"]
-        if vocab_size < V0 or styles < S0:
-            raise ConfigError("a model can only grow: more symbols and styles, never fewer")
-        config = self.check_config({**self.config, "vocab_size": vocab_size, "styles": styles})
-        new_v = vocab_size - V0
-        params = {}
-        for name, shape in self.param_shapes(config).items():
-            old = self.params.get(name)
-            if name == "E":
-                rows = rng.normal(0.0, float(old.std()) or 1.0, (new_v, shape[1]))
-                value = np.concatenate([old, rows.astype(old.dtype)])
-            elif name == self.cell.Wx and not config["embed"]:  # one-hot input columns
-                k = 1.0 / np.sqrt(H)
-                value = np.concatenate([old, rng.uniform(-k, k, (shape[0], new_v)).astype(old.dtype)], axis=1)
-            elif name == "Wya":
-                value = np.concatenate([old, np.zeros((new_v, shape[1]), old.dtype)])
-            elif name == "by":
-                value = np.concatenate([old, np.full((new_v, 1), old[1:].min() if V0 > 1 else 0.0, old.dtype)])
-            elif name in ("Sg", "Sy"):
-                value = self._grown_styles(old, shape, S0)
-            else:
-                value = old.copy()
-            params[name] = value
-        return type(self)(config, params)
-
-    def _grown_styles(self, old: np.ndarray | None, shape: tuple[int, ...], S0: int) -> np.ndarray:
-        """A style table with rows for new styles (copies of the pooled row, last) and zero columns for new symbols."""
-        value = np.zeros(shape, dtype=self.dtype)
-        if old is None:
-            return value
-        value[:S0, : old.shape[1]] = old[:S0]
-        value[S0:, : old.shape[1]] = old[S0]  # new styles and the pooled row start as the pooled row
-        return value
+    def _grown_input(self, name: str, old: np.ndarray, new_v: int, rng) -> np.ndarray | None:
+        """With one-hot input (no embedding), layer 0's ``Wx (G, V)`` gains a column U(-1/sqrt(H), 1/sqrt(H))."""
+        if name != self.cell.Wx or self.config["embed"]:
+            return None
+        k = 1.0 / np.sqrt(self.config["hidden"])
+        return np.concatenate([old, rng.uniform(-k, k, (old.shape[0], new_v)).astype(old.dtype)], axis=1)
 
     # ----- state ------------------------------------------------------------
     def initial_state(self, B: int) -> State:
@@ -410,35 +351,3 @@ class RecurrentLM(TrainableModel):
         return step
 
 
-
-class StyleView(TrainableModel):
-    """A conditional recurrent model with its style fixed: an unconditional model to samplers and scorers.
-
-    Shares the model's parameters (read-only); not registered and never saved.
-    """
-
-    def __init__(self, model: RecurrentLM, style: int):
-        self.model, self.style = model, style
-        self.config, self.params = model.config, model.params
-
-    @property
-    def normalized(self) -> bool:
-        return self.model.normalized
-
-    def _fixed(self, batch):
-        return replace(batch, styles=np.full(batch.X.shape[0], self.style, dtype=np.int32))
-
-    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
-        return self.model.forward(self._fixed(batch), state, train=train, rng=rng)
-
-    def backward(self, cache: Cache) -> Params:
-        return self.model.backward(cache)
-
-    def initial_state(self, B: int) -> State:
-        return self.model.initial_state(B)
-
-    def stepper(self) -> StepFn:
-        return self.model.stepper(self.style)
-
-    def describe(self) -> str:
-        return f"{self.model.describe()}, style {self.style}"
