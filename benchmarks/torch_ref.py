@@ -1,14 +1,17 @@
-"""Reference PyTorch (CPU) implementations of makemore's `rnn` and `gru` models, for benchmarks only.
+"""Reference PyTorch (CPU) implementations of makemore's `rnn`, `gru` and `transformer`, for benchmarks only.
 
 The models follow karpathy/makemore's definitions: a token embedding (n_embd),
 a learned starting hidden state, a cell applied step by step over the
 embedded sequence (the `rnn` cell is ``h = tanh(W [x; h] + b)``; the `gru`
 cell has reset and update gates and a candidate computed from ``[x; r * h]``),
-and a linear head. Batches are padded to makemore's block size (longest name
+and a linear head; the `transformer` is makemore's (GPT-2 blocks: pre-LayerNorm,
+causal self-attention, a 4x MLP with the tanh GELU; 4 layers, 4 heads, 64
+embedding, ~200k parameters). Batches are padded to makemore's block size (longest name
 + 1) with targets -1 ignored; AdamW with makemore's settings. torch is a
 benchmark dependency only: `pip install torch==2.13.0`.
 
     python benchmarks/torch_ref.py --cell rnn --mode steps --steps 300
+    python benchmarks/torch_ref.py --cell transformer --mode steps --steps 300
     python benchmarks/torch_ref.py --cell gru --mode train --seconds 300 --train train.txt --test test.txt
 
 Prints one JSON object on stdout.
@@ -70,6 +73,60 @@ class RecurrentLM(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
 
 
+class NewGELU(nn.Module):
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, n_embd, n_head, block):
+        super().__init__()
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd)
+        self.c_proj = nn.Linear(n_embd, n_embd)
+        self.register_buffer("bias", torch.tril(torch.ones(block, block)).view(1, 1, block, block))
+        self.n_head, self.n_embd = n_head, n_embd
+
+    def forward(self, x):
+        B, T, C = x.size()
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+        y = F.softmax(att, dim=-1) @ v
+        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+class Block(nn.Module):
+    def __init__(self, n_embd, n_head, block):
+        super().__init__()
+        self.ln_1, self.ln_2 = nn.LayerNorm(n_embd), nn.LayerNorm(n_embd)
+        self.attn = CausalSelfAttention(n_embd, n_head, block)
+        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), NewGELU(), nn.Linear(4 * n_embd, n_embd))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class Transformer(nn.Module):
+    def __init__(self, vocab_size, block, n_layer=4, n_head=4, n_embd=64):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(vocab_size, n_embd), nn.Embedding(block, n_embd)
+        self.h = nn.ModuleList([Block(n_embd, n_head, block) for _ in range(n_layer)])
+        self.ln_f = nn.LayerNorm(n_embd)
+        self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
+
+    def forward(self, idx, targets):
+        t = idx.size(1)
+        x = self.wte(idx) + self.wpe(torch.arange(t, dtype=torch.long).unsqueeze(0))
+        for block in self.h:
+            x = block(x)
+        logits = self.lm_head(self.ln_f(x))
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
+
+
 def load(path):
     with open(path, encoding="utf-8") as f:
         return [w.strip() for w in f.read().splitlines() if w.strip()]
@@ -100,7 +157,7 @@ def nll_per_char(model, X, Y):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cell", choices=["rnn", "gru"], default="rnn")
+    ap.add_argument("--cell", choices=["rnn", "gru", "transformer"], default="rnn")
     ap.add_argument("--mode", choices=["steps", "train"], default="steps")
     ap.add_argument("--train", required=True)
     ap.add_argument("--test")
@@ -118,7 +175,11 @@ def main():
     stoi = {c: i + 1 for i, c in enumerate(chars)}
     block = max(len(w) for w in words) + 1
     X, Y = encode(words, stoi, block)
-    model = RecurrentLM(args.cell, len(chars) + 1)
+    test_block = max(len(w) for w in load(args.test)) + 1 if args.test else block
+    if args.cell == "transformer":
+        model = Transformer(len(chars) + 1, max(block, test_block))
+    else:
+        model = RecurrentLM(args.cell, len(chars) + 1)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01, betas=(0.9, 0.99), eps=1e-8)
     gen = torch.Generator().manual_seed(args.seed)
 
@@ -140,7 +201,7 @@ def main():
             train_step()
         out["ms_per_step"] = (time.perf_counter() - t0) / args.steps * 1e3
     else:
-        Xt, Yt = encode(load(args.test), stoi, max(block, max(len(w) for w in load(args.test)) + 1))
+        Xt, Yt = encode(load(args.test), stoi, max(block, test_block))
         train_time, step, best, reached = 0.0, 0, math.inf, None
         curve = []
         while train_time < args.seconds:

@@ -174,3 +174,20 @@ def test_large_alphabet_step_and_table_match_forward(kind, cfg):
     for t in range(batch.X.shape[1]):
         logits, state = model.step(batch.X[:, t], state)
         np.testing.assert_allclose(logits, cache["logits"][:, t], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,cfg", model_configs())
+def test_float32_stays_float32(kind, cfg, tiny_vocab, padded_batch):
+    """A float32 model computes in float32 throughout: logits, state and every gradient (a float64 scalar or
+    table slipping in would silently double the cost of every product)."""
+    from dataclasses import replace
+
+    model = MODELS[kind].create({"vocab_size": tiny_vocab.size, "dtype": "float32", **cfg}, np.random.default_rng(0))
+    batch = replace(padded_batch, mask=padded_batch.mask.astype(np.float32))
+    rng = np.random.default_rng(1)
+    _, cache = model.forward(batch, train=True, rng=rng)
+    assert cache["logits"].dtype == np.float32
+    assert {k: g.dtype for k, g in model.backward(cache).items()} == {k: np.dtype(np.float32) for k in model.params}
+    logits, state = model.step(batch.X[:, 0], model.initial_state(batch.size))
+    assert logits.dtype == np.float32
+    assert all(s.dtype in (np.float32, np.int64) for s in state)

@@ -132,3 +132,33 @@ def test_schedules():
         lr_at(0, 0.1, schedule="cosine")
     with pytest.raises(ConfigError):
         lr_at(0, 0.1, schedule="bogus")
+
+
+def test_weight_average_flat_and_per_parameter_agree_with_the_formula():
+    """ema_t = d_t ema_{t-1} + (1 - d_t) p_t with d_t = min(decay, (1 + t) / (10 + t)), from ema_0 = p_0."""
+    from namesmith.optim import Adam
+
+    rng = np.random.default_rng(0)
+    start = {"a": rng.normal(size=(3, 2)), "b": rng.normal(size=4)}
+    grads = [{k: rng.normal(size=v.shape) for k, v in start.items()} for _ in range(5)]
+    runs = []
+    for flat in (True, False):
+        params = {k: v.copy() for k, v in start.items()}
+        opt = Adam().average(0.8)
+        if flat:
+            opt.bind(params)
+        expected = {k: v.copy() for k, v in params.items()}
+        for t, g in enumerate(grads, start=1):
+            opt.step(params, g, 0.1)
+            d = min(0.8, (1 + t) / (10 + t))
+            expected = {k: d * expected[k] + (1 - d) * params[k] for k in params}
+        for k in params:
+            np.testing.assert_allclose(opt.state["ema"][k], expected[k], rtol=1e-12)
+        with opt.averaged(params):
+            inside = {k: v.copy() for k, v in params.items()}
+        runs.append((inside, {k: v.copy() for k, v in params.items()}))
+        for k in params:
+            np.testing.assert_array_equal(inside[k], opt.state["ema"][k])  # the average inside the block
+            assert not np.array_equal(params[k], inside[k])  # the trained weights back after it
+    for k in start:
+        np.testing.assert_allclose(runs[0][0][k], runs[1][0][k], rtol=1e-12)

@@ -63,6 +63,8 @@ def test_training_learns(corpus, tmp_path):
     ["--model", "rnn", "--hidden", "16", "--schedule", "step", "--decay-every", "15", "--warmup", "5"],
     ["--model", "gru", "--hidden", "12", "--layers", "2", "--dropout", "0.2", "--embed", "8",
      "--schedule", "cosine", "--decay-steps", "40"],
+    ["--model", "transformer", "--embed", "8", "--heads", "2", "--layers", "2", "--hidden", "16", "--dropout", "0.1",
+     "--ema", "0.9", "--decay-steps", "40"],
 ])
 def test_resume_is_bit_for_bit_across_processes(corpus, tmp_path, model_args):
     common = [str(corpus), *model_args, "--batch-size", "4", "--eval-every", "7", "--log-every", "1",
@@ -295,3 +297,14 @@ def test_the_time_of_each_phase_is_reported(corpus, tmp_path):
     assert last["phases"] == phases and last["step"] == 20
     ng = fit(corpus, model="ngram", order=3, log=logs.append)
     assert "fitting" in ng.run.phases
+
+
+def test_ema_keeps_and_evaluates_the_averaged_weights(corpus, tmp_path):
+    """With --ema the best model holds the optimizer's moving average (not the trained weights), the last
+    checkpoint the trained weights and the average beside them."""
+    fit(corpus, tmp_path / "m.npz", model="mlp", embed=4, hidden=16, block=3, steps=30, batch_size=8, lr=1e-2,
+        eval_every=30, mix_ngram=0, ema=0.9, samples=0, log=lambda s: None)
+    best, last = load_checkpoint(tmp_path / "m.npz"), load_checkpoint(tmp_path / "m.last.npz")
+    for k, v in best.model.params.items():
+        assert np.array_equal(v, last.optim[f"ema/{k}"]), k
+    assert any(not np.array_equal(v, last.model.params[k]) for k, v in best.model.params.items())

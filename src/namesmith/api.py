@@ -314,7 +314,7 @@ class _Run(Hooks):
             self.model, self.opt, self.state = cls, None, RunState()
         else:
             self.model, self.state = self._model_and_state(cls, ck)
-            self.opt = OPTIMIZERS[cfg.optimizer].from_config(cfg)
+            self.opt = OPTIMIZERS[cfg.optimizer].from_config(cfg).average(cfg.ema)
             self.opt.bind(self.model.params)  # one flat buffer: a few large update operations per step
             if ck is not None:
                 try:

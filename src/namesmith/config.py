@@ -81,6 +81,7 @@ class TrainConfig:
     decay_steps: int | None = None  # length of cosine/linear decay; None = the run's total steps
     gamma: float = 0.5
     min_lr: float = 0.0
+    ema: float = 0.0  # evaluate and keep an exponential moving average of the weights with this decay (0 = off)
     batch_size: int = 64
     bucket: bool = True
     norm: str = "mean"  # per-token weight: "mean" (constant, unbiased) or "batch" (each batch's own count)
@@ -139,6 +140,7 @@ def _check_ranges(c: TrainConfig) -> None:
     need(0 <= c.momentum < 1, f"--momentum must be in [0, 1), got {c.momentum}")
     need(0 <= c.beta1 < 1 and 0 <= c.beta2 < 1, "--beta1/--beta2 must be in [0, 1)")
     need(0 < c.eps <= 1, f"--eps must be in (0, 1], got {c.eps}")
+    need(c.ema == 0 or 0.5 <= c.ema < 1, f"--ema must be 0 (off) or a decay in [0.5, 1), got {c.ema}")
     need(0 <= c.weight_decay <= 10, f"--weight-decay must be in [0, 10], got {c.weight_decay}")
     need(0 < c.clip_value <= 1e6, f"--clip-value must be in (0, 1e6], got {c.clip_value}")
     need(0 < c.gamma <= 1, f"--gamma (the decay factor) must be in (0, 1], got {c.gamma}")
@@ -165,7 +167,7 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 RESUME_FIXED = {
     "corpus", "val", "val_fraction", "val_max", "keep_case", "max_item_len", "model", "hidden", "layers",
     "embed", "dropout", "learn_h0", "heads", "block", "tie", "style_dropout", "order", "discount", "dtype", "optimizer", "momentum",
-    "beta1", "beta2", "eps", "weight_decay", "batch_size", "bucket", "norm", "seed", "preset", "init_from",
+    "beta1", "beta2", "eps", "weight_decay", "ema", "batch_size", "bucket", "norm", "seed", "preset", "init_from",
 }
 # What fine-tuning takes from the base model, never from the command line.
 ARCHITECTURE = ("model", "hidden", "layers", "embed", "learn_h0", "heads", "block", "tie", "dtype")

@@ -19,6 +19,7 @@ Update rules, for a parameter ``p`` with gradient ``g`` at step ``t`` (1-based):
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from typing import ClassVar
 
 import numpy as np
@@ -100,11 +101,49 @@ class Optimizer:
         self.flat: FlatParams | None = None
         self._flat_state: dict[str, np.ndarray] = {}
 
+    # ----- weight averaging (EMA) --------------------------------------------------
+    def average(self, decay: float) -> "Optimizer":
+        """Also keep an exponential moving average of the weights (the slot ``ema``), updated after each step::
+
+            d_t = min(decay, (1 + t) / (10 + t));   ema = d_t * ema + (1 - d_t) * params
+
+        (the warm-up keeps the first steps' random weights from lingering). ``decay = 0``: none. Call before
+        :meth:`bind`. The average is checkpointed with the other slots, so a resumed run continues it.
+        """
+        if decay:
+            self.hyper["ema"] = float(decay)
+            self.state["ema"] = {}
+        return self
+
+    @property
+    def all_slots(self) -> tuple[str, ...]:
+        return self.slots + (("ema",) if "ema" in self.hyper else ())
+
+    def _average_step(self, p: np.ndarray, ema: np.ndarray) -> None:
+        d = min(self.hyper["ema"], (1 + self.t) / (10 + self.t))
+        ema *= d
+        ema += (1.0 - d) * p
+
+    @contextmanager
+    def averaged(self, params: Params):
+        """Within the block ``params`` hold the averaged weights (in place); the trained ones come back after."""
+        if "ema" not in self.hyper:
+            yield
+            return
+        saved = {k: v.copy() for k, v in params.items()}
+        try:
+            for k, v in params.items():
+                v[...] = self.state["ema"].get(k, saved[k])
+            yield
+        finally:
+            for k, v in params.items():
+                v[...] = saved[k]
+
     def bind(self, params: Params) -> None:
         """Move ``params`` into one flat buffer (in place) so each step is a few large operations."""
         self.flat = FlatParams(params)
-        for slot in self.slots:
-            flat = np.zeros_like(self.flat.buffer)
+        for slot in self.all_slots:
+            flat = self.flat.buffer.copy() if slot == "ema" else np.zeros_like(self.flat.buffer)
             for name, view in self.flat.views(flat).items():
                 if name in self.state[slot]:
                     view[...] = self.state[slot][name]
@@ -115,15 +154,19 @@ class Optimizer:
         self.t += 1
         if self.flat is not None and self.flat.owns(params):
             self._update(self.flat.buffer, self.flat.gather(grads), lr, self._flat_state)
+            if "ema" in self.hyper:
+                self._average_step(self.flat.buffer, self._flat_state["ema"])
             return
         for name, p in params.items():
             g = grads[name]
             st = {}
-            for slot in self.slots:
+            for slot in self.all_slots:
                 if name not in self.state[slot]:
-                    self.state[slot][name] = np.zeros_like(p)
+                    self.state[slot][name] = p.copy() if slot == "ema" else np.zeros_like(p)
                 st[slot] = self.state[slot][name]
             self._update(p, g, lr, st)
+            if "ema" in st:
+                self._average_step(p, st["ema"])
 
     def _update(self, p, g, lr, st) -> None:
         raise NotImplementedError

@@ -34,6 +34,8 @@ early stopping and checkpoint selection handle.)
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import signal
 import threading
@@ -258,22 +260,25 @@ def divergence_bound(vocab_size: int, start_nll: float | None) -> float:
 
 def evaluate_and_checkpoint(model: Model, data: TrainData, state: RunState, hooks: Hooks, cfg: TrainConfig,
                             recent_train_nll: float | None, bound: float, train_seconds: float,
-                            final: bool = False) -> tuple[float, bool]:
+                            final: bool = False, averaged=contextlib.nullcontext) -> tuple[float, bool]:
     """Measure the held-out NLL, keep the best model, save the last one. Returns (NLL, stop early?).
 
+    ``averaged()`` is a context in which the model holds the weights to evaluate and keep (the
+    optimizer's moving average with ``--ema``); the last checkpoint keeps the trained weights.
     The final evaluation of a run neither counts towards early stopping nor shows sample names.
     """
     if recent_train_nll is not None and not recent_train_nll <= bound:
         raise diverged(f"training loss ({recent_train_nll:.4g} nats/char) is worse than uniform guessing "
                        f"(ln {data.vocab.size} = {math.log(data.vocab.size):.4f})", state.step)
-    val = heldout_nll(model, data.val_encoded) if len(data.val) else None
-    if val is not None and not math.isfinite(val):
-        raise diverged("held-out NLL became NaN or infinite", state.step)
-    improved = val is not None and (state.best_val_nll is None or val < state.best_val_nll)
-    if improved:
-        state.best_val_nll, state.evals_since_best = val, 0
-        hooks.checkpoint("best", state)
-    elif val is not None and not final:
+    with averaged():
+        val = heldout_nll(model, data.val_encoded) if len(data.val) else None
+        if val is not None and not math.isfinite(val):
+            raise diverged("held-out NLL became NaN or infinite", state.step)
+        improved = val is not None and (state.best_val_nll is None or val < state.best_val_nll)
+        if improved:
+            state.best_val_nll, state.evals_since_best = val, 0
+            hooks.checkpoint("best", state)
+    if val is not None and not improved and not final:
         state.evals_since_best += 1
     names = [] if final else hooks.samples(state.step)
     rec = {"step": state.step, "val_nll": val, "best_val_nll": state.best_val_nll, "samples": names,
@@ -299,6 +304,7 @@ def train(model: TrainableModel, data: TrainData, cfg: TrainConfig, opt: Optimiz
     """Run the loop from ``state`` (see the module docstring); ``opt`` must be bound to ``model.params``."""
     plan = Plan(cfg, data, model.dtype)
     dropout = StepStreams(cfg.seed, STREAM_DROPOUT)
+    averaged = functools.partial(opt.averaged, model.params)  # the weights evaluated and kept (EMA or as trained)
     start, t0 = state.step, clock()
     bound = divergence_bound(data.vocab.size, None)
     train_time, chars, log_time, log_chars = 0.0, 0, 0.0, 0
@@ -328,13 +334,14 @@ def train(model: TrainableModel, data: TrainData, cfg: TrainConfig, opt: Optimiz
                 log_time, log_chars = 0.0, 0
             if state.step % cfg.eval_every == 0:
                 last_val, stop_early = evaluate_and_checkpoint(model, data, state, hooks, cfg, _mean(recent), bound,
-                                                               train_time)
+                                                               train_time, averaged=averaged)
                 recent = [0.0, 0]
                 if stop_early:
                     stopped = "early stopping"
                     break
     if state.step % cfg.eval_every != 0 or state.step == start:  # the final evaluation
-        evaluate_and_checkpoint(model, data, state, hooks, cfg, _mean(recent), bound, train_time, final=True)
+        evaluate_and_checkpoint(model, data, state, hooks, cfg, _mean(recent), bound, train_time, final=True,
+                                averaged=averaged)
     return Outcome(stopped, clock() - t0, train_time, chars)
 
 

