@@ -157,6 +157,24 @@ def sec_step(r, reps: int = 3):
                                        "--train", str(DATA / "train.txt"), label=f"torch {cell} step {tag}"))
         out[cell] = {k: _median_run(v, "ms_per_step") for k, v in runs.items()}
     r["makemore_step"] = out
+    sec_transformer_step(r, reps)
+
+
+def sec_transformer_step(r, reps: int = 3):
+    """makemore's transformer at its default size (4 layers, 4 heads, embedding 64, block 16, batch 32, AdamW
+    5e-4): namesmith's NumPy step against the PyTorch reference, interleaved, median of ``reps`` rounds."""
+    common = ["--model", "transformer", "--embed", "64", "--hidden", "256", "--layers", "4", "--heads", "4",
+              "--block", "16", "--batch", "32", "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "5e-4",
+              "--steps", "200"]
+    runs = {"namesmith": [], "namesmith_no_bucket": [], "torch": []}
+    for rep in range(reps):
+        tag = f"({rep + 1}/{reps})"
+        runs["namesmith"].append(bench("throughput.py", "step", *common, label=f"namesmith transformer step {tag}"))
+        runs["namesmith_no_bucket"].append(bench("throughput.py", "step", *common, "--no-bucket",
+                                                 label=f"namesmith transformer step, no buckets {tag}"))
+        runs["torch"].append(bench("torch_ref.py", "--cell", "transformer", "--mode", "steps", "--steps", "200",
+                                   "--train", str(DATA / "train.txt"), label=f"torch transformer step {tag}"))
+    r.setdefault("makemore_step", {})["transformer"] = {k: _median_run(v, "ms_per_step") for k, v in runs.items()}
 
 
 def sec_ttt(r):
@@ -304,7 +322,7 @@ def sec_contention(r):
 
 SECTIONS = {
     "peak": sec_peak, "seed": sec_seed, "step": sec_step, "flops": sec_flops, "ttt": sec_ttt,
-    "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
+    "transformer_step": sec_transformer_step, "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
     "contention": sec_contention, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
     "serving": sec_serving,
@@ -356,7 +374,8 @@ def render(r: dict) -> str:
     if "makemore_step" in r:
         L += ["## One training step of makemore's models: namesmith vs PyTorch", "",
               "makemore's `rnn` and `gru` (embedding 64, hidden 64, learned initial state, AdamW lr 5e-4, "
-              "betas (0.9, 0.99), weight decay 0.01, batch 32, float32). The PyTorch reference "
+              "betas (0.9, 0.99), weight decay 0.01, batch 32, float32) and its `transformer` (4 layers, 4 heads, "
+              "embedding 64, MLP 256, 16 positions; about 200k parameters). The PyTorch reference "
               "(`benchmarks/torch_ref.py`) follows makemore's code: a cell applied step by step, batches padded "
               "to makemore's block size of 16. namesmith buckets names by length (mean padded length shown); "
               "the no-bucket row pads each batch to its longest name instead. Medians of 3 interleaved rounds.", "",
@@ -423,8 +442,13 @@ def render(r: dict) -> str:
               "| model | budget | test NLL (nats/char) | bits/char | parameters | chars/s | wall time | peak RSS |",
               "|---|---|---|---|---|---|---|---|"]
         for q in r.get("families", {}).values():
-            L.append(f"| {q['model']} | 10 min | {f(q['test_nll'], 4)} | {f(q['test_bits_per_char'], 3)} | "
+            alone = q.get("neural_test_nll") or q["test_nll"]  # a mixed run: the network alone, then the mixture
+            name = q.get("neural_model") or q["model"]
+            L.append(f"| {name} | 10 min | {f(alone, 4)} | {f(alone / math.log(2), 3)} | "
                      f"{q['params']:,} | {f(q['chars_per_s'], 0)} | {f(q['wall_seconds'], 0)} s | {f(q['peak_rss_mb'], 0)} MB |")
+            if q.get("neural_test_nll"):
+                L.append(f"| the same + its n-gram: {q['model']} | 10 min | **{f(q['test_nll'], 4)}** | "
+                         f"{f(q['test_bits_per_char'], 3)} | | | | |")
         for p, q in r.get("presets", {}).items():
             neural = q.get("neural_test_nll")
             nparams = q.get("neural_params", q["params"])

@@ -77,9 +77,12 @@ def _engine(args, vocab, encoded):
     from namesmith.models import MODELS
     from namesmith.optim import clip_by_global_norm, clip_by_value, make_optimizer
 
-    cfg = {"vocab_size": vocab.size, "hidden": args.hidden, "embed": args.embed, "learn_h0": args.learn_h0,
-           "dtype": args.dtype, "layers": args.layers}
-    model = MODELS[args.model].create(cfg, np.random.default_rng(0))
+    cls = MODELS[args.model]
+    given = {"hidden": args.hidden, "embed": args.embed, "learn_h0": args.learn_h0, "layers": args.layers,
+             "heads": args.heads, "block": args.block}
+    cfg = {"vocab_size": vocab.size, "dtype": args.dtype,
+           **{k: v for k, v in given.items() if k in cls.defaults and v is not None}}
+    model = cls.create(cfg, np.random.default_rng(0))
     if args.optimizer == "sgd":
         opt = make_optimizer("sgd")
     else:
@@ -188,6 +191,8 @@ def main():
         p.add_argument("--embed", type=int, default=0)
         p.add_argument("--layers", type=int, default=1)
         p.add_argument("--learn-h0", action="store_true")
+        p.add_argument("--heads", type=int, help="transformer: attention heads")
+        p.add_argument("--block", type=int, help="transformer: positions; mlp: window")
         p.add_argument("--batch", type=int, default=32)
         p.add_argument("--dtype", default="float32")
         p.add_argument("--optimizer", default="sgd")
