@@ -308,3 +308,38 @@ def test_ema_keeps_and_evaluates_the_averaged_weights(corpus, tmp_path):
     for k, v in best.model.params.items():
         assert np.array_equal(v, last.optim[f"ema/{k}"]), k
     assert any(not np.array_equal(v, last.model.params[k]) for k, v in best.model.params.items())
+
+
+def test_mix_makes_an_ensemble_of_runs_on_one_split(corpus, tmp_path, capsys):
+    """Two networks of runs on the same split + an n-gram: weights fitted on the validation names, so the
+    ensemble's validation NLL is no worse than any of its parts alone; it samples and saves like any model."""
+    import namesmith
+    from namesmith.train import heldout_nll, load_data
+    from namesmith.config import from_dict
+
+    quiet = {"steps": 40, "batch_size": 8, "eval_every": 20, "samples": 0, "log": lambda s: None}
+    a = fit(corpus, tmp_path / "a.npz", model="gru", hidden=16, embed=8, **quiet)
+    b = fit(corpus, tmp_path / "b.npz", model="mlp", hidden=16, embed=4, block=3, **quiet)
+    ens = namesmith.mix([tmp_path / "a.npz", tmp_path / "b.npz"], tmp_path / "e.npz", order=3, log=lambda s: None)
+    kinds = [p.kind for p in ens.model.parts]
+    assert kinds == ["gru", "mlp", "ngram"] and abs(sum(ens.model.config["weights"]) - 1) < 1e-9
+    data = load_data(from_dict(a.meta["train"]["config"]))
+    for part in ens.model.parts:
+        assert ens.val_nll <= heldout_nll(part, data.val_encoded) + 1e-4  # EM: up to its tolerance
+    assert ens.val_nll <= min(a.val_nll, b.val_nll) + 1e-4
+    saved = namesmith.load(tmp_path / "e.npz")
+    assert saved.model.config == ens.model.config and len(saved.sample(5, seed=0, novel=True)) == 5
+    assert main(["mix", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "-o", str(tmp_path / "e2.npz"),
+                 "--order", "3"]) == 0
+    # another seed means another validation split: refused in one line, nothing written
+    fit(corpus, tmp_path / "c.npz", model="mlp", hidden=8, embed=4, seed=5, **quiet)
+    capsys.readouterr()
+    assert main(["mix", str(tmp_path / "a.npz"), str(tmp_path / "c.npz"), "-o", str(tmp_path / "bad.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "seed differs" in err and err.count("\n") == 1 and not (tmp_path / "bad.npz").exists()
+    # a count model has no network to mix; an input is never overwritten
+    fit(corpus, tmp_path / "n.npz", model="ngram", order=3, log=lambda s: None)
+    assert main(["mix", str(tmp_path / "a.npz"), str(tmp_path / "n.npz")]) == 2
+    before = (tmp_path / "a.npz").read_bytes()
+    assert main(["mix", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "-o", str(tmp_path / "a.npz")]) == 2
+    assert (tmp_path / "a.npz").read_bytes() == before

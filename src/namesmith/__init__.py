@@ -10,10 +10,11 @@ The Python API in brief (see :mod:`namesmith.api`)::
     ck.evaluate("test.txt")["nll"]                        # held-out NLL, nats per character
 
     ck = namesmith.fit("names.txt", out="names.npz", preset="fast")   # train
+    ens = namesmith.mix(["lstm.npz", "transformer.npz"], "ens.npz")     # two runs' networks + an n-gram
 """
 
 from ._version import __version__
-from .api import Checkpoint, RunReport, fit, load
+from .api import Checkpoint, RunReport, fit, load, mix
 from .config import PRESETS, TrainConfig
 from .corpus import Corpus, builtin_corpora, load_corpus, read_corpus
 from .errors import NamesmithError
@@ -25,5 +26,5 @@ from .vocab import Vocab
 __all__ = [
     "Checkpoint", "Corpus", "MODELS", "NameScore", "NamesmithError", "PRESETS", "RunReport", "Sample",
     "SampleOptions", "Sampler", "TrainConfig", "Vocab", "__version__", "builtin_corpora", "evaluate", "fit", "load",
-    "load_corpus", "read_corpus", "score_names",
+    "load_corpus", "mix", "read_corpus", "score_names",
 ]

@@ -187,6 +187,63 @@ def pretrained_models() -> list[dict]:
     return rows
 
 
+# ----- ensembles --------------------------------------------------------------------------------------------
+SAME_SPLIT = ("corpus", "val", "val_fraction", "val_max", "seed", "keep_case", "max_item_len")
+
+
+def mix(models: Sequence[str | os.PathLike], out: str | os.PathLike | None = None, *, order: int = 6,
+        log: Log | None = None) -> Checkpoint:
+    """An ensemble: the networks of finished runs on one corpus split, interpolated with a Kneser-Ney n-gram.
+
+    Every run must have trained on the same corpus with the same ``--seed`` and
+    validation split (so no network saw the validation names); the n-gram is
+    counted on the training names and the weights fitted by EM on the validation
+    names, as ``--mix-ngram`` does for one network. With ``out`` the ensemble is
+    saved (it samples, scores and serves like any model).
+    """
+    log = log or _stderr
+    if not isinstance(models, (list, tuple)) or not 2 <= len(models) <= 7:
+        raise ConfigError("an ensemble needs 2 to 7 trained models")
+    if not (isinstance(order, int) and not isinstance(order, bool) and 1 <= order <= 10):
+        raise ConfigError(f"the n-gram order must be a whole number in [1, 10], got {order!r}")
+    cks = [load(m) for m in models]
+    nets, configs = [], []
+    for spec, ck in zip(models, cks):
+        net = [p for p in getattr(ck.model, "parts", [ck.model]) if p.trainable]
+        stored = ck.meta.get("train", {}).get("config")
+        if not net or not isinstance(stored, dict) or "recipe" in stored:
+            raise ConfigError(f"{spec}: not a network trained by namesmith train (an ensemble mixes their networks)")
+        nets.append(net[0])
+        configs.append(from_dict(stored))
+    cfg = configs[0]
+    for spec, other in zip(models[1:], configs[1:]):
+        differ = [k for k in SAME_SPLIT if getattr(other, k) != getattr(cfg, k)]
+        if differ:
+            raise ConfigError(f"{spec} was trained on another split than {models[0]} (its {differ[0]} differs); "
+                              "an ensemble needs runs with the same corpus, --seed and validation split")
+    data = load_data(cfg)
+    for spec, ck in zip(models, cks):
+        if ck.vocab != data.vocab or ck.meta.get("corpus", {}).get("fingerprint") != data.train.fingerprint():
+            raise ConfigError(f"{spec}: its corpus {cfg.corpus or '(built-in)'} has changed since it was trained")
+    if len({n.styles for n in nets}) > 1:
+        raise ConfigError("an ensemble needs networks with the same styles")
+    final, val = mix_with_ngram(nets, data, order, cfg.discount)
+    log(f"namesmith: ensemble of {len(nets)} networks + a {final.parts[-1].order}-gram: weights "
+        f"{' / '.join(f'{w:.3f}' for w in final.config['weights'])}, validation NLL {val:.4f} nats/char")
+    meta = {"train": {**cks[0].meta["train"], "ensemble": [os.fspath(m) for m in models]},
+            "rng": cks[0].meta.get("rng", {}), "corpus": cks[0].meta["corpus"], "metrics": {"val_nll": val}}
+    if "styles" in cks[0].meta:
+        meta["styles"] = cks[0].meta["styles"]
+    extras = {"known_hashes": cks[0].extras.get("known_hashes"),
+              "train_nll_quantiles": nll_quantiles(final, data.encoded)}
+    extras = {k: v for k, v in extras.items() if v is not None}
+    if out is not None:
+        refuse_inputs([output_target(out)], [("model", os.fspath(m)) for m in models] + [("corpus", cfg.corpus)])
+        ensure_writable(output_target(out))
+        save_checkpoint(out, final, data.vocab, meta, None, extras)
+    return Checkpoint(final, data.vocab, meta, {}, extras)
+
+
 # ----- training -------------------------------------------------------------------------------------------
 def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None = None, *,
         resume: str | os.PathLike | None = None, config: str | os.PathLike | None = None, log: Log | None = None,
@@ -490,7 +547,7 @@ class _Run(Hooks):
                                 {"known_hashes": self.hashes})
             with self.phases("the n-gram mixture"):
                 final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount)
-            w, order = final.config["weights"], final.parts[1].order
+            w, order = final.config["weights"], final.parts[-1].order
             lowered = "" if order == cfg.mix_ngram else (
                 f" (order {cfg.mix_ngram} does not fit 64-bit keys for {data.vocab.size:,} symbols)")
             self.log(f"mixed with a {order}-gram{lowered}: weights {w[0]:.3f} / {w[1]:.3f}, "

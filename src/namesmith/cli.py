@@ -21,7 +21,7 @@ from dataclasses import fields
 import numpy as np
 
 from ._version import __version__
-from .api import fit, load, pretrained_models
+from .api import fit, load, mix, pretrained_models
 from .config import FIELDS, PRESETS, TrainConfig, choices
 from .corpus import LONGEST_NAME, builtin_corpora, load_corpus, read_corpus
 from .errors import ConfigError, NamesmithError
@@ -212,6 +212,13 @@ def build_parser() -> Parser:
     p.add_argument("--confusion", metavar="PNG", help="labelled corpora: draw the confusion matrix (needs matplotlib)")
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser("mix", help="an ensemble: the networks of several runs on one corpus split + an n-gram")
+    p.add_argument("models", nargs="+", metavar="MODEL",
+                   help="finished runs (namesmith train) with the same corpus, --seed and validation split")
+    p.add_argument("-o", "--out", default="ensemble.npz", help="where to save the ensemble (default ensemble.npz)")
+    p.add_argument("--order", type=int, default=6, help="the Kneser-Ney n-gram's order (default 6)")
+    p.set_defaults(func=cmd_mix)
+
     p = sub.add_parser("classify", help="which style does a name sound like? p(style | name) from a styled model")
     p.add_argument("model")
     p.add_argument("names", nargs="*", metavar="NAME")
@@ -360,6 +367,12 @@ def cmd_sample(args) -> int:
         _out("".join((s.name if args.raw else _cap(s.name)) + "\n" for s in samples))
     if report is not None and report.tries > len(samples):
         print(f"accepted {len(samples)} of {report.tries} candidates ({report.acceptance:.1%})", file=sys.stderr)
+    return 0
+
+
+def cmd_mix(args) -> int:
+    ck = mix(args.models, args.out, order=args.order)
+    print(f"wrote {args.out}: {ck.describe()}, validation NLL {ck.val_nll:.4f} nats/char", file=sys.stderr)
     return 0
 
 

@@ -402,15 +402,18 @@ class CtrlC:
 
 
 # ----- after training ---------------------------------------------------------------------------------------------
-def mix_with_ngram(neural: Model, data: TrainData, order: int, discount: float | None) -> tuple[Mixture, float]:
-    """Interpolate ``neural`` with a Kneser-Ney n-gram fitted on the training names.
+def mix_with_ngram(neural: Model | list[Model], data: TrainData, order: int,
+                   discount: float | None) -> tuple[Mixture, float]:
+    """Interpolate ``neural`` (one network, or several: an ensemble) with a Kneser-Ney n-gram fitted on the
+    training names.
 
     The weights are fitted on the validation names (never on the data either
     model was trained on). Returns the mixture and its validation NLL.
     """
+    nets = neural if isinstance(neural, list) else [neural]
     order = min(order, NGram.max_order(data.vocab.size))  # thousands of symbols: the highest order that fits
     styles = len(data.styles) if data.encoded.styles is not None else 0  # per style only from labelled names
     ngram = NGram.fit({"vocab_size": data.vocab.size, "order": order, "discount": discount, "styles": styles},
                       data.encoded, data.val_encoded)
-    mixture = Mixture.of([neural, ngram], fit_weights([neural, ngram], data.val_encoded))
+    mixture = Mixture.of([*nets, ngram], fit_weights([*nets, ngram], data.val_encoded))
     return mixture, heldout_nll(mixture, data.val_encoded)
