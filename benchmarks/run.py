@@ -37,6 +37,13 @@ MAKEMORE_RNN = ["--model", "rnn", "--embed", "64", "--hidden", "64", "--learn-h0
                 "--batch-size", "32", "--schedule", "constant", "--clip", "none", "--dropout", "0",
                 "--dtype", "float32"]
 # the best configuration of each family for a 10-minute budget (neural only; the mixture is the best preset)
+TRANSFORMER_10MIN = ["--model", "transformer", "--embed", "64", "--heads", "4", "--layers", "4", "--hidden", "256",
+                     "--block", "16", "--dropout", "0.1", "--batch-size", "64", "--lr", "2e-3", "--no-bucket",
+                     "--eval-every", "500", "--patience", "0"]
+MLP_10MIN = ["--model", "mlp", "--embed", "48", "--hidden", "512", "--layers", "2", "--block", "10", "--dropout", "0.25",
+             "--batch-size", "128", "--lr", "2e-3", "--no-bucket", "--eval-every", "250", "--patience", "0"]
+LSTM_10MIN = ["--model", "lstm", "--hidden", "512", "--embed", "64", "--dropout", "0.35", "--batch-size", "128",
+              "--lr", "2e-3", "--eval-every", "200", "--patience", "0"]
 FAMILIES = {
     "rnn": ["--model", "rnn", "--hidden", "512", "--embed", "64", "--dropout", "0.3", "--batch-size", "64",
             "--lr", "2e-3", "--eval-every", "250", "--mix-ngram", "0", "--patience", "0"],
@@ -218,6 +225,45 @@ def sec_families(r):
     r["families"] = fam
 
 
+def parallel(jobs: dict[str, list[str]]) -> dict[str, dict]:
+    """Run quality.py jobs at the same time (one per core), each ``name: args``; their JSON results by name."""
+    procs = {}
+    for name, args in jobs.items():
+        cmd = [PY, str(HERE / "quality.py"), "--name", name, "--seconds", "600", "--", *args]
+        print(f"[{dt.datetime.now():%H:%M:%S}] {name} (in parallel): {' '.join(cmd)}", file=sys.stderr, flush=True)
+        procs[name] = (cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT))
+    out = {}
+    for name, (cmd, p) in procs.items():
+        stdout, stderr = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit(f"{name} failed:\n{stderr[-3000:]}")
+        out[name] = json.loads(stdout.splitlines()[-1])
+        out[name]["_command"] = " ".join(Path(a).name if a == PY else a for a in cmd)
+    return out
+
+
+def sec_ensembles(r):
+    """Two 10-minute runs at once on the 2 cores (each a network + its 6-gram), then their networks mixed with
+    one 6-gram (benchmarks/ensemble.py): the transformer with the MLP, and with the LSTM of --preset best."""
+    runs = parallel({"family-transformer": TRANSFORMER_10MIN, "family-mlp": MLP_10MIN})
+    runs.update(parallel({"family-lstm": LSTM_10MIN, "family-transformer-ema": [*TRANSFORMER_10MIN, "--ema", "0.999"]}))
+    r.setdefault("families", {}).update({k.removeprefix("family-"): v for k, v in runs.items()})
+    pairs = [("family-transformer", "family-mlp"), ("family-lstm", "family-transformer"),
+             ("family-lstm", "family-transformer-ema")]
+    r["ensembles"] = [bench("ensemble.py", str(OUT / f"{a}.npz"), str(OUT / f"{b}.npz"), "--order", "6",
+                            label=f"ensemble {a} + {b}") for a, b in pairs]
+
+
+def sec_ema(r):
+    """The default and best presets with and without --ema 0.999, one after the other on a quiet machine."""
+    out = {}
+    for preset in ("default", "best"):
+        out[preset] = bench("quality.py", "--name", f"preset-{preset}", "--preset", preset, label=f"preset {preset}")
+        out[f"{preset}+ema"] = bench("quality.py", "--name", f"preset-{preset}-ema", "--preset", preset, "--",
+                                     "--ema", "0.999", label=f"preset {preset} + ema")
+    r["ema"] = out
+
+
 def sec_presets(r):
     r["presets"] = {p: bench("quality.py", "--name", f"preset-{p}", "--preset", p, label=f"preset {p}")
                     for p in ("fast", "default", "best")}
@@ -322,7 +368,7 @@ def sec_contention(r):
 
 SECTIONS = {
     "peak": sec_peak, "seed": sec_seed, "step": sec_step, "flops": sec_flops, "ttt": sec_ttt,
-    "transformer_step": sec_transformer_step, "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
+    "transformer_step": sec_transformer_step, "ensembles": sec_ensembles, "ema": sec_ema, "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
     "contention": sec_contention, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
     "serving": sec_serving,
@@ -376,7 +422,7 @@ def render(r: dict) -> str:
               "makemore's `rnn` and `gru` (embedding 64, hidden 64, learned initial state, AdamW lr 5e-4, "
               "betas (0.9, 0.99), weight decay 0.01, batch 32, float32) and its `transformer` (4 layers, 4 heads, "
               "embedding 64, MLP 256, 16 positions; about 200k parameters). The PyTorch reference "
-              "(`benchmarks/torch_ref.py`) follows makemore's code: a cell applied step by step, batches padded "
+              "(`benchmarks/torch_ref.py`) follows makemore's code (the recurrent models apply a cell step by step), batches padded "
               "to makemore's block size of 16. namesmith buckets names by length (mean padded length shown); "
               "the no-bucket row pads each batch to its longest name instead. Medians of 3 interleaved rounds.", "",
               "| model | PyTorch ms/step | namesmith ms/step | speed-up | namesmith, no buckets | speed-up | mean T |",
@@ -443,7 +489,8 @@ def render(r: dict) -> str:
               "|---|---|---|---|---|---|---|---|"]
         for q in r.get("families", {}).values():
             alone = q.get("neural_test_nll") or q["test_nll"]  # a mixed run: the network alone, then the mixture
-            name = q.get("neural_model") or q["model"]
+            name = (q.get("neural_model") or q["model"]) + (", `--ema 0.999`" if "--ema" in q["command"] else "") + (
+                " (one core: trained beside another run)" if q.get("note") else "")
             L.append(f"| {name} | 10 min | {f(alone, 4)} | {f(alone / math.log(2), 3)} | "
                      f"{q['params']:,} | {f(q['chars_per_s'], 0)} | {f(q['wall_seconds'], 0)} s | {f(q['peak_rss_mb'], 0)} MB |")
             if q.get("neural_test_nll"):
@@ -463,6 +510,9 @@ def render(r: dict) -> str:
                      f"{f(q['wall_seconds'], 1)} s | {f(q['peak_rss_mb'], 0)} MB |")
         cmds = [q["command"] for q in list(r.get("families", {}).values()) + list(r.get("presets", {}).values())]
         L += ["", "Commands:", ""] + [f"- `{c}`" for c in cmds] + [""]
+
+    if "ensembles" in r:
+        L += render_ensembles(r)
 
     if "corpora" in r:
         L += ["## Which model for which corpus size", "",
@@ -543,6 +593,38 @@ def render(r: dict) -> str:
             L.append(f"| {name} | {f(w['requests_per_s'], 0)} | {f(w['p50_ms'], 1)} | {f(w['p99_ms'], 1)} | {w['errors']} |")
         L += ["", f"Command: `{r['web']['rnn128']['_command']}`", ""]
     return "\n".join(L) + "\n"
+
+
+def render_ensembles(r: dict) -> list[str]:
+    L = ["## Ensembles: two networks and an n-gram", "",
+         "Two 10-minute runs trained at the same time, one per core (so each had half the machine; the "
+         "families table above shows them alone and with their own 6-gram), then `benchmarks/ensemble.py` mixes "
+         "their networks with one 6-gram counted on the training names, weights fitted by EM on the shared 5% "
+         "validation split (what `namesmith mix` does); test.txt once. Wall time: about 10 minutes of training "
+         "plus set-up.", "",
+         "| mixture | weights | validation NLL | test NLL | bits/char |", "|---|---|---|---|---|"]
+    for e in r["ensembles"]:
+        for row in e["rows"]:
+            bold = "**" if row is e["rows"][-1] else ""
+            L.append(f"| {row['parts']} | {' / '.join(f(w, 2) for w in row['weights'])} | {f(row['val_nll'], 4)} | "
+                     f"{bold}{f(row['test_nll'], 4)}{bold} | {f(row['test_nll'] / math.log(2), 3)} |")
+    if "ensemble_all" in r:
+        last = r["ensemble_all"]["rows"][-1]
+        L += ["", f"All four networks of these runs with one 6-gram ({last['parts']}; twice the training time): test "
+                  f"NLL {f(last['test_nll'], 4)}, no better than the best pair. Command: "
+                  f"`{r['ensemble_all']['command']}`"]
+    L += ["", "Commands:", ""] + [f"- `{e['command']}`" for e in r["ensembles"]] + [""]
+    if "ema" in r:
+        L += ["## Weight averaging (`--ema 0.999`)", "",
+              "The presets as they are and with an exponential moving average of the weights evaluated and kept "
+              "(everything else equal; one run after the other).", "",
+              "| run | test NLL | network alone | validation NLL | steps | wall time |", "|---|---|---|---|---|---|"]
+        for name, q in r["ema"].items():
+            L.append(f"| `--preset {name.replace('+ema', '` + `--ema 0.999')}` | **{f(q['test_nll'], 4)}** | "
+                     f"{f(q.get('neural_test_nll'), 4)} | {f(q['val_nll'], 4)} | {q['steps']:,} | "
+                     f"{f(q['wall_seconds'], 0)} s |")
+        L += [""]
+    return L
 
 
 def render_styles(st: dict) -> list[str]:

@@ -302,6 +302,13 @@ def test_i08_sampling_always_makes_progress(model):
     ["train", "{corpus}", "--init-from", "{corpus}"],  # a corpus is not a model
     ["plot", "{model}", "-o", "{tmp}/missing/dir/p.png"],
     ["train", "--hidden", "abc"],
+    ["train", "{corpus}", "--model", "transformer", "--embed", "6", "--heads", "4"],
+    ["train", "{corpus}", "--model", "transformer", "--block", "0"],
+    ["train", "{corpus}", "--model", "mlp", "--block", "1000"],
+    ["train", "{corpus}", "--ema", "1.0"],
+    ["train", "{corpus}", "--ema", "nan"],
+    ["mix", "{model}"],  # one model is not an ensemble
+    ["mix", "{model}", "{corpus}"],  # a corpus is not a model
     ["sample", "--style", "Italian"],  # the shipped given-names model has no styles
     ["frobnicate"],
 ])
