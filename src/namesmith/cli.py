@@ -125,7 +125,7 @@ def _port(text: str) -> int:
 def _add_train(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model (default: the built-in corpus, the default model, about 2 minutes)",
+        help="train a model (default: the built-in corpus, the default model, 2-4 minutes on 2 cores)",
         description="Train a model on CORPUS (a file with one name per line, or a built-in corpus "
         "name; default: the built-in corpus). Options override --preset and --config.",
     )

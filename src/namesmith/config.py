@@ -174,7 +174,8 @@ ARCHITECTURE = ("model", "hidden", "layers", "embed", "learn_h0", "heads", "bloc
 
 
 # Presets: measured in BENCHMARKS.md. The field defaults above are the "default" preset:
-# the best model that trains within 3 minutes on 2 CPU cores (about 2 minutes measured).
+# the best model that trains within about 3 minutes on 2 CPU cores (121 s measured on one day, 201 s on a
+# slower one).
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {"ema": 0.999},  # the weights' moving average: measured 1.8717 against 1.8731 without
     "fast": {  # about 15 seconds (12 s measured on names-ssa2018)
