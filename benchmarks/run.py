@@ -218,11 +218,17 @@ def sec_flops(r):
 
 
 def sec_families(r):
-    fam = {}
-    for name, args in FAMILIES.items():
-        fam[name] = bench("quality.py", "--name", f"family-{name}", "--seconds", "600", "--", *args,
-                          label=f"family {name} 10 min")
-    r["families"] = fam
+    """rnn and gru for 10 minutes each, at the same time (one core each), alone and with their 6-gram; the
+    other families are measured by ``sec_ensembles``."""
+    runs = parallel({f"family-{name}": _mixed(args) for name, args in FAMILIES.items()})
+    r.setdefault("families", {}).update({k.removeprefix("family-"): v for k, v in runs.items()})
+
+
+def _mixed(args: list[str]) -> list[str]:
+    """The arguments without ``--mix-ngram 0``: the run also gives its network mixed with the default 6-gram."""
+    out = list(args)
+    i = out.index("--mix-ngram") if "--mix-ngram" in out else -1
+    return out if i < 0 else out[:i] + out[i + 2:]
 
 
 def parallel(jobs: dict[str, list[str]]) -> dict[str, dict]:
@@ -247,9 +253,11 @@ def sec_ensembles(r):
     one 6-gram (benchmarks/ensemble.py): the transformer with the MLP, and with the LSTM of --preset best."""
     runs = parallel({"family-transformer": TRANSFORMER_10MIN, "family-mlp": MLP_10MIN})
     runs.update(parallel({"family-lstm": LSTM_10MIN, "family-transformer-ema": [*TRANSFORMER_10MIN, "--ema", "0.999"]}))
+    runs.update(parallel({"family-lstm-ema": [*LSTM_10MIN, "--ema", "0.999"],
+                          "family-transformer-ema2": [*TRANSFORMER_10MIN, "--ema", "0.999"]}))
     r.setdefault("families", {}).update({k.removeprefix("family-"): v for k, v in runs.items()})
     pairs = [("family-transformer", "family-mlp"), ("family-lstm", "family-transformer"),
-             ("family-lstm", "family-transformer-ema")]
+             ("family-lstm", "family-transformer-ema"), ("family-lstm-ema", "family-transformer-ema2")]
     r["ensembles"] = [bench("ensemble.py", str(OUT / f"{a}.npz"), str(OUT / f"{b}.npz"), "--order", "6",
                             label=f"ensemble {a} + {b}") for a, b in pairs]
 
