@@ -160,10 +160,10 @@ def cmd_flops(args):
 
 
 def cmd_sample(args):
-    from namesmith.checkpoint import load_checkpoint
+    from namesmith.api import load
     from namesmith.sample import SampleOptions
 
-    ck = load_checkpoint(args.model_path)
+    ck = load(args.model_path)
     sampler = ck.sampler()
     opts = SampleOptions(temperature=1.0, max_len=50)
     sampler.sample(1000, opts, seed=0)  # warm-up

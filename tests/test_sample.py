@@ -190,6 +190,23 @@ def test_k_best_matches_exhaustive_search(tiny):
     assert lps == sorted(lps, reverse=True)
 
 
+@pytest.mark.parametrize("kind,cfg", [("gru", {"hidden": 4}), ("lstm", {"hidden": 4, "layers": 2}),
+                                      ("transformer", {"embed": 4, "heads": 2, "hidden": 6, "layers": 2, "block": 3}),
+                                      ("mlp", {"embed": 3, "hidden": 5, "block": 2})])
+def test_k_best_matches_exhaustive_search_for_every_family(kind, cfg):
+    """k-best stacks the states of different prefixes: the transformer's key/value rings (here wrapping, with
+    block 3 and names up to 6 characters) and the MLP's windows must stack and reorder like recurrent states."""
+    vocab = Vocab.from_names(["ab"])
+    rng = np.random.default_rng(3)
+    model = perturbed(MODELS[kind].create({"vocab_size": vocab.size, "dtype": "float64", **cfg}, rng), rng, 0.8)
+    sampler = Sampler(model, vocab)
+    names = ["".join(c) for n in range(1, 7) for c in itertools.product("ab", repeat=n)]
+    ranked = sorted(score_names(model, vocab, names), key=lambda s: -s.logprob)
+    best = sampler.best(12, SampleOptions(max_len=6))
+    assert [b.name for b in best] == [s.name for s in ranked[:12]]
+    np.testing.assert_allclose([b.logprob for b in best], [s.logprob for s in ranked[:12]], rtol=1e-9)
+
+
 def test_k_best_respects_constraints(sampler):
     best = sampler.best(8, SampleOptions(prefix="m", min_len=3, max_len=6, novel=True, exclude_chars="z"))
     assert len(best) == 8
