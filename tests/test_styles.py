@@ -312,7 +312,9 @@ def test_web_api_styles_blends_and_classify(two_styles):
 
 # ----- fine-tuning ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind,cfg", [("rnn", {"hidden": 5}), ("gru", {"hidden": 4, "embed": 3, "styles": 2}),
-                                      ("lstm", {"hidden": 3, "embed": 2, "layers": 2, "learn_h0": True})])
+                                      ("lstm", {"hidden": 3, "embed": 2, "layers": 2, "learn_h0": True}),
+                                      ("transformer", {"embed": 4, "heads": 2, "hidden": 5, "block": 4, "styles": 2}),
+                                      ("mlp", {"embed": 2, "hidden": 3, "block": 3, "styles": 1})])
 def test_expanded_keeps_every_weight_and_adds_rows(kind, cfg, tiny_vocab):
     model = build_model(kind, cfg, tiny_vocab, seed=7)
     V0, S0 = model.vocab_size, model.styles
