@@ -148,40 +148,35 @@ def sec_seed(r, reps: int = 3):
                             "batched": [_median_run(v, "chars_per_s") for v in batched.values()]}
 
 
-def sec_step(r, reps: int = 3):
+MAKEMORE_SHAPES = {  # namesmith's options for makemore's models at their default sizes (AdamW lr 5e-4, batch 32)
+    "rnn": ["--model", "rnn", "--hidden", "64", "--embed", "64", "--learn-h0", "--steps", "400"],
+    "gru": ["--model", "gru", "--hidden", "64", "--embed", "64", "--learn-h0", "--steps", "400"],
+    "transformer": ["--model", "transformer", "--embed", "64", "--hidden", "256", "--layers", "4", "--heads", "4",
+                    "--block", "16", "--steps", "200"],
+}
+
+
+def sec_step(r, reps: int = 3, cells=("rnn", "gru", "transformer")):
     """makemore-shaped steps, namesmith and the PyTorch reference interleaved, median of ``reps`` rounds."""
-    out = {}
-    for cell in ("rnn", "gru"):
-        common = ["--model", cell, "--hidden", "64", "--embed", "64", "--learn-h0", "--batch", "32",
-                  "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "5e-4", "--steps", "400"]
+    out = r.setdefault("makemore_step", {})
+    for cell in cells:
+        common = [*MAKEMORE_SHAPES[cell], "--batch", "32", "--optimizer", "adamw", "--weight-decay", "0.01",
+                  "--lr", "5e-4"]
+        torch_steps = "200" if cell == "transformer" else "300"
         runs = {"namesmith": [], "namesmith_no_bucket": [], "torch": []}
         for rep in range(reps):
             tag = f"({rep + 1}/{reps})"
             runs["namesmith"].append(bench("throughput.py", "step", *common, label=f"namesmith {cell} step {tag}"))
             runs["namesmith_no_bucket"].append(bench("throughput.py", "step", *common, "--no-bucket",
                                                      label=f"namesmith {cell} step, no buckets {tag}"))
-            runs["torch"].append(bench("torch_ref.py", "--cell", cell, "--mode", "steps", "--steps", "300",
+            runs["torch"].append(bench("torch_ref.py", "--cell", cell, "--mode", "steps", "--steps", torch_steps,
                                        "--train", str(DATA / "train.txt"), label=f"torch {cell} step {tag}"))
         out[cell] = {k: _median_run(v, "ms_per_step") for k, v in runs.items()}
-    r["makemore_step"] = out
-    sec_transformer_step(r, reps)
 
 
 def sec_transformer_step(r, reps: int = 3):
-    """makemore's transformer at its default size (4 layers, 4 heads, embedding 64, block 16, batch 32, AdamW
-    5e-4): namesmith's NumPy step against the PyTorch reference, interleaved, median of ``reps`` rounds."""
-    common = ["--model", "transformer", "--embed", "64", "--hidden", "256", "--layers", "4", "--heads", "4",
-              "--block", "16", "--batch", "32", "--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "5e-4",
-              "--steps", "200"]
-    runs = {"namesmith": [], "namesmith_no_bucket": [], "torch": []}
-    for rep in range(reps):
-        tag = f"({rep + 1}/{reps})"
-        runs["namesmith"].append(bench("throughput.py", "step", *common, label=f"namesmith transformer step {tag}"))
-        runs["namesmith_no_bucket"].append(bench("throughput.py", "step", *common, "--no-bucket",
-                                                 label=f"namesmith transformer step, no buckets {tag}"))
-        runs["torch"].append(bench("torch_ref.py", "--cell", "transformer", "--mode", "steps", "--steps", "200",
-                                   "--train", str(DATA / "train.txt"), label=f"torch transformer step {tag}"))
-    r.setdefault("makemore_step", {})["transformer"] = {k: _median_run(v, "ms_per_step") for k, v in runs.items()}
+    """makemore's transformer at its default size (4 layers, 4 heads, embedding 64, block 16)."""
+    sec_step(r, reps, cells=("transformer",))
 
 
 def sec_ttt(r):

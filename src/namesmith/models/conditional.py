@@ -17,13 +17,22 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import ConfigError
-from .base import Cache, Params, State, StepFn, TrainableModel
+from .base import Cache, Params, State, StepFn, TrainableModel, float_option, int_option
 
 
 class Conditional:
     """Mixin for trainable models with a ``styles`` option; the model's ``stepper(style)`` takes a style."""
 
     config: dict
+
+    @classmethod
+    def check_config(cls, config: dict) -> dict:
+        """The options every network shares: ``dropout``, ``styles`` and ``style_dropout``."""
+        out = super().check_config(config)  # type: ignore[misc]
+        out["dropout"] = float_option(out, "dropout", 0.0, 0.95)
+        out["styles"] = int_option(out, "styles", 0, 100_000)
+        out["style_dropout"] = float_option(out, "style_dropout", 0.0, 1.0)
+        return out
 
     @property
     def styles(self) -> int:

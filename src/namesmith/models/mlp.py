@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError
-from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, float_option, int_option
+from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, int_option
 from .conditional import Conditional
 from .layers import (
     dropout_backward,
@@ -62,9 +62,6 @@ class MLP(Conditional, TrainableModel):
         out["hidden"] = int_option(out, "hidden", 1, 32768)
         out["layers"] = int_option(out, "layers", 1, 16)
         out["block"] = int_option(out, "block", 1, 256)
-        out["dropout"] = float_option(out, "dropout", 0.0, 0.95)
-        out["styles"] = int_option(out, "styles", 0, 100_000)
-        out["style_dropout"] = float_option(out, "style_dropout", 0.0, 1.0)
         return out
 
     @staticmethod

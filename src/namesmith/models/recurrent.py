@@ -45,7 +45,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError
-from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, float_option, int_option
+from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, int_option
 from .conditional import Conditional
 from .layers import (
     colsum,
@@ -107,9 +107,6 @@ class RecurrentLM(Conditional, TrainableModel):
         out["hidden"] = int_option(out, "hidden", 1, 8192)
         out["layers"] = int_option(out, "layers", 1, 16)
         out["embed"] = int_option(out, "embed", 0, 8192)
-        out["dropout"] = float_option(out, "dropout", 0.0, 0.95)
-        out["styles"] = int_option(out, "styles", 0, 100_000)
-        out["style_dropout"] = float_option(out, "style_dropout", 0.0, 1.0)
         if not isinstance(out["learn_h0"], bool):
             raise ConfigError(f"model option learn_h0 must be true or false, got {out['learn_h0']!r}")
         return out

@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError
-from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, float_option, int_option
+from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, int_option
 from .conditional import Conditional
 from .layers import (
     dropout_backward,
@@ -121,9 +121,6 @@ class Transformer(Conditional, TrainableModel):
         out["heads"] = int_option(out, "heads", 1, 256)
         out["hidden"] = int_option(out, "hidden", 1, 32768)
         out["block"] = int_option(out, "block", 1, 4096)
-        out["dropout"] = float_option(out, "dropout", 0.0, 0.95)
-        out["styles"] = int_option(out, "styles", 0, 100_000)
-        out["style_dropout"] = float_option(out, "style_dropout", 0.0, 1.0)
         if out["embed"] % out["heads"]:
             raise ConfigError(f"the transformer's --embed ({out['embed']}) must be a multiple of --heads "
                               f"({out['heads']})")
