@@ -50,8 +50,8 @@ TRAIN_HELP = {
     "embed": "embedding size (0 = one-hot input, as the notebook; recurrent models only)",
     "dropout": "dropout between layers and before the output (training only)",
     "learn_h0": "learn the initial hidden state (recurrent models)",
-    "ema": "evaluate and keep an exponential moving average of the weights with this decay, e.g. 0.999 "
-           "(0 = off, the default)",
+    "ema": "evaluate and keep an exponential moving average of the weights with this decay (0 = off; the "
+           "default and best presets use 0.999)",
     "heads": "transformer: attention heads (--embed must be a multiple; default 4)",
     "block": "transformer: positions with their own embedding, the attention window (default 16); "
              "mlp: how many previous characters it reads (default 8)",

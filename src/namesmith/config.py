@@ -81,7 +81,7 @@ class TrainConfig:
     decay_steps: int | None = None  # length of cosine/linear decay; None = the run's total steps
     gamma: float = 0.5
     min_lr: float = 0.0
-    ema: float = 0.0  # evaluate and keep an exponential moving average of the weights with this decay (0 = off)
+    ema: float = 0.0  # evaluate and keep a moving average of the weights with this decay (0 = off; presets: 0.999)
     batch_size: int = 64
     bucket: bool = True
     norm: str = "mean"  # per-token weight: "mean" (constant, unbiased) or "batch" (each batch's own count)
@@ -166,8 +166,9 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 # Options that define the model, the data or the optimizer: fixed once a run has started.
 RESUME_FIXED = {
     "corpus", "val", "val_fraction", "val_max", "keep_case", "max_item_len", "model", "hidden", "layers",
-    "embed", "dropout", "learn_h0", "heads", "block", "tie", "style_dropout", "order", "discount", "dtype", "optimizer", "momentum",
-    "beta1", "beta2", "eps", "weight_decay", "ema", "batch_size", "bucket", "norm", "seed", "preset", "init_from",
+    "embed", "dropout", "learn_h0", "heads", "block", "tie", "style_dropout", "order", "discount", "dtype",
+    "optimizer", "momentum", "beta1", "beta2", "eps", "weight_decay", "ema", "batch_size", "bucket", "norm", "seed",
+    "preset", "init_from",
 }
 # What fine-tuning takes from the base model, never from the command line.
 ARCHITECTURE = ("model", "hidden", "layers", "embed", "learn_h0", "heads", "block", "tie", "dtype")
