@@ -44,6 +44,7 @@ RECURRENT_EXAMPLES = [
     ("stacked-embed-h0", {"hidden": 4, "layers": 2, "embed": 3, "learn_h0": True}),
     ("dropout", {"hidden": 4, "layers": 2, "dropout": 0.3}),
     ("styled", {"hidden": 4, "embed": 3, "styles": 2}),
+    ("variational-weight-drop", {"hidden": 4, "layers": 2, "dropout": 0.3, "variational": True, "weight_drop": 0.4}),
 ]
 TRAINABLE_EXAMPLES = {
     "rnn": RECURRENT_EXAMPLES, "gru": RECURRENT_EXAMPLES, "lstm": RECURRENT_EXAMPLES,

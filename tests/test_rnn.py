@@ -142,3 +142,17 @@ def test_forward_leaves_its_logits_intact_for_a_single_position(tiny_vocab):
     state = model.initial_state(1)
     logits, _ = model.step(np.zeros(1, dtype=np.int32), state)
     np.testing.assert_allclose(cache["logits"][0, 0], logits[0])
+
+
+def test_variational_dropout_keeps_one_mask_per_name_and_weight_drop_one_per_batch(tiny_vocab):
+    """variational: the output mask is (1, B, H), the same for every position of a name; weight_drop: a (G, H)
+    mask on the recurrent weights; neither is drawn outside training."""
+    model = MODELS["lstm"].create({"vocab_size": tiny_vocab.size, "hidden": 6, "dropout": 0.5, "variational": True,
+                                   "weight_drop": 0.5, "dtype": "float64"}, np.random.default_rng(0))
+    batch = make_batch([tiny_vocab.encode(n) for n in ["anna", "bob", "emma"]], norm="tokens")
+    _, cache = model.forward(batch, train=True, rng=np.random.default_rng(1))
+    (_, _, keep, wkeep), = cache["inner"][1]
+    assert keep.shape == (1, 3, 6) and set(np.unique(keep)) == {0.0, 2.0}
+    assert wkeep.shape == model.params["Wh"].shape and set(np.unique(wkeep)) == {0.0, 2.0}
+    (_, _, keep, wkeep), = model.forward(batch)[1]["inner"][1]
+    assert keep is None and wkeep is None

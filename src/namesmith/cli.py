@@ -52,6 +52,8 @@ TRAIN_HELP = {
     "learn_h0": "learn the initial hidden state (recurrent models)",
     "ema": "evaluate and keep an exponential moving average of the weights with this decay (0 = off; the "
            "default and best presets use 0.999)",
+    "variational": "recurrent models: one dropout mask per name for all its positions (variational dropout)",
+    "weight_drop": "recurrent models: drop this share of the recurrent weights, one mask per batch (DropConnect)",
     "heads": "transformer: attention heads (--embed must be a multiple; default 4)",
     "block": "transformer: positions with their own embedding, the attention window (default 16); "
              "mlp: how many previous characters it reads (default 8)",

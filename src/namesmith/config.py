@@ -57,6 +57,8 @@ class TrainConfig:
     embed: int = 32
     dropout: float = 0.25
     learn_h0: bool = False
+    variational: bool = False  # recurrent models: one dropout mask per name for all its positions
+    weight_drop: float = 0.0  # recurrent models: DropConnect on the recurrent weights (one mask per batch)
     heads: int = 4  # transformer: attention heads (embed must be a multiple)
     block: int | None = None  # transformer: learned positions; mlp: window of characters; None = the model's own
     tie: bool = False  # transformer: the output layer reuses the token embedding
@@ -166,7 +168,7 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 # Options that define the model, the data or the optimizer: fixed once a run has started.
 RESUME_FIXED = {
     "corpus", "val", "val_fraction", "val_max", "keep_case", "max_item_len", "model", "hidden", "layers",
-    "embed", "dropout", "learn_h0", "heads", "block", "tie", "style_dropout", "order", "discount", "dtype",
+    "embed", "dropout", "learn_h0", "variational", "weight_drop", "heads", "block", "tie", "style_dropout", "order", "discount", "dtype",
     "optimizer", "momentum", "beta1", "beta2", "eps", "weight_decay", "ema", "batch_size", "bucket", "norm", "seed",
     "preset", "init_from",
 }

@@ -126,9 +126,13 @@ def softmax_xent_backward(cache) -> np.ndarray:
 
 
 # ----- inverted dropout -------------------------------------------------------
-def dropout_forward(x: np.ndarray, p: float, rng: np.random.Generator):
-    """Zero each unit with probability ``p`` and scale the rest by ``1/(1-p)``."""
-    keep = (rng.random(x.shape, dtype=x.dtype) >= p).astype(x.dtype) / (1.0 - p)
+def dropout_forward(x: np.ndarray, p: float, rng: np.random.Generator, shape: tuple[int, ...] | None = None):
+    """Zero each unit with probability ``p`` and scale the rest by ``1/(1-p)``.
+
+    ``shape`` (broadcastable to ``x``'s) draws fewer masks: ``(1, B, H)`` for ``(T, B, H)`` outputs keeps one
+    mask per name for all its positions (variational or "locked" dropout, Gal & Ghahramani 2016).
+    """
+    keep = (rng.random(shape or x.shape, dtype=x.dtype) >= p).astype(x.dtype) / (1.0 - p)
     return x * keep, keep
 
 

@@ -24,6 +24,12 @@ are the notebook's ``Wax, Waa, b``); layer ``l > 0`` appends ``_l`` (``Waa_1``).
 ``E`` is the embedding, ``Wya, by`` the output layer, ``h0`` (and ``c0``) the
 learned initial state when ``learn_h0`` is set.
 
+Regularisation (training only): ``dropout`` on each layer's outputs, drawn per
+position, or with ``variational`` one mask per name for all its positions;
+``weight_drop`` drops entries of each layer's recurrent weight ``Wh`` with one
+mask per batch (DropConnect, as AWD-LSTM does), and its gradient flows back
+through the same mask.
+
 Styles (a conditional model, ``styles = S > 0``): each row of a batch carries a
 style id ``s`` in ``[0, S]``, where ``S`` means "any style" (the pooled model).
 Two learned tables make every step depend on it::
@@ -45,7 +51,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError
-from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, int_option
+from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, float_option, int_option
 from .conditional import Conditional
 from .layers import (
     colsum,
@@ -97,6 +103,8 @@ class RecurrentLM(Conditional, TrainableModel):
         "embed": 0,
         "dropout": 0.0,
         "learn_h0": False,
+        "variational": False,
+        "weight_drop": 0.0,
         "styles": 0,
         "style_dropout": 0.0,
     }
@@ -107,8 +115,10 @@ class RecurrentLM(Conditional, TrainableModel):
         out["hidden"] = int_option(out, "hidden", 1, 8192)
         out["layers"] = int_option(out, "layers", 1, 16)
         out["embed"] = int_option(out, "embed", 0, 8192)
-        if not isinstance(out["learn_h0"], bool):
-            raise ConfigError(f"model option learn_h0 must be true or false, got {out['learn_h0']!r}")
+        out["weight_drop"] = float_option(out, "weight_drop", 0.0, 0.95)
+        for flag in ("learn_h0", "variational"):
+            if not isinstance(out[flag], bool):
+                raise ConfigError(f"model option {flag} must be true or false, got {out[flag]!r}")
         return out
 
     # ----- parameters ----------------------------------------------------
@@ -208,7 +218,8 @@ class RecurrentLM(Conditional, TrainableModel):
         p, cfg = self.params, self.config
         L, H, V = cfg["layers"], cfg["hidden"], cfg["vocab_size"]
         drop = cfg["dropout"] if train else 0.0
-        if drop and rng is None:
+        wdrop = cfg["weight_drop"] if train else 0.0
+        if (drop or wdrop) and rng is None:
             raise ConfigError("dropout during training needs a random generator (rng)")
         Xt, Yt = batch.X.T, batch.Y.T  # (T, B) time-major
         T, B = Xt.shape
@@ -233,12 +244,15 @@ class RecurrentLM(Conditional, TrainableModel):
                     inp.reshape(T * B, H), p[self._key(self.cell.Wx, l)], p[self._key(self.cell.b, l)]
                 )
                 xa = xa.reshape(T, B, -1)  # (T, B, G)
-            hs, states, cell_cache = self.cell.forward(xa, self._layer_state(state0, l), self._layer_params(l))
+            lp, wkeep = self._layer_params(l), None
+            if wdrop:  # DropConnect on the recurrent weights: one mask per batch (Wan et al. 2013; AWD-LSTM)
+                lp[self.cell.Wh], wkeep = dropout_forward(lp[self.cell.Wh], wdrop, rng)  # (G, H)
+            hs, states, cell_cache = self.cell.forward(xa, self._layer_state(state0, l), lp)
             final_state.extend(s[last, rows] for s in states)  # each (B, H)
             keep = None
             if drop:
-                hs, keep = dropout_forward(hs, drop, rng)  # (T, B, H)
-            layer_caches.append((lin_cache, cell_cache, keep))
+                hs, keep = dropout_forward(hs, drop, rng, (1, B, H) if cfg["variational"] else None)  # (T, B, H)
+            layer_caches.append((lin_cache, cell_cache, keep, wkeep))
             inp = hs
         logits, out_cache = linear_forward(inp.reshape(T * B, H), p["Wya"], p["by"])  # (T*B, V)
         if styles is not None:
@@ -264,10 +278,12 @@ class RecurrentLM(Conditional, TrainableModel):
         dtop, grads["Wya"], grads["by"] = linear_backward(dlogits, out_cache)  # (T*B, H)
         dhs = dtop.reshape(T, B, H)
         for l in reversed(range(L)):
-            lin_cache, cell_cache, keep = layer_caches[l]
+            lin_cache, cell_cache, keep, wkeep = layer_caches[l]
             if keep is not None:
                 dhs = dropout_backward(dhs, keep)
             dxa, dstate0, dcell = self.cell.backward(dhs, cell_cache)  # dxa (T, B, G)
+            if wkeep is not None:
+                dcell[self.cell.Wh] = dropout_backward(dcell[self.cell.Wh], wkeep)  # through the dropped weights
             for name, g in dcell.items():
                 grads[self._key(name, l)] = g
             if cfg["learn_h0"]:
