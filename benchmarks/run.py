@@ -628,6 +628,12 @@ def render_ensembles(r: dict) -> list[str]:
                      f"{f(q.get('neural_test_nll'), 4)} | {f(q['val_nll'], 4)} | {q['steps']:,} | "
                      f"{f(q['wall_seconds'], 0)} s |")
         L += [""]
+    if "tried" in r:
+        L += ["## Tried and not kept", "", "| change | result | against | verdict |", "|---|---|---|---|"]
+        for t in r["tried"]:
+            res = ", ".join(f"{k.replace('_', ' ')} {f(v, 4)}" for k, v in t.items() if k.endswith("nll") or "nll_at" in k)
+            L.append(f"| {t['what']} | {res} | {t['baseline']} | {t['verdict']} |")
+        L += ["", "Commands: " + "; ".join(f"`{t['command']}`" for t in r["tried"] if "command" in t), ""]
     return L
 
 
