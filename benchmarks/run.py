@@ -516,6 +516,7 @@ def render(r: dict) -> str:
 
     if "ensembles" in r:
         L += render_ensembles(r)
+    L += render_training_tricks(r)
 
     if "corpora" in r:
         L += ["## Which model for which corpus size", "",
@@ -617,6 +618,12 @@ def render_ensembles(r: dict) -> list[str]:
                   f"NLL {f(last['test_nll'], 4)}, no better than the best pair. Command: "
                   f"`{r['ensemble_all']['command']}`"]
     L += ["", "Commands:", ""] + [f"- `{e['command']}`" for e in r["ensembles"]] + [""]
+    return L
+
+
+def render_training_tricks(r: dict) -> list[str]:
+    """Weight averaging measured on the presets, and what was tried and not kept."""
+    L: list[str] = []
     if "ema" in r:
         L += ["## Weight averaging (`--ema 0.999`)", "",
               "The default and best presets without and with an exponential moving average of the weights, "
