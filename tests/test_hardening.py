@@ -306,6 +306,9 @@ def test_i08_sampling_always_makes_progress(model):
     ["train", "{corpus}", "--model", "transformer", "--block", "0"],
     ["train", "{corpus}", "--model", "mlp", "--block", "1000"],
     ["train", "{corpus}", "--ema", "1.0"],
+    ["train", "{corpus}", "--model", "lstm", "--heads", "2"],  # an option of another model family
+    ["train", "{corpus}", "--model", "ngram", "--hidden", "8"],
+    ["train", "{corpus}", "--model", "gru", "--order", "4"],
     ["train", "{corpus}", "--ema", "nan"],
     ["mix", "{model}"],  # one model is not an ensemble
     ["mix", "{model}", "{corpus}"],  # a corpus is not a model

@@ -262,7 +262,21 @@ def resolve(cli: dict[str, Any], config_file: str | Path | None = None,
         merged["steps"] = None  # an explicit epoch or time budget replaces the default step budget
     if merged.get("patience") == 0:
         merged["patience"] = None  # --patience 0: no early stopping
-    return from_dict(merged)
+    cfg = from_dict(merged)
+    if not cfg.init_from:  # fine-tuning takes the model type from its base (checked there)
+        _check_applies(cfg.model, explicit)
+    return cfg
+
+
+def _check_applies(model: str, explicit: set[str]) -> None:
+    """An option of another model family, given on the command line or in a TOML file, is an error (not
+    silently ignored): ``--heads`` with ``--model lstm``, ``--order`` with a network. ``--discount`` also
+    sets the mixture's n-gram, so it applies to every model."""
+    family_options = {k for kind in buildable_kinds() for k in model_class(kind).defaults} & set(FIELDS)
+    own = set(model_class(model).defaults)
+    for name in sorted((explicit & family_options) - own - {"styles", "discount"}):
+        users = [k for k in buildable_kinds() if name in model_class(k).defaults]
+        raise ConfigError(f"--{_flag(name)} is an option of --model {'/'.join(users)}, not of --model {model}")
 
 
 def from_dict(values: dict[str, Any]) -> TrainConfig:
