@@ -221,6 +221,9 @@ def mix(models: Sequence[str | os.PathLike], out: str | os.PathLike | None = Non
         if differ:
             raise ConfigError(f"{spec} was trained on another split than {models[0]} (its {differ[0]} differs); "
                               "an ensemble needs runs with the same corpus, --seed and validation split")
+    if out is not None:  # before any work: an output that is an input, or cannot be written, is refused now
+        refuse_inputs([output_target(out)], [("model", os.fspath(m)) for m in models] + [("corpus", cfg.corpus)])
+        ensure_writable(output_target(out))
     data = load_data(cfg)
     for spec, ck in zip(models, cks):
         if ck.vocab != data.vocab or ck.meta.get("corpus", {}).get("fingerprint") != data.train.fingerprint():
@@ -238,8 +241,6 @@ def mix(models: Sequence[str | os.PathLike], out: str | os.PathLike | None = Non
               "train_nll_quantiles": nll_quantiles(final, data.encoded)}
     extras = {k: v for k, v in extras.items() if v is not None}
     if out is not None:
-        refuse_inputs([output_target(out)], [("model", os.fspath(m)) for m in models] + [("corpus", cfg.corpus)])
-        ensure_writable(output_target(out))
         save_checkpoint(out, final, data.vocab, meta, None, extras)
     return Checkpoint(final, data.vocab, meta, {}, extras)
 
