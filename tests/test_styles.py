@@ -67,6 +67,21 @@ def test_split_is_stratified_by_style():
     assert set(train.labels) == {"A", "B"} and val.labels == ("B",)  # a one-name style keeps it for training
 
 
+def test_split_keeps_a_name_on_one_side():
+    """A name listed under several styles goes to validation with all its lines or stays in training with
+    all of them: a validation name is never one the model saw under another style (memorising it would be
+    rewarded in the NLL and punished in classification)."""
+    names = tuple(f"n{i}" for i in range(300))
+    lines = [(n, "A") for n in names] + [(n, "B") for n in names[::2]] + [(n, "C") for n in names[::3]]
+    c = Corpus(tuple(n for n, _ in lines), "x", tuple(s for _, s in lines))
+    for seed in range(5):
+        train, val = c.split(0.1, seed)
+        assert not set(train.names) & set(val.names)
+        assert sorted(zip(train.names + val.names, train.labels + val.labels)) == sorted(lines)
+        counts, share = val.style_counts(), c.style_counts()
+        assert all(abs(counts[k] - 0.1 * share[k]) <= 0.1 * share[k] * 0.25 + 2 for k in share), counts
+
+
 # ----- the conditional recurrent models -------------------------------------------------------------
 STYLED = [pytest.param(kind, cfg, id=f"{kind}-{name}") for kind, cls in MODELS.items() if cls.trainable
           for name, cfg in STYLED_EXAMPLES[kind]]
@@ -354,6 +369,16 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
     assert sum("q" in n for n in kappa) > 25  # the new style learned its new character
     with pytest.raises(ConfigError, match="keeps the base model's architecture"):
         namesmith.fit(small, init_from=d / "two.npz", hidden=32, steps=2, log=lambda s: None)
+    # the base's dropout is kept unless the run gives one (it used to be silently ignored)
+    kept = namesmith.fit(small, init_from=d / "two.npz", steps=2, mix_ngram=0, samples=0, log=lambda s: None)
+    assert kept.model.config["dropout"] == base.model.config["dropout"] == 0.0
+    toml = tmp_path / "ft.toml"
+    toml.write_text("dropout = 0.4\nstyle_dropout = 0.3\n", encoding="utf-8")
+    for given in ({"dropout": 0.4, "style_dropout": 0.3}, {"config": toml}):
+        ft = namesmith.fit(small, init_from=d / "two.npz", steps=2, mix_ngram=0, samples=0, log=lambda s: None,
+                           **given)
+        assert (ft.model.config["dropout"], ft.model.config["style_dropout"]) == (0.4, 0.3)
+        assert ft.meta["train"]["config"]["dropout"] == 0.4
     namesmith.fit(d / "two.tsv", d / "ng-base.npz", model="ngram", order=2, samples=0, log=lambda s: None)
     with pytest.raises(ConfigError, match="needs a neural network"):
         namesmith.fit(small, init_from=d / "ng-base.npz", log=lambda s: None)

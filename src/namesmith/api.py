@@ -32,7 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .checkpoint import CheckpointData, load_checkpoint, save_checkpoint
-from .config import ARCHITECTURE, FIELDS, RESUME_FIXED, TrainConfig, from_dict, resolve
+from .config import ARCHITECTURE, FIELDS, REGULARIZERS, RESUME_FIXED, TrainConfig, from_dict, load_toml, resolve
 from .corpus import FEW_NAMES, LONGEST_NAME, display_name, is_builtin, load_corpus, name_hashes
 from .errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from .files import (OutputLock, RunPaths, StagedLog, ensure_writable, output_target, read_jsonl, refuse_inputs,
@@ -278,7 +278,7 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
         cfg, ck = resolve(options, config, base=defaults), None
     base = None
     if cfg.init_from:
-        base, cfg = _finetune_base(cfg, options)
+        base, cfg = _finetune_base(cfg, set(options) | set(load_toml(config) if config is not None else ()))
     paths = RunPaths.of(cfg.out) if cfg.out else None
     inputs = [("corpus", None if is_builtin(cfg.corpus) or cfg.corpus is None else cfg.corpus),
               ("validation file", cfg.val), ("configuration file", config), ("base model", cfg.init_from)]
@@ -305,11 +305,12 @@ class _Base:
     source: str
 
 
-def _finetune_base(cfg: TrainConfig, options: dict) -> tuple[_Base, TrainConfig]:
+def _finetune_base(cfg: TrainConfig, given: set[str]) -> tuple[_Base, TrainConfig]:
     """The base checkpoint of ``--init-from`` and the configuration with its architecture.
 
     The network is the base's trainable part (a mixture's neural component); its
     architecture options replace the run's, and giving a different one is an error.
+    Its regularisers (dropout, ...) are kept unless ``given`` (the options the user set) names them.
     """
     base = load(cfg.init_from)
     nets = [p for p in getattr(base.model, "parts", [base.model]) if p.trainable]
@@ -318,11 +319,12 @@ def _finetune_base(cfg: TrainConfig, options: dict) -> tuple[_Base, TrainConfig]
                           f"{base.model.kind} model (train the small list directly, e.g. --model ngram)")
     net = nets[0]
     arch = {"model": net.kind, **{k: net.config[k] for k in ARCHITECTURE if k != "model" and k in net.config}}
-    clash = [k for k in arch if k in options and options[k] != arch[k]]
+    clash = [k for k in arch if k in given and getattr(cfg, k) != arch[k]]
     if clash:
         raise ConfigError(f"fine-tuning keeps the base model's architecture (--{clash[0].replace('_', '-')} "
                           f"{arch[clash[0]]}); leave --{clash[0].replace('_', '-')} out")
-    return _Base(base, net, cfg.init_from), replace(cfg, **arch).validate()
+    kept = {k: net.config[k] for k in REGULARIZERS if k in net.config and k not in given}
+    return _Base(base, net, cfg.init_from), replace(cfg, **arch, **kept).validate()
 
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
@@ -437,7 +439,8 @@ class _Run(Hooks):
     def _grown_base(self) -> Model:
         """The base network with rows for this corpus's new characters and styles; says what was kept and added."""
         base, data = self.base, self.data
-        net = base.network.expanded(data.vocab.size, len(data.styles), stream(self.cfg.seed, STREAM_INIT))
+        training = {k: getattr(self.cfg, k) for k in REGULARIZERS if k in base.network.config}
+        net = base.network.expanded(data.vocab.size, len(data.styles), stream(self.cfg.seed, STREAM_INIT), **training)
         new_chars = data.vocab.chars[base.ck.vocab.size:]
         new_styles = data.styles[len(base.ck.styles):]
         self.log(f"fine-tuning {display_name(base.source)} ({base.network.describe()}): kept all of its weights, "

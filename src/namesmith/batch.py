@@ -108,6 +108,18 @@ def batch_order(
     return batches
 
 
+def balanced_draw(styles: np.ndarray, power: float, rng: np.random.Generator) -> np.ndarray:
+    """One epoch's names (indices, with repetition) drawn so style ``s``, with ``n_s`` names, gets a share
+    proportional to ``n_s ** power`` (the tempered sampling of multilingual models: ``power`` 1 is the corpus
+    as given, 0 every style equally often). As many draws as names; each name of a style is equally likely.
+    """
+    counts = np.bincount(styles)  # (S,)
+    share = np.where(counts > 0, counts.astype(np.float64), 0.0) ** power  # (S,) 0 ** p stays 0 for p > 0
+    share[counts == 0] = 0.0
+    p = share[styles] / counts[styles]  # (N,) each name's probability, before normalising
+    return rng.choice(styles.size, size=styles.size, replace=True, p=p / p.sum())
+
+
 EVAL_CELLS = 8 << 20  # at most this many (position x symbol) cells of logits in one evaluation batch
 
 

@@ -38,6 +38,9 @@ TRAIN_HELP = {
     "val_fraction": "share of the corpus held out for validation (default 0.1)",
     "style_dropout": "labelled corpora: share of names trained as 'any style', so the model also gives the "
                      "pooled distribution (default 0.1)",
+    "style_balance": "labelled corpora: each epoch draws the names of a style with n names in proportion to "
+                     "n ** B, so small styles are seen more often (1 = as in the corpus, 0 = every style "
+                     "equally often; default 1)",
     "init_from": "fine-tune: start from this trained model (a .npz or a shipped model's name) and adapt it to "
                  "CORPUS; new characters and styles are added, its architecture is kept; preset 'finetune'",
     "val_max": "at most this many names in that split (default 10000: enough for the NLL to ~0.003 "

@@ -63,6 +63,7 @@ class TrainConfig:
     block: int | None = None  # transformer: learned positions; mlp: window of characters; None = the model's own
     tie: bool = False  # transformer: the output layer reuses the token embedding
     style_dropout: float = 0.1  # labelled corpora: share of names trained as "any style" (the pooled model)
+    style_balance: float = 1.0  # labelled corpora: draw style s's names in proportion to n_s ** this (1 = as given)
     order: int = 6  # n-gram order
     discount: float | None = None  # n-gram discount; None = estimated from counts
     mix_ngram: int = 6  # after training, interpolate with a Kneser-Ney n-gram of this order (0 = no)
@@ -133,6 +134,7 @@ def _check_ranges(c: TrainConfig) -> None:
             raise ConfigError(msg)
 
     need(0.0 <= c.style_dropout <= 1.0, f"--style-dropout must be in [0, 1], got {c.style_dropout}")
+    need(0.0 <= c.style_balance <= 1.0, f"--style-balance must be in [0, 1], got {c.style_balance}")
     need(0.0 <= c.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {c.val_fraction}")
     need(1 <= c.val_max <= 10_000_000, f"--val-max must be in [1, 10000000], got {c.val_max}")
     need(1 <= c.max_item_len <= LONGEST_NAME, f"--max-item-len must be in [1, {LONGEST_NAME}]")
@@ -168,12 +170,14 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 # Options that define the model, the data or the optimizer: fixed once a run has started.
 RESUME_FIXED = {
     "corpus", "val", "val_fraction", "val_max", "keep_case", "max_item_len", "model", "hidden", "layers",
-    "embed", "dropout", "learn_h0", "variational", "weight_drop", "heads", "block", "tie", "style_dropout", "order", "discount", "dtype",
+    "embed", "dropout", "learn_h0", "variational", "weight_drop", "heads", "block", "tie", "style_dropout", "style_balance", "order", "discount", "dtype",
     "optimizer", "momentum", "beta1", "beta2", "eps", "weight_decay", "ema", "batch_size", "bucket", "norm", "seed",
     "preset", "init_from",
 }
 # What fine-tuning takes from the base model, never from the command line.
 ARCHITECTURE = ("model", "hidden", "layers", "embed", "learn_h0", "heads", "block", "tie", "dtype")
+# What fine-tuning takes from the base model unless the command line or the TOML file gives it.
+REGULARIZERS = ("dropout", "style_dropout", "variational", "weight_drop")
 
 
 # Presets: measured in BENCHMARKS.md. The field defaults above are the "default" preset:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -132,7 +133,9 @@ class Corpus:
         The validation part has ``round(val_fraction * len)`` names, at most
         ``val_max``, at least one when the corpus has two or more names and
         ``val_fraction > 0``. The cap takes a prefix of the same permutation, so
-        it changes nothing for corpora under it.
+        it changes nothing for corpora under it. A labelled corpus is split per
+        style in proportion, and a name listed under several styles keeps all its
+        lines on one side (so the validation size is approximate).
         """
         if not 0.0 <= val_fraction < 1.0:
             raise CorpusError(f"validation fraction must be in [0, 1), got {val_fraction}")
@@ -143,25 +146,40 @@ class Corpus:
         n_val = min(n_val, n - 1, n if val_max is None else val_max)
         order = np.random.default_rng(seed).permutation(n)
         if self.labels is not None:  # stratified: each style keeps its share of validation names
-            val_idx = _stratified(np.asarray(self.style_ids(self.styles)), order, n_val)
+            val_idx = _stratified(np.asarray(self.style_ids(self.styles)), order, n_val, self.names)
         else:
             val_idx = np.sort(order[:n_val])
         train_idx = np.setdiff1d(np.arange(n), val_idx)
         return self._take(train_idx, "train split"), self._take(val_idx, "validation split")
 
 
-def _stratified(style: np.ndarray, order: np.ndarray, n_val: int) -> np.ndarray:
-    """``n_val`` validation indices spread over the styles in proportion (largest remainders), each
-    style's taken in ``order``; a style of two or more names keeps at least one for training."""
+def _stratified(style: np.ndarray, order: np.ndarray, n_val: int, names: Sequence[str]) -> np.ndarray:
+    """``n_val`` validation indices spread over the styles in proportion (largest remainders), names taken
+    in ``order``; a style of two or more names keeps at least one for training.
+
+    A name listed under several styles moves with all its lines: it joins validation only when every one of
+    its styles still has room there, so no validation name is one the model saw under another style.
+    """
     counts = np.bincount(style)
     share = counts * n_val / max(len(style), 1)
     take = np.floor(share).astype(np.int64)
     extra = np.argsort(-(share - take), kind="stable")[: n_val - int(take.sum())]
     take[extra] += 1
-    take = np.minimum(take, np.maximum(counts - 1, 0))
-    ranked = order[np.argsort(style[order], kind="stable")]  # grouped by style, each group in ``order``
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return np.sort(np.concatenate([ranked[a : a + t] for a, t in zip(starts, take)]))
+    room = np.minimum(take, np.maximum(counts - 1, 0))  # (S,) validation places per style
+    lines: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        lines.setdefault(name, []).append(i)
+    room_left, val = room.tolist(), []
+    for i in order.tolist():
+        group = lines.pop(names[i], None)  # None: the name was decided at an earlier line
+        if group is None:
+            continue
+        need = [int(style[j]) for j in group]
+        if all(need.count(k) <= room_left[k] for k in set(need)):
+            for k in need:
+                room_left[k] -= 1
+            val.extend(group)
+    return np.sort(np.asarray(val, dtype=np.int64))
 
 
 def display_name(source: str) -> str:

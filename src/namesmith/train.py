@@ -45,7 +45,7 @@ from typing import Callable
 
 import numpy as np
 
-from .batch import Batch, batch_order, length_sorted_batches, pad
+from .batch import Batch, balanced_draw, batch_order, length_sorted_batches, pad
 from .config import TrainConfig
 from .corpus import Corpus, load_corpus
 from .errors import ConfigError, TrainingDiverged
@@ -198,8 +198,14 @@ class Plan:
         epoch, i = divmod(step, self.per_epoch)
         if epoch != self._epoch:
             self._epoch = epoch
-            self._order = batch_order(self.data.encoded.lengths, self.cfg.batch_size,
-                                      stream(self.cfg.seed, STREAM_DATA, epoch), bucket=self.cfg.bucket)
+            rng = stream(self.cfg.seed, STREAM_DATA, epoch)
+            styles = self.data.encoded.styles
+            if styles is None or self.cfg.style_balance == 1.0:
+                self._order = batch_order(self.data.encoded.lengths, self.cfg.batch_size, rng, bucket=self.cfg.bucket)
+            else:  # small styles drawn more often: an epoch of names drawn with repetition
+                drawn = balanced_draw(styles, self.cfg.style_balance, rng)  # (N,)
+                self._order = [drawn[b] for b in batch_order(self.data.encoded.lengths[drawn], self.cfg.batch_size,
+                                                             rng, bucket=self.cfg.bucket)]
         idx = self._order[i]
         norm = len(idx) * self.mean_tokens if self.cfg.norm == "mean" else "tokens"
         return pad(self.data.encoded, idx, dtype=self.dtype, norm=norm)

@@ -61,7 +61,7 @@ class Conditional:
     # ----- fine-tuning: growing the alphabet and the styles -------------------------------
     embedding: str = "E"  # the input embedding table (V, D): a new symbol gets a row N(0, std)
 
-    def expanded(self, vocab_size: int, styles: int, rng: np.random.Generator):
+    def expanded(self, vocab_size: int, styles: int, rng: np.random.Generator, **training):
         """This network over a larger alphabet and more styles, every existing number kept bit for bit.
 
         New symbols (ids appended after the old ones) get new rows: an embedding
@@ -69,12 +69,13 @@ class Conditional:
         the output weight ``Wya`` and the smallest output bias of the known symbols
         (a new character starts as unlikely as the rarest known one). New styles
         are inserted before the pooled row and start as copies of it (an unseen
-        style is the pooled model until trained).
+        style is the pooled model until trained). ``training``: options that change
+        training only (dropout, ...), for the fine-tuning run.
         """
         V0, S0 = self.vocab_size, self.styles
         if vocab_size < V0 or styles < S0:
             raise ConfigError("a model can only grow: more symbols and styles, never fewer")
-        config = self.check_config({**self.config, "vocab_size": vocab_size, "styles": styles})
+        config = self.check_config({**self.config, **training, "vocab_size": vocab_size, "styles": styles})
         new_v = vocab_size - V0
         params = {}
         for name, shape in self.param_shapes(config).items():
