@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import namesmith
-from namesmith.batch import make_batch
+from namesmith.batch import balanced_draw, make_batch
 from namesmith.cli import main
 from namesmith.corpus import Corpus, load_corpus, parse_names
 from namesmith.errors import CheckpointError, ConfigError, CorpusError
@@ -80,6 +80,40 @@ def test_split_keeps_a_name_on_one_side():
         assert sorted(zip(train.names + val.names, train.labels + val.labels)) == sorted(lines)
         counts, share = val.style_counts(), c.style_counts()
         assert all(abs(counts[k] - 0.1 * share[k]) <= 0.1 * share[k] * 0.25 + 2 for k in share), counts
+
+
+@pytest.mark.parametrize("power, want", [(1.0, [0.9, 0.1]), (0.5, [0.75, 0.25]), (0.0, [0.5, 0.5])])
+def test_balanced_draw_tempers_the_style_shares(power, want):
+    styles = np.array([0] * 900 + [1] * 100)
+    drawn = balanced_draw(styles, power, np.random.default_rng(0))
+    assert drawn.shape == (1000,) and drawn.min() >= 0 and drawn.max() < 1000
+    many = np.repeat(styles, 20)  # (20000,)
+    share = np.bincount(many[balanced_draw(many, power, np.random.default_rng(1))], minlength=2) / many.size
+    np.testing.assert_allclose(share, want, atol=0.015)
+    within = np.bincount(drawn[styles[drawn] == 1] - 900, minlength=100)  # every name of a style equally likely
+    assert within.size == 100 and within.sum() == (styles[drawn] == 1).sum()
+
+
+def test_style_balance_trains_small_styles_more_often(tmp_path):
+    from namesmith.config import resolve
+    from namesmith.train import Plan, load_data
+
+    f = tmp_path / "s.tsv"
+    f.write_text("".join(f"a{i}\tBig\n" for i in range(180)) + "".join(f"b{i}\tSmall\n" for i in range(20)),
+                 encoding="utf-8")
+
+    def small_share(balance):
+        data = load_data(resolve({"corpus": str(f), "style_balance": balance, "val_fraction": 0.0}))
+        plan = Plan(resolve({"corpus": str(f), "style_balance": balance}), data, np.float32)
+        seen = np.concatenate([plan.batch(step).styles for step in range(60)])
+        again = np.concatenate([plan.batch(step).styles for step in range(60)])  # the same seed: the same batches
+        assert np.array_equal(seen, again)
+        return np.mean(seen == data.styles.index("Small"))
+
+    assert abs(small_share(1.0) - 0.1) < 0.01  # the corpus as given: every name once per epoch
+    assert abs(small_share(0.0) - 0.5) < 0.06
+    with pytest.raises(ConfigError, match="style-balance"):
+        resolve({"style_balance": 1.5})
 
 
 # ----- the conditional recurrent models -------------------------------------------------------------
