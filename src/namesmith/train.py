@@ -50,7 +50,7 @@ from .config import TrainConfig
 from .corpus import Corpus, load_corpus
 from .errors import ConfigError, TrainingDiverged
 from .models import Model, TrainableModel
-from .models.mixture import Mixture, fit_weights
+from .models.mixture import Mixture, fit_style_weights, fit_weights
 from .models.ngram import NGram
 from .optim import Optimizer, clip_by_global_norm, clip_by_value, lr_at
 from .vocab import Encoded, Vocab
@@ -414,12 +414,16 @@ def mix_with_ngram(neural: Model | list[Model], data: TrainData, order: int,
     training names.
 
     The weights are fitted on the validation names (never on the data either
-    model was trained on). Returns the mixture and its validation NLL.
+    model was trained on); for a labelled corpus also one set per style (each style's validation names, the
+    pooled weights as a prior). Returns the mixture and its validation NLL.
     """
     nets = neural if isinstance(neural, list) else [neural]
     order = min(order, NGram.max_order(data.vocab.size))  # thousands of symbols: the highest order that fits
     styles = len(data.styles) if data.encoded.styles is not None else 0  # per style only from labelled names
     ngram = NGram.fit({"vocab_size": data.vocab.size, "order": order, "discount": discount, "styles": styles},
                       data.encoded, data.val_encoded)
-    mixture = Mixture.of([*nets, ngram], fit_weights([*nets, ngram], data.val_encoded))
+    parts = [*nets, ngram]
+    weights = fit_weights(parts, data.val_encoded)
+    per_style = fit_style_weights(parts, data.val_encoded, styles, weights) if styles else None
+    mixture = Mixture.of(parts, weights, per_style)
     return mixture, heldout_nll(mixture, data.val_encoded)

@@ -11,6 +11,13 @@ responsibility of component ``i`` over all predicted symbols, which never
 decreases the held-out likelihood. A neural model and a Kneser-Ney n-gram make
 different mistakes, so their mixture beats both.
 
+Of conditional parts (a labelled corpus), a mixture may also keep one weight
+vector per style, ``lambda_{s,i}`` (config ``style_weights``), fitted on each
+style's validation names with the pooled weights as a prior
+(:func:`fit_style_weights`): a style whose network is weak leans on its n-gram.
+``with_style(s)`` and batches whose rows carry styles use them; no style uses
+the pooled weights.
+
 Parameters are the components' parameters with a prefix (``c0.Wax``,
 ``c1.keys6``, ...); the state is the components' states one after another.
 The mixture is not trained by gradient descent (its parts are trained first).
@@ -66,10 +73,16 @@ class Blend(Model):
         return Blend([p.with_style(style) for p in self.parts], np.exp(self._logw))
 
     # ----- contract ----------------------------------------------------------------------
-    def _mix(self, logits_list) -> np.ndarray:
-        """``log sum_i lambda_i P_i``, accumulated part by part with ``logaddexp`` (no (C, ..., V) stack)."""
+    def _row_logw(self, batch) -> np.ndarray | list:
+        """``log lambda_i`` per part: the weights (C,), or (C, B, 1) when the rows have their own (styles)."""
+        return self._logw
+
+    def _mix(self, logits_list, logws=None) -> np.ndarray:
+        """``log sum_i lambda_i P_i``, accumulated part by part with ``logaddexp`` (no (C, ..., V) stack).
+        ``logws``: per part, a scalar or (B, 1, 1) per-row log weight (default: the blend's)."""
         out = None
-        for part, z, logw in zip(self.parts, logits_list, self._logw):
+        logws = self._logw if logws is None else logws
+        for part, z, logw in zip(self.parts, logits_list, logws):
             z = np.asarray(z, dtype=np.float64)
             lp = (z if part.normalized else log_softmax(z)) + logw  # (..., V) log(lambda_i P_i), a new array
             out = lp if out is None else np.logaddexp(out, lp, out=out)
@@ -97,7 +110,8 @@ class Blend(Model):
     def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
         states = self._split(state) if state is not None else [None] * len(self.parts)
         caches = [p.forward(batch, s)[1] for p, s in zip(self.parts, states)]
-        logp = self._mix([c["logits"] for c in caches])  # (B, T, V)
+        logw = self._row_logw(batch)  # (C,) or (C, B, 1)
+        logp = self._mix([c["logits"] for c in caches], [w[..., None] if np.ndim(w) else w for w in logw])  # (B, T, V)
         nll = -np.take_along_axis(logp, batch.Y[..., None].astype(np.int64), axis=2)[..., 0] * batch.mask
         final = tuple(s for c in caches for s in c["final_state"])
         return float(nll.sum() / batch.norm), {"logits": logp, "nll": nll, "final_state": final}
@@ -107,7 +121,8 @@ class Blend(Model):
         states = self._split(state) if state is not None else [None] * len(self.parts)
         lp = np.stack([-np.asarray(p.nll(batch, s), dtype=np.float64)
                        for p, s in zip(self.parts, states)])  # (C, B, T) log P_i(y)
-        lp += self._logw.reshape(-1, 1, 1)
+        logw = np.asarray(self._row_logw(batch))
+        lp += logw if logw.ndim == 3 else logw.reshape(-1, 1, 1)  # (C, B, 1) per row or (C, 1, 1)
         return -logsumexp(lp, axis=0) * batch.mask  # (B, T)
 
 
@@ -115,7 +130,7 @@ class Mixture(Blend):
     """Per-character linear interpolation of registered component models, saved in checkpoints (see module docstring)."""
 
     kind = "mixture"
-    defaults: ClassVar[dict[str, Any]] = {"components": None, "weights": None}
+    defaults: ClassVar[dict[str, Any]] = {"components": None, "weights": None, "style_weights": None}
 
     def __init__(self, config: dict, params: dict[str, np.ndarray]):
         Model.__init__(self, config, params)
@@ -126,6 +141,20 @@ class Mixture(Blend):
             sub = {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
             parts.append(cls.from_arrays(comp["config"], sub))
         self._set_parts(parts, self.config["weights"])
+        sw = self.config["style_weights"]
+        self._style_logw = None if sw is None else np.log(np.asarray(sw, dtype=np.float64))  # (S, C)
+
+    def with_style(self, style: int | None) -> Model:
+        if self._style_logw is None or style is None:
+            return super().with_style(style)
+        return Blend([p.with_style(style) for p in self.parts], np.exp(self._style_logw[style]))
+
+    def _row_logw(self, batch):
+        if self._style_logw is None or batch.styles is None:
+            return self._logw
+        ids = np.asarray(batch.styles)  # (B,) a style id, or S for "any style" (the pooled weights)
+        table = np.vstack([self._style_logw, self._logw[None]])  # (S + 1, C)
+        return table[np.minimum(ids, len(table) - 1)].T[..., None]  # (C, B, 1)
 
     @classmethod
     def check_config(cls, config: dict) -> dict:
@@ -148,6 +177,16 @@ class Mixture(Blend):
                 or abs(sum(weights) - 1.0) > 1e-6):
             raise ConfigError("mixture weights must be positive and sum to 1, one per component")
         out["weights"] = [float(w) for w in weights]
+        sw = out["style_weights"]
+        if sw is not None:
+            styles = max(int(c["config"].get("styles") or 0) for c in checked)
+            if (not isinstance(sw, list) or len(sw) != styles or styles == 0 or not all(
+                    isinstance(row, list) and len(row) == len(comps) and all(
+                        isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0 for w in row)
+                    and abs(sum(row) - 1.0) <= 1e-6 for row in sw)):
+                raise ConfigError("mixture style weights must be one list of positive weights summing to 1 "
+                                  "per style, one weight per component")
+            out["style_weights"] = [[float(w) for w in row] for row in sw]
         out["dtype"] = "float64"
         return out
 
@@ -164,11 +203,13 @@ class Mixture(Blend):
                 for k, d in models[comp["type"]].param_dtypes(comp["config"]).items()}
 
     @classmethod
-    def of(cls, models: list[Model], weights) -> "Mixture":
-        """A mixture of already built models with the given weights."""
+    def of(cls, models: list[Model], weights, style_weights=None) -> "Mixture":
+        """A mixture of already built models with the given weights (and per-style weights, if given)."""
         config = {"vocab_size": models[0].vocab_size,
                   "components": [{"type": m.kind, "config": m.config} for m in models],
-                  "weights": [float(w) for w in weights]}
+                  "weights": [float(w) for w in weights],
+                  "style_weights": None if style_weights is None else [[float(w) for w in row]
+                                                                       for row in style_weights]}
         params = {f"c{i}.{k}": v for i, m in enumerate(models) for k, v in m.params.items()}
         return cls(config, params)
 
@@ -204,3 +245,34 @@ def fit_weights(models: list[Model], encoded: Encoded, iters: int = 100, tol: fl
             break
         prev = ll
     return [float(x) for x in w]
+
+
+STYLE_PRIOR = 100.0  # predicted symbols of pseudo-data that pull a style's weights toward the pooled ones
+
+
+def fit_style_weights(models: list[Model], encoded: Encoded, styles: int, pooled: list[float],
+                      prior: float = STYLE_PRIOR, iters: int = 100) -> list[list[float]]:
+    """One weight vector per style, by EM on that style's held-out names (``encoded.styles``), each part
+    conditioned on the style; the pooled weights act as ``prior`` symbols of pseudo-data (a Dirichlet
+    MAP estimate), so a style with few validation names keeps weights near the pooled ones."""
+    w0 = np.asarray(pooled, dtype=np.float64)
+    out = []
+    for s in range(styles):
+        rows = np.flatnonzero(encoded.styles == s) if encoded.styles is not None else np.zeros(0, np.int64)
+        if rows.size == 0:
+            out.append([float(x) for x in w0])
+            continue
+        lp = component_logprobs([m.with_style(s) for m in models], encoded.take(rows))  # (C, N)
+        w = w0.copy()
+        for _ in range(iters):
+            joint = lp + np.log(w)[:, None]  # (C, N)
+            resp = np.exp(joint - logsumexp(joint, axis=0))  # (C, N) posterior of each part
+            w_new = (resp.sum(axis=1) + prior * w0) / (lp.shape[1] + prior)
+            w_new = np.maximum(w_new, 1e-6)
+            w_new /= w_new.sum()
+            if np.abs(w_new - w).max() < 1e-7:
+                w = w_new
+                break
+            w = w_new
+        out.append([float(x) for x in w])
+    return out
