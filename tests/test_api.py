@@ -8,7 +8,7 @@ import re
 import pytest
 
 import namesmith
-from namesmith.errors import NamesmithError
+from namesmith.errors import ConfigError, NamesmithError
 
 from conftest import ROOT
 
@@ -123,3 +123,106 @@ def test_a_large_alphabet_trains_mixes_and_samples(tmp_path):
     assert any("mixed with a 5-gram (order 6 does not fit 64-bit keys for 1,501 symbols)" in line for line in lines)
     assert len(ck.sample(5, seed=1)) == 5
     assert ck.vocab.alphabet() == "一-\u53db"  # one run of consecutive code points
+
+
+# ----- --folds: cross-validation bagging ------------------------------------------------------------------
+def test_fold_data_holds_out_each_name_once():
+    from namesmith.config import resolve
+    from namesmith.corpus import Corpus
+    from namesmith.train import fold_data, load_data
+
+    data = load_data(resolve({"corpus": None, "val_fraction": 0.0}))
+    small = type(data)(data.train.subset(range(103), "x"), Corpus((), "none"), data.vocab,
+                       data.encoded.take(range(103)), data.encoded.take([]), data.source)
+    splits = fold_data(small, 4, seed=5)
+    held = [n for s in splits for n in s.val.names]
+    assert sorted(held) == sorted(small.train.names) and len(held) == 103  # every name held out exactly once
+    for s in splits:
+        assert not set(s.train.names) & set(s.val.names) and len(s.train) + len(s.val) == 103
+        assert [data.vocab.decode(x) for x in s.val_encoded] == list(s.val.names)
+        assert [data.vocab.decode(x) for x in s.encoded] == list(s.train.names)
+    assert [s.val.names for s in fold_data(small, 4, seed=5)] == [s.val.names for s in splits]
+    assert [s.val.names for s in fold_data(small, 4, seed=6)] != [s.val.names for s in splits]
+
+
+def test_folds_average_networks_with_an_ngram_of_all_names(tmp_path):
+    import numpy as np
+
+    from namesmith.corpus import load_corpus
+    from namesmith.models.mixture import component_logprobs
+    from namesmith.models.ngram import NGram
+    from namesmith.train import fold_data, load_data
+    from namesmith.config import resolve
+
+    corpus = tmp_path / "names.txt"
+    corpus.write_text("\n".join(NAMES) + "\n")
+    opts = {"model": "gru", "hidden": 8, "steps": 30, "eval_every": 10, "folds": 3, "mix_ngram": 3, "samples": 0}
+    log = []
+    ck = namesmith.fit(corpus, tmp_path / "bag.npz", log=log.append, **opts)
+    parts = ck.model.parts
+    assert [p.kind for p in parts] == ["gru"] * 3 + ["ngram"] and ck.meta["train"]["stopped"] == "folds"
+    w = ck.model.config["weights"]
+    assert w[0] == w[1] == w[2] and sum(w) == pytest.approx(1.0)
+    assert any("averaged 3 networks" in line and "out-of-fold NLL" in line for line in log)
+    assert len(ck.meta["metrics"]["fold_val_nll"]) == 3 and ck.run.steps == 90
+    # the n-gram is fitted on every name; the weights are the out-of-fold optimum
+    data = load_data(resolve({"corpus": str(corpus), "val_fraction": 0.0, **opts}))
+    assert len(data.train) == len(load_corpus(str(corpus)))
+    full = NGram.fit({"vocab_size": data.vocab.size, "order": 3}, data.encoded)
+    assert all(np.array_equal(full.params[k], parts[3].params[k]) for k in full.params)
+    cfg = {"vocab_size": data.vocab.size, "order": 3}
+    lp = np.concatenate([component_logprobs([net, NGram.fit(cfg, s.encoded)], s.val_encoded)
+                         for net, s in zip(parts[:3], fold_data(data, 3, 1337))], axis=1)
+
+    def oof(w_net):
+        return np.log(w_net * np.exp(lp[0]) + (1 - w_net) * np.exp(lp[1])).mean()
+    fitted = 3 * w[0]
+    assert -oof(fitted) == pytest.approx(ck.meta["metrics"]["val_nll"], rel=1e-9)
+    assert oof(fitted) >= max(oof(fitted * 0.8), oof(min(1.0, fitted * 1.2)), oof(0.5)) - 1e-12
+    again = namesmith.load(tmp_path / "bag.npz")
+    assert again.model.config == ck.model.config
+    assert namesmith.fit(corpus, log=lambda s: None, **opts).model.config == ck.model.config  # same seed, same run
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"val": "names.txt"}, "leave out --val"), ({"model": "ngram"}, "fitted from counts"),
+    ({"mix_ngram": 0}, "--mix-ngram"), ({"folds": 8}, "--folds must be in"), ({"folds": 30}, "--folds must be in"),
+])
+def test_folds_refuses_what_it_cannot_do(tmp_path, extra, message):
+    (tmp_path / "names.txt").write_text("\n".join(NAMES) + "\n")
+    opts = {"model": "gru", "hidden": 8, "steps": 5, "folds": 3, "samples": 0, **extra}
+    if opts["model"] == "ngram":
+        del opts["hidden"], opts["steps"]
+    if "val" in opts:
+        opts["val"] = tmp_path / "names.txt"
+    with pytest.raises(ConfigError, match=message):
+        namesmith.fit(tmp_path / "names.txt", log=lambda s: None, **opts)
+
+
+def test_folds_refuses_labelled_lists_and_too_few_names(tmp_path):
+    (tmp_path / "l.tsv").write_text("".join(f"{n}\tA\n" for n in NAMES), encoding="utf-8")
+    with pytest.raises(ConfigError, match="unlabelled"):
+        namesmith.fit(tmp_path / "l.tsv", model="gru", hidden=8, steps=5, folds=3, log=lambda s: None)
+    (tmp_path / "few.txt").write_text("anna\nbob\neve\notto\nada\n")
+    with pytest.raises(ConfigError, match="at least 6 names"):
+        namesmith.fit(tmp_path / "few.txt", model="gru", hidden=8, steps=5, folds=3, log=lambda s: None)
+
+
+def test_folds_interrupted_saves_nothing(tmp_path, monkeypatch):
+    from namesmith import api
+    from namesmith.errors import Interrupted
+
+    (tmp_path / "names.txt").write_text("\n".join(NAMES) + "\n")
+    real, calls = api._Run.execute, []
+
+    def execute(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Interrupted("interrupted at step 3")
+        return real(self)
+
+    monkeypatch.setattr(api._Run, "execute", execute)
+    with pytest.raises(Interrupted, match="interrupted in fold 2 of 3; nothing saved"):
+        namesmith.fit(tmp_path / "names.txt", tmp_path / "out.npz", model="gru", hidden=8, steps=5, folds=3,
+                      samples=0, log=lambda s: None)
+    assert not (tmp_path / "out.npz").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["names.txt"]

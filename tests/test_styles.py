@@ -461,6 +461,10 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
                            **given)
         assert (ft.model.config["dropout"], ft.model.config["style_dropout"]) == (0.4, 0.3)
         assert ft.meta["train"]["config"]["dropout"] == 0.4
+    plain = tmp_path / "plain.txt"  # an unlabelled list, cross-validation bagging: each fold starts from the base
+    plain.write_text("".join(f"{a}{b}q\n" for a in "abc" for b in "stu"), encoding="utf-8")
+    bag = namesmith.fit(plain, init_from=d / "two.npz", folds=2, steps=5, samples=0, log=lambda s: None)
+    assert [(p.kind, p.config["hidden"], p.styles) for p in bag.model.parts[:2]] == [("gru", 16, 2)] * 2
     namesmith.fit(d / "two.tsv", d / "ng-base.npz", model="ngram", order=2, samples=0, log=lambda s: None)
     with pytest.raises(ConfigError, match="needs a neural network"):
         namesmith.fit(small, init_from=d / "ng-base.npz", log=lambda s: None)

@@ -44,8 +44,8 @@ from .sample import Sample, SampleOptions, SampleReport, Sampler
 from .pretrained import PRETRAINED, pretrained_path
 from .score import NameScore, evaluate, nll_quantiles, score_names
 from .styles import classify, evaluate_styles, styled
-from .train import (STREAM_INIT, Hooks, Outcome, RunState, TrainData, heldout_nll, load_data, mix_with_ngram,
-                    stream, train)
+from .train import (STREAM_INIT, Hooks, Outcome, RunState, TrainData, fold_data, heldout_nll, load_data, mix_folds,
+                    mix_with_ngram, stream, train)
 
 Log = Callable[[str], None]
 
@@ -286,14 +286,16 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
         refuse_inputs([output_target(p) for p in paths.all()], inputs)
         ensure_writable(output_target(paths.best))
     phases = Phases()
-    with phases("reading the data"):
-        data = load_data(cfg, None if base is None else (base.ck.vocab, base.ck.styles))
+    with phases("reading the data"):  # --folds: every name is for training; the folds hold out their own
+        data = load_data(cfg if cfg.folds == 1 else replace(cfg, val_fraction=0.0),
+                         None if base is None else (base.ck.vocab, base.ck.styles))
+    runner = _Run if cfg.folds == 1 else _Folds
     if paths is None:
-        return _Run(cfg, data, ck, None, log, progress, tune_process, phases, base).execute()
+        return runner(cfg, data, ck, None, log, progress, tune_process, phases, base).execute()
     with OutputLock(paths.best):
         for p in paths.all():
             remove_stale_temps(output_target(p))
-        return _Run(cfg, data, ck, paths, log, progress, tune_process, phases, base).execute()
+        return runner(cfg, data, ck, paths, log, progress, tune_process, phases, base).execute()
 
 
 @dataclass
@@ -325,6 +327,52 @@ def _finetune_base(cfg: TrainConfig, given: set[str]) -> tuple[_Base, TrainConfi
                           f"{arch[clash[0]]}); leave --{clash[0].replace('_', '-')} out")
     kept = {k: net.config[k] for k in REGULARIZERS if k in net.config and k not in given}
     return _Base(base, net, cfg.init_from), replace(cfg, **arch, **kept).validate()
+
+
+class _Folds:
+    """A ``--folds K`` run: K networks, each trained with its own fold held out, averaged with an n-gram
+    (:func:`~namesmith.train.fold_data`, :func:`~namesmith.train.mix_folds`); only the final model is saved."""
+
+    def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, paths: RunPaths | None,
+                 log: Log, progress: bool, tune: bool, phases: Phases, base: _Base | None = None):
+        if ck is not None:
+            raise ConfigError("a --folds run cannot be resumed (it saves only its final model); start it again")
+        if issubclass(model_class(cfg.model), FittedModel):
+            raise ConfigError(f"--folds trains networks; a {cfg.model} model is fitted from counts in one pass")
+        if data.encoded.styles is not None:
+            raise ConfigError("--folds works on unlabelled lists; train a labelled corpus with --val-fraction")
+        if len(data.train) < 2 * cfg.folds:
+            raise ConfigError(f"--folds {cfg.folds} needs at least {2 * cfg.folds} names, got {len(data.train)}")
+        self.args = (cfg, data, paths, log, progress, tune, phases, base)
+
+    def execute(self) -> Checkpoint:
+        cfg, data, paths, log, progress, tune, phases, base = self.args
+        splits = fold_data(data, cfg.folds, cfg.seed)
+        one = replace(cfg, folds=1, mix_ngram=0, out=None, samples=0)
+        nets, steps, seconds, best = [], 0, 0.0, []
+        for k, split in enumerate(splits):
+            log(f"namesmith: fold {k + 1} of {cfg.folds}: {len(split.train):,} names to train on, "
+                f"{len(split.val):,} held out")
+            try:
+                ck = _Run(one, split, None, None, log, progress, tune, phases, base).execute()
+            except Interrupted:
+                raise Interrupted(f"interrupted in fold {k + 1} of {cfg.folds}; nothing saved "
+                                  "(a --folds run starts over)") from None
+            nets.append(ck.model)
+            steps, seconds = steps + ck.run.steps, seconds + ck.run.seconds
+            best.append(ck.meta["metrics"]["val_nll"])
+        with phases("the n-gram mixture"):
+            mixture, val = mix_folds(nets, splits, data, cfg.mix_ngram, cfg.discount)
+        w = mixture.config["weights"]
+        log(f"averaged {cfg.folds} networks ({sum(w[:-1]):.3f} in all) with a {mixture.parts[-1].order}-gram of all "
+            f"{len(data.train):,} names ({w[-1]:.3f}): out-of-fold NLL {val:.4f} nats/char "
+            f"(the networks alone: {sum(best) / len(best):.4f} on average)")
+        holder = _Run(cfg, data, None, paths, log, False, False, phases, base)  # saves like any run
+        holder.state.step, holder.state.best_val_nll = steps, val
+        meta = holder._meta(neural_val_nll=float(np.mean(best)), fold_val_nll=[float(b) for b in best])
+        meta["train"]["stopped"] = "folds"
+        del meta["optimizer"]
+        return holder._save_final(mixture, meta, RunReport("folds", steps, seconds, 0.0, paths))
 
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
@@ -419,8 +467,9 @@ class _Run(Hooks):
                 with self.phases("training"):
                     outcome = train(self.model, self.data, self.cfg, self.opt, self.state, self)
                 loop = self.phases.seconds.pop("training")  # the loop: its steps, and the rest
-                self.phases.seconds["training steps"] = outcome.train_seconds
-                self.phases.seconds["evaluations and checkpoints"] = loop - outcome.train_seconds
+                sec = self.phases.seconds  # added up: a --folds run trains several networks
+                sec["training steps"] = sec.get("training steps", 0.0) + outcome.train_seconds
+                sec["evaluations and checkpoints"] = sec.get("evaluations and checkpoints", 0.0) + loop - outcome.train_seconds
             except TrainingDiverged as e:
                 raise TrainingDiverged(f"{e}{self._kept()}") from None
             finally:

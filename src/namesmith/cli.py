@@ -43,6 +43,9 @@ TRAIN_HELP = {
                      "equally often; default 1)",
     "init_from": "fine-tune: start from this trained model (a .npz or a shipped model's name) and adapt it to "
                  "CORPUS; new characters and styles are added, its architecture is kept; preset 'finetune'",
+    "folds": "cross-validation bagging: train K networks (2-7), each early-stopped on its own 1/K of the names "
+             "(replaces --val-fraction), and average them with an n-gram of all the names, the weights fitted on "
+             "the names each network did not see (K times the training; the finetune preset uses 5)",
     "val_max": "at most this many names in that split (default 10000: enough for the NLL to ~0.003 "
                "nats/char, and evaluations stay cheap on a million names)",
     "keep_case": "keep upper case (the default lowercases, as the notebook does)",

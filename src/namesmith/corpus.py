@@ -122,7 +122,8 @@ class Corpus:
         h = hashlib.sha256("\n".join(self.names).encode("utf-8"))
         return h.hexdigest()[:16]
 
-    def _take(self, idx: np.ndarray, what: str) -> "Corpus":
+    def subset(self, idx: np.ndarray, what: str) -> "Corpus":
+        """The names (and labels) at positions ``idx``; ``what`` is appended to the source."""
         labels = None if self.labels is None else tuple(self.labels[i] for i in idx)
         return Corpus(tuple(self.names[i] for i in idx), f"{self.source} ({what})", labels)
 
@@ -150,7 +151,7 @@ class Corpus:
         else:
             val_idx = np.sort(order[:n_val])
         train_idx = np.setdiff1d(np.arange(n), val_idx)
-        return self._take(train_idx, "train split"), self._take(val_idx, "validation split")
+        return self.subset(train_idx, "train split"), self.subset(val_idx, "validation split")
 
 
 def _stratified(style: np.ndarray, order: np.ndarray, n_val: int, names: Sequence[str]) -> np.ndarray:

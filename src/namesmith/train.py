@@ -40,7 +40,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -50,7 +50,8 @@ from .config import TrainConfig
 from .corpus import Corpus, load_corpus
 from .errors import ConfigError, TrainingDiverged
 from .models import Model, TrainableModel
-from .models.mixture import Mixture, fit_style_weights, fit_weights
+from .models.mixture import Mixture, component_logprobs, em_weights, fit_style_weights, fit_weights
+from .models.layers import logsumexp
 from .models.ngram import NGram
 from .optim import Optimizer, clip_by_global_norm, clip_by_value, lr_at
 from .vocab import Encoded, Vocab
@@ -427,3 +428,39 @@ def mix_with_ngram(neural: Model | list[Model], data: TrainData, order: int,
     per_style = fit_style_weights(parts, data.val_encoded, styles, weights) if styles else None
     mixture = Mixture.of(parts, weights, per_style)
     return mixture, heldout_nll(mixture, data.val_encoded)
+
+
+# ----- cross-validation bagging (--folds) ---------------------------------------------------------------
+def fold_data(data: TrainData, folds: int, seed: int) -> list[TrainData]:
+    """``folds`` splits of ``data.train``: split ``k`` trains on every name but the ``k``-th fold (every
+    ``folds``-th name of one seeded permutation) and validates on it; each name is held out exactly once."""
+    n = len(data.train)
+    order = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAM_SPLIT,))).permutation(n)
+    out = []
+    for k in range(folds):
+        held = np.sort(order[k::folds])
+        keep = np.setdiff1d(np.arange(n), held)
+        out.append(replace(data, train=data.train.subset(keep, "train split"),
+                           val=data.train.subset(held, "validation split"),
+                           encoded=data.encoded.take(keep), val_encoded=data.encoded.take(held)))
+    return out
+
+
+def mix_folds(nets: list[Model], splits: list[TrainData], data: TrainData, order: int,
+              discount: float | None) -> tuple[Mixture, float]:
+    """The fold networks averaged and interpolated with a Kneser-Ney n-gram of all the names.
+
+    The two weights (the networks' share, split evenly among them, and the n-gram's)
+    are fitted by EM on out-of-fold predictions: each name scored by the network
+    and by an n-gram that were both trained without it. Returns the mixture and
+    that out-of-fold NLL.
+    """
+    order = min(order, NGram.max_order(data.vocab.size))
+    config = {"vocab_size": data.vocab.size, "order": order, "discount": discount, "styles": 0}
+    lp = np.concatenate([component_logprobs([net, NGram.fit(config, split.encoded)], split.val_encoded)
+                         for net, split in zip(nets, splits)], axis=1)  # (2, N) log P of every held-out symbol
+    w_net, w_ngram = em_weights(lp)
+    ngram = NGram.fit(config, data.encoded)
+    mixture = Mixture.of([*nets, ngram], [w_net / len(nets)] * len(nets) + [w_ngram])
+    nll = float(-logsumexp(lp + np.log([w_net, w_ngram])[:, None], axis=0).mean())
+    return mixture, nll

@@ -230,7 +230,11 @@ def component_logprobs(models: list[Model], encoded: Encoded, rows: int = 1024) 
 
 def fit_weights(models: list[Model], encoded: Encoded, iters: int = 100, tol: float = 1e-7) -> list[float]:
     """Mixture weights maximising the likelihood of the encoded (held-out) names, by EM."""
-    lp = component_logprobs(models, encoded)  # (C, N)
+    return em_weights(component_logprobs(models, encoded), iters, tol)
+
+
+def em_weights(lp: np.ndarray, iters: int = 100, tol: float = 1e-7) -> list[float]:
+    """Weights maximising ``sum_n log sum_i w_i exp(lp[i, n])`` for component log-probabilities ``lp (C, N)``."""
     C = lp.shape[0]
     w = np.full(C, 1.0 / C)
     prev = -np.inf
