@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -315,6 +316,23 @@ def test_styled_ngram_and_mixture_train_and_classify(two_styles):
     assert namesmith.load(d / "mx.npz").classify(["abba"])[0]["style"] == "Alpha"
 
 
+@pytest.mark.parametrize("kind, cfg", [("gru", {"hidden": 3, "styles": 3}),
+                                      ("transformer", {"embed": 4, "heads": 2, "hidden": 5, "block": 4, "styles": 3}),
+                                      ("mlp", {"embed": 2, "hidden": 3, "block": 3, "styles": 3})])
+def test_pooled_from_sets_the_any_style_rows(kind, cfg, tiny_vocab):
+    model = build_model(kind, cfg, tiny_vocab, seed=2)
+    w = np.array([0.5, 0.0, 0.5])
+    new = model.pooled_from(w)
+    for name, old in model.params.items():
+        if name in ("Sg", "Sy"):
+            np.testing.assert_allclose(new.params[name][3], 0.5 * (old[0] + old[2]), rtol=1e-6)
+            np.testing.assert_array_equal(new.params[name][:3], old[:3])
+        else:
+            np.testing.assert_array_equal(new.params[name], old)
+    with pytest.raises(ConfigError, match="pooled_from"):
+        model.pooled_from([0.5, 0.5])
+
+
 def test_mixture_weights_per_style(tiny_vocab, tmp_path):
     """A style on whose names one part is better gets a larger weight for it; rows carrying styles and
     with_style views agree; the weights survive a checkpoint; malformed ones are refused."""
@@ -461,6 +479,16 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
                            **given)
         assert (ft.model.config["dropout"], ft.model.config["style_dropout"]) == (0.4, 0.3)
         assert ft.meta["train"]["config"]["dropout"] == 0.4
+    # an unlabelled list on a styled base starts as the styles it sounds like (here: all Omega)
+    omega = tmp_path / "omega.txt"
+    omega.write_text("".join(f"{a}{b}{a}\n" for a in "stuv" for b in "wxyz"), encoding="utf-8")
+    log = []
+    ft = namesmith.fit(omega, init_from=d / "two.npz", steps=0, mix_ngram=0, samples=0, log=log.append)
+    assert any(re.match(r"the list sounds most like Omega (9\d|100)%", line) for line in log), log
+    for name in ("Sg", "Sy"):
+        rows = base.model.params[name]  # (3, ...): Alpha, Omega, any style
+        np.testing.assert_allclose(ft.model.params[name][2], rows[1], atol=0.05 * np.abs(rows).max())
+        assert not np.allclose(ft.model.params[name][2], rows[2])
     plain = tmp_path / "plain.txt"  # an unlabelled list, cross-validation bagging: each fold starts from the base
     plain.write_text("".join(f"{a}{b}q\n" for a in "abc" for b in "stu"), encoding="utf-8")
     bag = namesmith.fit(plain, init_from=d / "two.npz", folds=2, steps=5, samples=0, log=lambda s: None)

@@ -329,6 +329,17 @@ def _finetune_base(cfg: TrainConfig, given: set[str]) -> tuple[_Base, TrainConfi
     return _Base(base, net, cfg.init_from), replace(cfg, **arch, **kept).validate()
 
 
+def _list_styles(ck: "Checkpoint", names, most: int = 2000) -> np.ndarray | None:
+    """The mean of ``p(style | name)`` (uniform prior) over (at most ``most`` of) ``names``: the styles an
+    unlabelled list sounds like to a styled model; None when no name can be scored."""
+    names = list(names)[:: max(1, math.ceil(len(names) / most))]
+    rows = [r["styles"] for r in ck.classify(names, uniform_prior=True) if r["style"] is not None]
+    if not rows:
+        return None
+    post = np.array([[r[s] for s in ck.styles] for r in rows]).mean(axis=0)  # (S,)
+    return post / post.sum()
+
+
 class _Folds:
     """A ``--folds K`` run: K networks, each trained with its own fold held out, averaged with an n-gram
     (:func:`~namesmith.train.fold_data`, :func:`~namesmith.train.mix_folds`); only the final model is saved."""
@@ -490,6 +501,13 @@ class _Run(Hooks):
         base, data = self.base, self.data
         training = {k: getattr(self.cfg, k) for k in REGULARIZERS if k in base.network.config}
         net = base.network.expanded(data.vocab.size, len(data.styles), stream(self.cfg.seed, STREAM_INIT), **training)
+        if net.styles and data.encoded.styles is None:  # an unlabelled list: start as the styles it sounds like
+            post = _list_styles(base.ck, data.train.names)
+            if post is not None:
+                net = net.pooled_from(post)
+                top = np.argsort(-post)[:3]
+                self.log("the list sounds most like " + ", ".join(f"{base.ck.styles[i]} {post[i]:.0%}" for i in top)
+                         + "; its training starts from that blend of styles")
         new_chars = data.vocab.chars[base.ck.vocab.size:]
         new_styles = data.styles[len(base.ck.styles):]
         self.log(f"fine-tuning {display_name(base.source)} ({base.network.describe()}): kept all of its weights, "

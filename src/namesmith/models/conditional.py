@@ -95,6 +95,20 @@ class Conditional:
             params[name] = value
         return type(self)(config, params)
 
+    def pooled_from(self, weights) -> "Conditional":
+        """This network with its "any style" rows of ``Sg`` and ``Sy`` set to the ``weights (S,)`` average of
+        the styles' rows: an unlabelled list fine-tuned on a styled base starts as the styles it sounds like."""
+        w = np.asarray(weights, dtype=np.float64)
+        S = self.styles
+        if w.shape != (S,) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-6:
+            raise ConfigError(f"pooled_from needs {S} non-negative weights summing to 1")
+        params = dict(self.params)
+        for name in ("Sg", "Sy"):
+            rows = params[name].copy()  # (S+1, G) or (S+1, V)
+            rows[S] = (w @ rows[:S].astype(np.float64)).astype(rows.dtype)
+            params[name] = rows
+        return type(self)(self.config, params)
+
     def _grown_input(self, name: str, old: np.ndarray, new_v: int, rng) -> np.ndarray | None:
         """A model's other parameter with a vocabulary axis, grown for ``new_v`` new symbols (None: none)."""
         return None
