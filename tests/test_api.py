@@ -182,11 +182,16 @@ def test_folds_average_networks_with_an_ngram_of_all_names(tmp_path):
     again = namesmith.load(tmp_path / "bag.npz")
     assert again.model.config == ck.model.config
     assert namesmith.fit(corpus, log=lambda s: None, **opts).model.config == ck.model.config  # same seed, same run
+    plain = namesmith.fit(corpus, log=lambda s: None, **{**opts, "mix_ngram": 0})  # no n-gram: a plain average
+    assert [p.kind for p in plain.model.parts] == ["gru"] * 3 and plain.model.config["weights"] == [1 / 3] * 3
+    oof_nets = -np.concatenate([component_logprobs([net], s.val_encoded)
+                                for net, s in zip(parts[:3], fold_data(data, 3, 1337))], axis=1).mean()
+    assert plain.meta["metrics"]["val_nll"] == pytest.approx(oof_nets, rel=1e-9)
 
 
 @pytest.mark.parametrize("extra, message", [
     ({"val": "names.txt"}, "leave out --val"), ({"model": "ngram"}, "fitted from counts"),
-    ({"mix_ngram": 0}, "--mix-ngram"), ({"folds": 8}, "--folds must be in"), ({"folds": 30}, "--folds must be in"),
+    ({"folds": 8}, "--folds must be in"), ({"folds": 30}, "--folds must be in"),
 ])
 def test_folds_refuses_what_it_cannot_do(tmp_path, extra, message):
     (tmp_path / "names.txt").write_text("\n".join(NAMES) + "\n")

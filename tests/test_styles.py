@@ -462,6 +462,7 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
     assert ck.vocab.chars[: base.vocab.size] == base.vocab.chars and ck.vocab.chars[base.vocab.size:] == ("q", "é")
     assert ck.styles == ["Alpha", "Omega", "Kappa"]
     assert any("added 2 characters (q é), 1 styles (Kappa)" in line for line in log)
+    assert any("the preset's --folds 5 is for unlabelled lists" in line for line in log)  # one network, said so
     net = ck.model.parts[0] if ck.model.kind == "mixture" else ck.model
     assert net.kind == "gru" and net.config["hidden"] == 16  # the base's architecture
     assert ck.style_counts["Alpha"] > 1350 and ck.meta["train"]["config"]["preset"] == "finetune"
@@ -483,12 +484,14 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
     omega = tmp_path / "omega.txt"
     omega.write_text("".join(f"{a}{b}{a}\n" for a in "stuv" for b in "wxyz"), encoding="utf-8")
     log = []
-    ft = namesmith.fit(omega, init_from=d / "two.npz", steps=0, mix_ngram=0, samples=0, log=log.append)
+    ft = namesmith.fit(omega, init_from=d / "two.npz", folds=1, steps=0, mix_ngram=0, samples=0, log=log.append)
     assert any(re.match(r"the list sounds most like Omega (9\d|100)%", line) for line in log), log
     for name in ("Sg", "Sy"):
         rows = base.model.params[name]  # (3, ...): Alpha, Omega, any style
         np.testing.assert_allclose(ft.model.params[name][2], rows[1], atol=0.05 * np.abs(rows).max())
         assert not np.allclose(ft.model.params[name][2], rows[2])
+    with pytest.raises(ConfigError, match="unlabelled lists"):  # asked for explicitly: an error, not a fallback
+        namesmith.fit(small, init_from=d / "two.npz", folds=3, steps=2, log=lambda s: None)
     plain = tmp_path / "plain.txt"  # an unlabelled list, cross-validation bagging: each fold starts from the base
     plain.write_text("".join(f"{a}{b}q\n" for a in "abc" for b in "stu"), encoding="utf-8")
     bag = namesmith.fit(plain, init_from=d / "two.npz", folds=2, steps=5, samples=0, log=lambda s: None)

@@ -277,8 +277,9 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
     else:
         cfg, ck = resolve(options, config, base=defaults), None
     base = None
+    given = set(options) | set(load_toml(config) if config is not None else ())  # what the user set
     if cfg.init_from:
-        base, cfg = _finetune_base(cfg, set(options) | set(load_toml(config) if config is not None else ()))
+        base, cfg = _finetune_base(cfg, given)
     paths = RunPaths.of(cfg.out) if cfg.out else None
     inputs = [("corpus", None if is_builtin(cfg.corpus) or cfg.corpus is None else cfg.corpus),
               ("validation file", cfg.val), ("configuration file", config), ("base model", cfg.init_from)]
@@ -287,8 +288,13 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
         ensure_writable(output_target(paths.best))
     phases = Phases()
     with phases("reading the data"):  # --folds: every name is for training; the folds hold out their own
-        data = load_data(cfg if cfg.folds == 1 else replace(cfg, val_fraction=0.0),
-                         None if base is None else (base.ck.vocab, base.ck.styles))
+        based = None if base is None else (base.ck.vocab, base.ck.styles)
+        data = load_data(cfg if cfg.folds == 1 else replace(cfg, val_fraction=0.0), based)
+        if cfg.folds > 1 and data.encoded.styles is not None and "folds" not in given:
+            log(f"namesmith: the preset's --folds {cfg.folds} is for unlabelled lists; this labelled one trains "
+                f"one network, validated on {cfg.val_fraction:.0%} of it")
+            cfg = replace(cfg, folds=1)
+            data = load_data(cfg, based)
     runner = _Run if cfg.folds == 1 else _Folds
     if paths is None:
         return runner(cfg, data, ck, None, log, progress, tune_process, phases, base).execute()
@@ -375,9 +381,10 @@ class _Folds:
         with phases("the n-gram mixture"):
             mixture, val = mix_folds(nets, splits, data, cfg.mix_ngram, cfg.discount)
         w = mixture.config["weights"]
-        log(f"averaged {cfg.folds} networks ({sum(w[:-1]):.3f} in all) with a {mixture.parts[-1].order}-gram of all "
-            f"{len(data.train):,} names ({w[-1]:.3f}): out-of-fold NLL {val:.4f} nats/char "
-            f"(the networks alone: {sum(best) / len(best):.4f} on average)")
+        mixed = (f" with a {mixture.parts[-1].order}-gram of all {len(data.train):,} names ({w[-1]:.3f})"
+                 if cfg.mix_ngram else "")
+        log(f"averaged {cfg.folds} networks ({sum(w[:cfg.folds]):.3f} in all){mixed}: out-of-fold NLL {val:.4f} "
+            f"nats/char (the networks alone: {sum(best) / len(best):.4f} on average)")
         holder = _Run(cfg, data, None, paths, log, False, False, phases, base)  # saves like any run
         holder.state.step, holder.state.best_val_nll = steps, val
         meta = holder._meta(neural_val_nll=float(np.mean(best)), fold_val_nll=[float(b) for b in best])

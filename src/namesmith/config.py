@@ -138,7 +138,6 @@ def _check_ranges(c: TrainConfig) -> None:
     need(0.0 <= c.style_balance <= 1.0, f"--style-balance must be in [0, 1], got {c.style_balance}")
     need(1 <= c.folds <= 7, f"--folds must be in [1, 7], got {c.folds}")
     need(c.folds == 1 or c.val is None, "--folds holds out its own validation names; leave out --val")
-    need(c.folds == 1 or c.mix_ngram > 0, "--folds averages its networks with an n-gram; give --mix-ngram N (N > 0)")
     need(0.0 <= c.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {c.val_fraction}")
     need(1 <= c.val_max <= 10_000_000, f"--val-max must be in [1, 10000000], got {c.val_max}")
     need(1 <= c.max_item_len <= LONGEST_NAME, f"--max-item-len must be in [1, {LONGEST_NAME}]")
@@ -193,9 +192,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": "gru", "hidden": 128, "embed": 32, "dropout": 0.1, "batch_size": 32, "lr": 3e-3,
         "steps": 3000, "eval_every": 250, "patience": 8, "mix_ngram": 5,
     },
-    "finetune": {  # --init-from: a small list adapts a trained network (the architecture comes from it)
-        "lr": 1e-3, "steps": 1500, "eval_every": 50, "patience": 6, "batch_size": 32, "val_fraction": 0.2,
-        "schedule": "constant", "mix_ngram": 4,
+    "finetune": {  # --init-from: a small list adapts a trained network (the architecture comes from it);
+        # five folds, each network early-stopped on its own fifth of the list, averaged with a 4-gram of all of it
+        # (measured on lists of 50 and 200 names of two styles the base never saw: -2.1% NLL against one
+        # network validated on 20% at lr 1e-3)
+        "lr": 5e-4, "steps": 1500, "eval_every": 50, "patience": 6, "batch_size": 32, "val_fraction": 0.2,
+        "schedule": "constant", "mix_ngram": 4, "folds": 5,
     },
     "best": {  # under 10 minutes (530 s measured, early-stopped); --ema: 1.8518 against 1.8573 without
         "model": "lstm", "hidden": 512, "embed": 64, "dropout": 0.35, "batch_size": 128, "lr": 2e-3,

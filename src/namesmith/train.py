@@ -448,13 +448,17 @@ def fold_data(data: TrainData, folds: int, seed: int) -> list[TrainData]:
 
 def mix_folds(nets: list[Model], splits: list[TrainData], data: TrainData, order: int,
               discount: float | None) -> tuple[Mixture, float]:
-    """The fold networks averaged and interpolated with a Kneser-Ney n-gram of all the names.
+    """The fold networks averaged and interpolated with a Kneser-Ney n-gram of all the names (``order`` 0: none).
 
     The two weights (the networks' share, split evenly among them, and the n-gram's)
     are fitted by EM on out-of-fold predictions: each name scored by the network
     and by an n-gram that were both trained without it. Returns the mixture and
     that out-of-fold NLL.
     """
+    if not order:  # no n-gram: the networks' plain average
+        lp = np.concatenate([component_logprobs([net], split.val_encoded) for net, split in zip(nets, splits)],
+                            axis=1)  # (1, N)
+        return Mixture.of(nets, [1.0 / len(nets)] * len(nets)), float(-lp.mean())
     order = min(order, NGram.max_order(data.vocab.size))
     config = {"vocab_size": data.vocab.size, "order": order, "discount": discount, "styles": 0}
     lp = np.concatenate([component_logprobs([net, NGram.fit(config, split.encoded)], split.val_encoded)
