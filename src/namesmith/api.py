@@ -355,7 +355,7 @@ class _Folds:
         if ck is not None:
             raise ConfigError("a --folds run cannot be resumed (it saves only its final model); start it again")
         if issubclass(model_class(cfg.model), FittedModel):
-            raise ConfigError(f"--folds trains networks; a {cfg.model} model is fitted from counts in one pass")
+            raise ConfigError(f"--folds trains networks; --model {cfg.model} is fitted from counts in one pass")
         if data.encoded.styles is not None:
             raise ConfigError("--folds works on unlabelled lists; train a labelled corpus with --val-fraction")
         if len(data.train) < 2 * cfg.folds:
