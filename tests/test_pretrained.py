@@ -26,7 +26,7 @@ def test_world_has_styles_and_names_right_after_install(capsys):
     assert len(ck.styles) == 35 and "Italian" in ck.styles and "German" in ck.styles
     assert main(["sample", "world", "--style", "Italian", "-n", "5", "--seed", "1"]) == 0
     assert len(capsys.readouterr().out.split()) == 5
-    top = ck.classify(["oluwaseun", "häkkinen", "van der berg", "esposito"], top=3)
+    top = ck.classify(["oluwaseun", "häkkinen", "van der berg", "ferrari"], top=3)
     assert [r["style"] for r in top] == ["Yoruba", "Finnish", "Dutch", "Italian"]
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
