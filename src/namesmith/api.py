@@ -311,6 +311,7 @@ class _Base:
     ck: "Checkpoint"
     network: Model
     source: str
+    said: bool = False  # the styles the list sounds like were logged (once, not once per fold)
 
 
 def _finetune_base(cfg: TrainConfig, given: set[str]) -> tuple[_Base, TrainConfig]:
@@ -513,8 +514,11 @@ class _Run(Hooks):
             if post is not None:
                 net = net.pooled_from(post)
                 top = np.argsort(-post)[:3]
-                self.log("the list sounds most like " + ", ".join(f"{base.ck.styles[i]} {post[i]:.0%}" for i in top)
-                         + "; its training starts from that blend of styles")
+                if not base.said:  # once, not once per fold
+                    base.said = True
+                    self.log("the list sounds most like " + ", ".join(f"{base.ck.styles[i]} {post[i]:.0%}"
+                                                                      for i in top)
+                             + "; its training starts from that blend of styles")
         new_chars = data.vocab.chars[base.ck.vocab.size:]
         new_styles = data.styles[len(base.ck.styles):]
         self.log(f"fine-tuning {display_name(base.source)} ({base.network.describe()}): kept all of its weights, "
