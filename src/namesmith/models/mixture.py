@@ -233,21 +233,23 @@ def fit_weights(models: list[Model], encoded: Encoded, iters: int = 100, tol: fl
     return em_weights(component_logprobs(models, encoded), iters, tol)
 
 
-def em_weights(lp: np.ndarray, iters: int = 100, tol: float = 1e-7) -> list[float]:
-    """Weights maximising ``sum_n log sum_i w_i exp(lp[i, n])`` for component log-probabilities ``lp (C, N)``."""
-    C = lp.shape[0]
-    w = np.full(C, 1.0 / C)
-    prev = -np.inf
+def em_weights(lp: np.ndarray, iters: int = 100, tol: float = 1e-7, prior=None, strength: float = 0.0) -> list[float]:
+    """Weights maximising ``sum_n log sum_i w_i exp(lp[i, n])`` for component log-probabilities ``lp (C, N)``,
+    by EM. With ``prior`` weights, a Dirichlet MAP estimate: ``strength`` symbols of pseudo-data drawn from
+    ``prior`` are added to the counts (and EM starts there), so few symbols keep the weights near ``prior``."""
+    C, N = lp.shape
+    w0 = np.full(C, 1.0 / C) if prior is None else np.asarray(prior, dtype=np.float64)
+    w, prev = w0.copy(), -np.inf
     for _ in range(iters):
         joint = lp + np.log(w)[:, None]  # (C, N)
         total = logsumexp(joint, axis=0)  # (N,)
-        ll = total.mean()
-        w = np.exp(joint - total).mean(axis=1)
+        objective = (total.sum() + strength * float(w0 @ np.log(w))) / (N + strength)
+        w = (np.exp(joint - total).sum(axis=1) + strength * w0) / (N + strength)  # (C,) responsibilities
         w = np.maximum(w, 1e-6)
         w /= w.sum()
-        if ll - prev < tol:
+        if objective - prev < tol:
             break
-        prev = ll
+        prev = objective
     return [float(x) for x in w]
 
 
@@ -255,28 +257,16 @@ STYLE_PRIOR = 100.0  # predicted symbols of pseudo-data that pull a style's weig
 
 
 def fit_style_weights(models: list[Model], encoded: Encoded, styles: int, pooled: list[float],
-                      prior: float = STYLE_PRIOR, iters: int = 100) -> list[list[float]]:
+                      prior: float = STYLE_PRIOR) -> list[list[float]]:
     """One weight vector per style, by EM on that style's held-out names (``encoded.styles``), each part
     conditioned on the style; the pooled weights act as ``prior`` symbols of pseudo-data (a Dirichlet
-    MAP estimate), so a style with few validation names keeps weights near the pooled ones."""
-    w0 = np.asarray(pooled, dtype=np.float64)
+    MAP estimate, :func:`em_weights`), so a style with few validation names keeps weights near the pooled ones."""
     out = []
     for s in range(styles):
         rows = np.flatnonzero(encoded.styles == s) if encoded.styles is not None else np.zeros(0, np.int64)
         if rows.size == 0:
-            out.append([float(x) for x in w0])
+            out.append([float(x) for x in pooled])
             continue
         lp = component_logprobs([m.with_style(s) for m in models], encoded.take(rows))  # (C, N)
-        w = w0.copy()
-        for _ in range(iters):
-            joint = lp + np.log(w)[:, None]  # (C, N)
-            resp = np.exp(joint - logsumexp(joint, axis=0))  # (C, N) posterior of each part
-            w_new = (resp.sum(axis=1) + prior * w0) / (lp.shape[1] + prior)
-            w_new = np.maximum(w_new, 1e-6)
-            w_new /= w_new.sum()
-            if np.abs(w_new - w).max() < 1e-7:
-                w = w_new
-                break
-            w = w_new
-        out.append([float(x) for x in w])
+        out.append(em_weights(lp, prior=pooled, strength=prior))
     return out
