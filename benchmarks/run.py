@@ -645,7 +645,8 @@ def render_training_tricks(r: dict) -> list[str]:
         for t in r["tried"]:
             res = ", ".join(f"{k.replace('_', ' ')} {f(v, 4)}" for k, v in t.items() if k.endswith("nll") or "nll_at" in k)
             L.append(f"| {t['what']} | {res} | {t['baseline']} | {t['verdict']} |")
-        L += ["", "Commands: " + "; ".join(f"`{t['command']}`" for t in r["tried"] if "command" in t), ""]
+        commands = dict.fromkeys(t["command"] for t in r["tried"] if "command" in t)  # once each, in order
+        L += ["", "Commands: " + "; ".join(f"`{c}`" for c in commands), ""]
     return L
 
 
