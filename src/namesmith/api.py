@@ -386,12 +386,11 @@ class _Folds:
                  if cfg.mix_ngram else "")
         log(f"averaged {cfg.folds} networks ({sum(w[:cfg.folds]):.3f} in all){mixed}: out-of-fold NLL {val:.4f} "
             f"nats/char (the networks alone: {sum(best) / len(best):.4f} on average)")
-        holder = _Run(cfg, data, None, paths, log, False, False, phases, base)  # saves like any run
-        holder.state.step, holder.state.best_val_nll = steps, val
-        meta = holder._meta(neural_val_nll=float(np.mean(best)), fold_val_nll=[float(b) for b in best])
+        saver = _Saver(cfg, data, paths, log, phases, base)  # saves like any run
+        meta = saver._run_meta(mixture, RunState(steps, val), neural_val_nll=float(np.mean(best)),
+                               fold_val_nll=[float(b) for b in best])
         meta["train"]["stopped"] = "folds"
-        del meta["optimizer"]
-        return holder._save_final(mixture, meta, RunReport("folds", steps, seconds, 0.0, paths))
+        return saver._save_final(mixture, meta, RunReport("folds", steps, seconds, 0.0, paths))
 
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
@@ -419,11 +418,11 @@ def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, Chec
     return from_dict({**base.to_dict(), **overrides}), ck
 
 
-class _Run(Hooks):
-    """One call of :func:`fit`: the model, its optimizer and state, and where the events go."""
+class _Saver:
+    """What every run records about its data and how it saves its final model (:class:`_Run`, :class:`_Folds`)."""
 
-    def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, paths: RunPaths | None,
-                 log: Log, progress: bool, tune: bool, phases: Phases, base: _Base | None = None):
+    def __init__(self, cfg: TrainConfig, data: TrainData, paths: RunPaths | None, log: Log, phases: Phases,
+                 base: _Base | None = None):
         self.cfg, self.data, self.paths, self.log, self.phases = cfg, data, paths, log, phases
         self.base = base
         with phases("hashing the names"):
@@ -433,6 +432,52 @@ class _Run(Hooks):
                             "chars": data.train.chars, "val_source": data.val.source, "val_names": len(data.val),
                             "lowercase": not cfg.keep_case}
         self.metrics: StagedLog | None = None
+
+    def _run_meta(self, model: Model, state: RunState, **metrics) -> dict:
+        """The checkpoint's metadata: the loop's state and configuration, the seed, the corpus and ``metrics``."""
+        cfg = self.cfg
+        train_meta = {**state.to_dict(), "epoch": state.step / max(1, math.ceil(len(self.data.train) / cfg.batch_size)),
+                      "config": cfg.to_dict()}
+        return self._styles_meta(model, {
+            "train": train_meta,
+            "rng": {"seed": cfg.seed, "scheme": "SeedSequence(seed, spawn_key=(stream, epoch|step))"},
+            "corpus": self.corpus_meta, "metrics": {"val_nll": state.best_val_nll, **metrics}})
+
+    def _styles_meta(self, model: Model, meta: dict) -> dict:
+        """``meta`` with the style names and training counts, when ``model`` is conditioned on styles."""
+        if model.styles:
+            counts = self.data.train.style_counts()
+            if self.base is not None:  # fine-tuned: the base's names count too
+                for s, n in self.base.ck.style_counts.items():
+                    counts[s] = counts.get(s, 0) + n
+            meta["styles"] = {"names": list(self.data.styles), "counts": [counts.get(s, 0) for s in self.data.styles]}
+        return meta
+
+    def _save_final(self, model: Model, meta: dict, run: RunReport) -> Checkpoint:
+        meta = self._styles_meta(model, meta)
+        with self.phases("score quantiles"):
+            extras = {"known_hashes": self.hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
+        if self.paths is not None:
+            with self.phases("saving"):
+                save_checkpoint(self.paths.best, model, self.data.vocab, meta, None, extras)
+            if self.metrics is not None:
+                self.metrics.publish()
+        ck = Checkpoint(model, self.data.vocab, meta, {}, extras, run)
+        with self.phases("sample names"):
+            run.samples = [s.name for s in ck.sample(10, seed=self.cfg.seed, max_len=self.cfg.max_item_len)]
+        run.phases = dict(self.phases.seconds)
+        self.log(self.phases.line())
+        if self.metrics is not None:
+            self.metrics.write({"step": run.steps, "phases": run.phases})
+        return ck
+
+
+class _Run(_Saver, Hooks):
+    """One call of :func:`fit`: the model, its optimizer and state, and where the events go."""
+
+    def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, paths: RunPaths | None,
+                 log: Log, progress: bool, tune: bool, phases: Phases, base: _Base | None = None):
+        super().__init__(cfg, data, paths, log, phases, base)
         self.best_params: dict[str, np.ndarray] | None = None
         cls = model_class(cfg.model)
         self.fitted = ck is None and issubclass(cls, FittedModel)  # an n-gram: counted in one pass
@@ -557,23 +602,8 @@ class _Run(Hooks):
         return f"; the saved files are untouched ({', '.join(kept)})" if kept else "; nothing was saved"
 
     def _meta(self, **metrics) -> dict:
-        cfg, st = self.cfg, self.state
-        train_meta = {**st.to_dict(), "epoch": st.step / max(1, math.ceil(len(self.data.train) / cfg.batch_size)),
-                      "config": cfg.to_dict()}
-        return self._styles_meta(self.model, {
-            "train": train_meta, "optimizer": self.opt.state_meta(),
-            "rng": {"seed": cfg.seed, "scheme": "SeedSequence(seed, spawn_key=(stream, epoch|step))"},
-            "corpus": self.corpus_meta, "metrics": {"val_nll": st.best_val_nll, **metrics}})
-
-    def _styles_meta(self, model: Model, meta: dict) -> dict:
-        """``meta`` with the style names and training counts, when ``model`` is conditioned on styles."""
-        if model.styles:
-            counts = self.data.train.style_counts()
-            if self.base is not None:  # fine-tuned: the base's names count too
-                for s, n in self.base.ck.style_counts.items():
-                    counts[s] = counts.get(s, 0) + n
-            meta["styles"] = {"names": list(self.data.styles), "counts": [counts.get(s, 0) for s in self.data.styles]}
-        return meta
+        """The metadata of a checkpoint of this run, with the optimizer's state (what --resume needs)."""
+        return {**self._run_meta(self.model, self.state, **metrics), "optimizer": self.opt.state_meta()}
 
     # ----- hooks -------------------------------------------------------------------------------------------
     def checkpoint(self, which: str, state: RunState) -> None:
@@ -636,30 +666,11 @@ class _Run(Hooks):
                      f"validation NLL {val:.4f} nats/char")
             metrics = {"neural_val_nll": self.state.best_val_nll}
             self.state.best_val_nll = val
-        meta = self._meta(**metrics)
+        meta = self._run_meta(self.model, self.state, **metrics)
         meta["train"]["stopped"] = outcome.stopped
-        del meta["optimizer"]
         run = RunReport(outcome.stopped, self.state.step, outcome.seconds,
                         outcome.chars / max(outcome.train_seconds, 1e-9), self.paths)
         return self._save_final(final, meta, run)
-
-    def _save_final(self, model: Model, meta: dict, run: RunReport) -> Checkpoint:
-        meta = self._styles_meta(model, meta)
-        with self.phases("score quantiles"):
-            extras = {"known_hashes": self.hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
-        if self.paths is not None:
-            with self.phases("saving"):
-                save_checkpoint(self.paths.best, model, self.data.vocab, meta, None, extras)
-            if self.metrics is not None:
-                self.metrics.publish()
-        ck = Checkpoint(model, self.data.vocab, meta, {}, extras, run)
-        with self.phases("sample names"):
-            run.samples = [s.name for s in ck.sample(10, seed=self.cfg.seed, max_len=self.cfg.max_item_len)]
-        run.phases = dict(self.phases.seconds)
-        self.log(self.phases.line())
-        if self.metrics is not None:
-            self.metrics.write({"step": run.steps, "phases": run.phases})
-        return ck
 
     def _fit_counts(self, cls: type[FittedModel]) -> Checkpoint:
         """Models fitted from counts (n-gram): one pass, no optimizer."""
