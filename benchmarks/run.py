@@ -354,6 +354,13 @@ def sec_styles(r):
     r["styles"]["first_names"] = bench("first_names.py", label="fresh install to first styled names")
 
 
+def sec_styles_finetune(r):
+    """Only the fine-tuning part of the styles benchmark (the conditional part is unchanged by fine-tuning work),
+    merged into the last full styles run."""
+    r["styles"]["finetune"] = bench("styles.py", "--part", "finetune", label="styles (finetune)")["finetune"]
+    r["styles"]["finetune"]["date"] = dt.date.today().isoformat()
+
+
 def sec_pretrained(r):
     """The shipped models as built by scripts/build_pretrained.py: size and held-out NLL from their checkpoints."""
     rows = run_json([PY, "-m", "namesmith", "models", "--json"], "pretrained models")
@@ -379,8 +386,9 @@ SECTIONS = {
     "transformer_step": sec_transformer_step, "ensembles": sec_ensembles, "ema": sec_ema, "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
     "contention": sec_contention, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
-    "serving": sec_serving,
+    "serving": sec_serving, "styles_finetune": sec_styles_finetune,
 }
+PARTIAL = {"styles_finetune"}  # reruns of part of a section: only with --only
 
 
 # ----- rendering -----------------------------------------------------------------------------
@@ -788,7 +796,7 @@ def main() -> int:
     results = relative(json.loads(RESULTS.read_text())) if RESULTS.exists() else {}
     if not a.render:
         OUT.mkdir(exist_ok=True)
-        names = a.only.split(",") if a.only else list(SECTIONS)
+        names = a.only.split(",") if a.only else [k for k in SECTIONS if k not in PARTIAL]
         results["machine"] = machine()
         results["date"] = dt.date.today().isoformat()
         for name in names:

@@ -503,6 +503,70 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
         namesmith.fit(small, init_from=d / "ng-base.npz", log=lambda s: None)
 
 
+def test_finetuned_mixture_takes_the_base_ngram_of_the_style_the_list_sounds_like(two_styles, tmp_path):
+    from namesmith.config import resolve
+    from namesmith.models.layers import logsumexp
+    from namesmith.models.mixture import component_logprobs
+    from namesmith.models.ngram import NGram
+    from namesmith.train import fold_data, heldout_nll, load_data
+
+    d, _, _ = two_styles
+    quiet = {"samples": 0, "log": lambda s: None}
+    base = namesmith.fit(d / "two.tsv", tmp_path / "base.npz", model="gru", hidden=8, embed=4, steps=30,
+                         mix_ngram=3, **quiet)
+    styled = base.model.parts[1]
+    assert styled.kind == "ngram-styled"
+    omega = tmp_path / "omega.txt"  # unlabelled, every name in Omega's letters
+    omega.write_text("".join(f"{a}{b}{a}{c}\n" for a in "stuv" for b in "wxyz" for c in "tz"), encoding="utf-8")
+    log = []
+    opts = {"init_from": tmp_path / "base.npz", "folds": 2, "steps": 5, "mix_ngram": 2, "samples": 0}
+    bag = namesmith.fit(omega, log=log.append, **opts)
+    parts, w = bag.model.parts, np.array(bag.model.config["weights"])
+    assert [p.kind for p in parts] == ["gru", "gru", "ngram", "ngram"]
+    mine = styled.parts[1]  # Omega's own counts, not the pooled ones (nor Alpha's)
+    assert all(np.array_equal(parts[3].params[k], mine.params[k]) for k in mine.params)
+    assert any("and the base's n-gram of Omega (" in line for line in log), log
+    # the three weights are the EM optimum on the out-of-fold predictions, and the reported NLL is theirs
+    data = load_data(resolve({"corpus": str(omega), "val_fraction": 0.0}), (base.vocab, base.styles))
+    cfg = {"vocab_size": data.vocab.size, "order": 2}
+    lp = np.concatenate([component_logprobs([net, NGram.fit(cfg, s.encoded), mine], s.val_encoded)
+                         for net, s in zip(parts[:2], fold_data(data, 2, 1337))], axis=1)  # (3, N)
+    pooled = np.array([w[0] + w[1], w[2], w[3]])
+
+    def oof(v):
+        return float(logsumexp(lp + np.log(v / v.sum())[:, None], axis=0).mean())
+    assert -oof(pooled) == pytest.approx(bag.meta["metrics"]["val_nll"], rel=1e-9)
+    for k in range(3):
+        for f in (0.7, 1.4):
+            assert oof(pooled) >= oof(pooled * np.where(np.arange(3) == k, f, 1.0)) - 1e-6  # EM stops at tol 1e-7
+    assert w[3] > 0.01  # a list of Omega names leans on Omega's counts
+    # one network on a validation split: the same part, weights fitted on the validation names
+    one = namesmith.fit(omega, **{**opts, "folds": 1})
+    assert [p.kind for p in one.model.parts] == ["gru", "ngram", "ngram"]
+    assert one.meta["metrics"]["val_nll"] == pytest.approx(
+        heldout_nll(one.model, load_data(resolve({"corpus": str(omega), "val_fraction": 0.2}),
+                                         (base.vocab, base.styles)).val_encoded), rel=1e-6)
+    # not with --mix-ngram 0, nor when the list adds characters the base never counted, nor for a labelled list
+    assert [p.kind for p in namesmith.fit(omega, **{**opts, "mix_ngram": 0}).model.parts] == ["gru", "gru"]
+    new = tmp_path / "new.txt"
+    new.write_text(omega.read_text(encoding="utf-8") + "sqé\n", encoding="utf-8")
+    log = []
+    grown = namesmith.fit(new, log=log.append, **opts)
+    assert [p.kind for p in grown.model.parts] == ["gru", "gru", "ngram"]
+    assert any("the base's n-gram is left out (the list adds characters it never counted)" in line for line in log)
+    labelled = tmp_path / "omega.tsv"
+    labelled.write_text("".join(f"{n}\tOmega\n" for n in omega.read_text(encoding="utf-8").split()), encoding="utf-8")
+    kinds = [p.kind for p in namesmith.fit(labelled, **{**opts, "folds": 1}, log=lambda s: None).model.parts]
+    assert kinds == ["gru", "ngram-styled"]
+    # a base without styles gives its n-gram as it is
+    plain = tmp_path / "plain.txt"
+    plain.write_text("".join(f"{a}{b}{a}\n" for a in "abcdefgh" for b in "abcdefgh"), encoding="utf-8")
+    flat = namesmith.fit(plain, tmp_path / "flat.npz", model="gru", hidden=8, embed=4, steps=10, mix_ngram=2, **quiet)
+    ft = namesmith.fit(plain, init_from=tmp_path / "flat.npz", folds=2, steps=2, mix_ngram=2, **quiet)
+    assert all(np.array_equal(ft.model.parts[-1].params[k], flat.model.parts[1].params[k])
+               for k in flat.model.parts[1].params)
+
+
 def test_per_style_eval_strict_and_skipped(two_styles):
     from namesmith.errors import VocabError
 

@@ -313,6 +313,28 @@ class _Base:
     source: str
     said: bool = False  # the styles the list sounds like were logged (once, not once per fold)
 
+    def ngram(self, data: TrainData) -> tuple[list[Model], str]:
+        """The base's n-gram as a fixed part of a fine-tuned list's mixture, and what the log says of it.
+
+        An unlabelled list takes the base's n-gram (of a styled base, the n-gram of the
+        style the list sounds most like, without the pooled counts); the mixture's EM
+        gives it its weight. None for a labelled list (its styled n-gram is fitted on
+        it) or when the list adds characters the base's counts never saw.
+        """
+        grams = [p for p in getattr(self.ck.model, "parts", [self.ck.model]) if not p.trainable]
+        if not grams or data.encoded.styles is not None:
+            return [], ""
+        gram, what = grams[0], "the base's n-gram"
+        if gram.vocab_size != data.vocab.size:
+            return [], "; the base's n-gram is left out (the list adds characters it never counted)"
+        post = _list_styles(self.ck, data.train.names) if gram.styles else None
+        if post is not None:
+            top = int(np.argmax(post))
+            gram, what = gram.parts[top], f"the base's n-gram of {self.ck.styles[top]}"
+        elif gram.styles:
+            gram = gram.pooled
+        return [gram], f" and {what}"
+
 
 def _finetune_base(cfg: TrainConfig, given: set[str]) -> tuple[_Base, TrainConfig]:
     """The base checkpoint of ``--init-from`` and the configuration with its architecture.
@@ -380,10 +402,11 @@ class _Folds:
             steps, seconds = steps + ck.run.steps, seconds + ck.run.seconds
             best.append(ck.meta["metrics"]["val_nll"])
         with phases("the n-gram mixture"):
-            mixture, val = mix_folds(nets, splits, data, cfg.mix_ngram, cfg.discount)
+            fixed, said = base.ngram(data) if base is not None and cfg.mix_ngram else ([], "")
+            mixture, val = mix_folds(nets, splits, data, cfg.mix_ngram, cfg.discount, fixed)
         w = mixture.config["weights"]
-        mixed = (f" with a {mixture.parts[-1].order}-gram of all {len(data.train):,} names ({w[-1]:.3f})"
-                 if cfg.mix_ngram else "")
+        mixed = (f" with a {mixture.parts[cfg.folds].order}-gram of all {len(data.train):,} names{said} "
+                 f"({' / '.join(f'{x:.3f}' for x in w[cfg.folds:])})" if cfg.mix_ngram else "")
         log(f"averaged {cfg.folds} networks ({sum(w[:cfg.folds]):.3f} in all){mixed}: out-of-fold NLL {val:.4f} "
             f"nats/char (the networks alone: {sum(best) / len(best):.4f} on average)")
         saver = _Saver(cfg, data, paths, log, phases, base)  # saves like any run
@@ -658,11 +681,12 @@ class _Run(_Saver, Hooks):
                 save_checkpoint(self.paths.neural, self.model, data.vocab, self._meta(), None,
                                 {"known_hashes": self.hashes})
             with self.phases("the n-gram mixture"):
-                final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount)
-            w, order = final.config["weights"], final.parts[-1].order
+                fixed, said = self.base.ngram(data) if self.base is not None else ([], "")
+                final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount, fixed)
+            w, order = final.config["weights"], final.parts[1].order
             lowered = "" if order == cfg.mix_ngram else (
                 f" (order {cfg.mix_ngram} does not fit 64-bit keys for {data.vocab.size:,} symbols)")
-            self.log(f"mixed with a {order}-gram{lowered}: weights {w[0]:.3f} / {w[1]:.3f}, "
+            self.log(f"mixed with a {order}-gram{lowered}{said}: weights {' / '.join(f'{x:.3f}' for x in w)}, "
                      f"validation NLL {val:.4f} nats/char")
             metrics = {"neural_val_nll": self.state.best_val_nll}
             self.state.best_val_nll = val

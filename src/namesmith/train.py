@@ -41,7 +41,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -410,9 +410,9 @@ class CtrlC:
 
 # ----- after training ---------------------------------------------------------------------------------------------
 def mix_with_ngram(neural: Model | list[Model], data: TrainData, order: int,
-                   discount: float | None) -> tuple[Mixture, float]:
+                   discount: float | None, fixed: Sequence[Model] = ()) -> tuple[Mixture, float]:
     """Interpolate ``neural`` (one network, or several: an ensemble) with a Kneser-Ney n-gram fitted on the
-    training names.
+    training names, and the ``fixed`` models (trained on other data: a fine-tuned list's base n-gram).
 
     The weights are fitted on the validation names (never on the data either
     model was trained on); for a labelled corpus also one set per style (each style's validation names, the
@@ -423,7 +423,7 @@ def mix_with_ngram(neural: Model | list[Model], data: TrainData, order: int,
     styles = len(data.styles) if data.encoded.styles is not None else 0  # per style only from labelled names
     ngram = NGram.fit({"vocab_size": data.vocab.size, "order": order, "discount": discount, "styles": styles},
                       data.encoded, data.val_encoded)
-    parts = [*nets, ngram]
+    parts = [*nets, ngram, *fixed]
     weights = fit_weights(parts, data.val_encoded)
     per_style = fit_style_weights(parts, data.val_encoded, styles, weights) if styles else None
     mixture = Mixture.of(parts, weights, per_style)
@@ -447,13 +447,14 @@ def fold_data(data: TrainData, folds: int, seed: int) -> list[TrainData]:
 
 
 def mix_folds(nets: list[Model], splits: list[TrainData], data: TrainData, order: int,
-              discount: float | None) -> tuple[Mixture, float]:
-    """The fold networks averaged and interpolated with a Kneser-Ney n-gram of all the names (``order`` 0: none).
+              discount: float | None, fixed: Sequence[Model] = ()) -> tuple[Mixture, float]:
+    """The fold networks averaged and interpolated with a Kneser-Ney n-gram of all the names (``order`` 0: none)
+    and the ``fixed`` models (trained on other data, so every name is out of their fold).
 
-    The two weights (the networks' share, split evenly among them, and the n-gram's)
-    are fitted by EM on out-of-fold predictions: each name scored by the network
-    and by an n-gram that were both trained without it. Returns the mixture and
-    that out-of-fold NLL.
+    The weights (the networks' share, split evenly among them, the n-gram's and
+    each fixed model's) are fitted by EM on out-of-fold predictions: each name
+    scored by the network and by an n-gram that were both trained without it.
+    Returns the mixture and that out-of-fold NLL.
     """
     if not order:  # no n-gram: the networks' plain average
         lp = np.concatenate([component_logprobs([net], split.val_encoded) for net, split in zip(nets, splits)],
@@ -461,10 +462,10 @@ def mix_folds(nets: list[Model], splits: list[TrainData], data: TrainData, order
         return Mixture.of(nets, [1.0 / len(nets)] * len(nets)), float(-lp.mean())
     order = min(order, NGram.max_order(data.vocab.size))
     config = {"vocab_size": data.vocab.size, "order": order, "discount": discount, "styles": 0}
-    lp = np.concatenate([component_logprobs([net, NGram.fit(config, split.encoded)], split.val_encoded)
-                         for net, split in zip(nets, splits)], axis=1)  # (2, N) log P of every held-out symbol
-    w_net, w_ngram = em_weights(lp)
+    lp = np.concatenate([component_logprobs([net, NGram.fit(config, split.encoded), *fixed], split.val_encoded)
+                         for net, split in zip(nets, splits)], axis=1)  # (2 + fixed, N) every held-out symbol
+    w_net, w_ngram, *w_fixed = w = em_weights(lp)
     ngram = NGram.fit(config, data.encoded)
-    mixture = Mixture.of([*nets, ngram], [w_net / len(nets)] * len(nets) + [w_ngram])
-    nll = float(-logsumexp(lp + np.log([w_net, w_ngram])[:, None], axis=0).mean())
+    mixture = Mixture.of([*nets, ngram, *fixed], [w_net / len(nets)] * len(nets) + [w_ngram, *w_fixed])
+    nll = float(-logsumexp(lp + np.log(w)[:, None], axis=0).mean())
     return mixture, nll
