@@ -359,6 +359,7 @@ def sec_styles_finetune(r):
     merged into the last full styles run."""
     r["styles"]["finetune"] = bench("styles.py", "--part", "finetune", label="styles (finetune)")["finetune"]
     r["styles"]["finetune"]["date"] = dt.date.today().isoformat()
+    r["styles"]["finetune"]["note"] = "rerun alone with `python benchmarks/run.py --only styles_finetune`"
 
 
 def sec_pretrained(r):
@@ -709,6 +710,8 @@ def render_styles(st: dict) -> list[str]:
           "test NLL on the style's test names.", "",
           "| style | list | fine-tuned | from scratch (fast) | best KN (order) | fine-tuned vs the better other |",
           "|---|---|---|---|---|---|"]
+    if ft.get("note"):
+        L[-4] += f" Measured {ft.get('date', '?')}, {ft['note']} (beside another job, one core each)."
     for x in ft["lists"]:
         order, kn = min(x["kn_nll"].items(), key=lambda kv: kv[1])
         other = min(x["scratch_fast_nll"], kn)

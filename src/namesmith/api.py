@@ -318,8 +318,8 @@ class _Base:
 
         An unlabelled list takes the base's n-gram (of a styled base, the n-gram of the
         style the list sounds most like, without the pooled counts); the mixture's EM
-        gives it its weight. None for a labelled list (its styled n-gram is fitted on
-        it) or when the list adds characters the base's counts never saw.
+        gives it its weight. Nothing for a labelled list (its styled n-gram is fitted
+        on it) or when the list adds characters the base's counts never saw.
         """
         grams = [p for p in getattr(self.ck.model, "parts", [self.ck.model]) if not p.trainable]
         if not grams or data.encoded.styles is not None:
@@ -402,10 +402,10 @@ class _Folds:
             steps, seconds = steps + ck.run.steps, seconds + ck.run.seconds
             best.append(ck.meta["metrics"]["val_nll"])
         with phases("the n-gram mixture"):
-            fixed, said = base.ngram(data) if base is not None and cfg.mix_ngram else ([], "")
+            fixed, note = base.ngram(data) if base is not None and cfg.mix_ngram else ([], "")
             mixture, val = mix_folds(nets, splits, data, cfg.mix_ngram, cfg.discount, fixed)
         w = mixture.config["weights"]
-        mixed = (f" with a {mixture.parts[cfg.folds].order}-gram of all {len(data.train):,} names{said} "
+        mixed = (f" with a {mixture.parts[cfg.folds].order}-gram of all {len(data.train):,} names{note} "
                  f"({' / '.join(f'{x:.3f}' for x in w[cfg.folds:])})" if cfg.mix_ngram else "")
         log(f"averaged {cfg.folds} networks ({sum(w[:cfg.folds]):.3f} in all){mixed}: out-of-fold NLL {val:.4f} "
             f"nats/char (the networks alone: {sum(best) / len(best):.4f} on average)")
@@ -681,12 +681,12 @@ class _Run(_Saver, Hooks):
                 save_checkpoint(self.paths.neural, self.model, data.vocab, self._meta(), None,
                                 {"known_hashes": self.hashes})
             with self.phases("the n-gram mixture"):
-                fixed, said = self.base.ngram(data) if self.base is not None else ([], "")
+                fixed, note = self.base.ngram(data) if self.base is not None else ([], "")
                 final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount, fixed)
             w, order = final.config["weights"], final.parts[1].order
             lowered = "" if order == cfg.mix_ngram else (
                 f" (order {cfg.mix_ngram} does not fit 64-bit keys for {data.vocab.size:,} symbols)")
-            self.log(f"mixed with a {order}-gram{lowered}{said}: weights {' / '.join(f'{x:.3f}' for x in w)}, "
+            self.log(f"mixed with a {order}-gram{lowered}{note}: weights {' / '.join(f'{x:.3f}' for x in w)}, "
                      f"validation NLL {val:.4f} nats/char")
             metrics = {"neural_val_nll": self.state.best_val_nll}
             self.state.best_val_nll = val
