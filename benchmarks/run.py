@@ -359,7 +359,7 @@ def sec_styles_finetune(r):
     merged into the last full styles run."""
     r["styles"]["finetune"] = bench("styles.py", "--part", "finetune", label="styles (finetune)")["finetune"]
     r["styles"]["finetune"]["date"] = dt.date.today().isoformat()
-    r["styles"]["finetune"]["note"] = "rerun alone with `python benchmarks/run.py --only styles_finetune`"
+    r["styles"]["finetune"]["note"] = "rerun without the conditional part: `python benchmarks/run.py --only styles_finetune`"
 
 
 def sec_pretrained(r):
