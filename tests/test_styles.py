@@ -503,6 +503,22 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
         namesmith.fit(small, init_from=d / "ng-base.npz", log=lambda s: None)
 
 
+def test_labelled_list_on_the_finetune_preset_is_read_once(two_styles, tmp_path, monkeypatch):
+    import namesmith.api as api
+
+    d, _, _ = two_styles
+    small = tmp_path / "small.tsv"
+    small.write_text("".join(f"{a}{b}q\tKappa\n" for a in "abc" for b in "stu"), encoding="utf-8")
+    reads = []
+    real = api.load_corpus
+    monkeypatch.setattr(api, "load_corpus", lambda *a, **k: reads.append(a) or real(*a, **k))
+    log = []
+    ck = namesmith.fit(small, init_from=d / "two.npz", steps=2, samples=0, log=log.append)
+    assert any("the preset's --folds 5 is for unlabelled lists" in line for line in log)
+    assert len(reads) == 1 and ck.meta["train"]["config"]["folds"] == 1
+    assert ck.meta["corpus"]["val_names"] == 2 and ck.meta["corpus"]["names"] == 7  # 20% held out, as --folds 1
+
+
 def test_finetuned_mixture_takes_the_base_ngram_of_the_style_the_list_sounds_like(two_styles, tmp_path):
     from namesmith.config import resolve
     from namesmith.models.layers import logsumexp

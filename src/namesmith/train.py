@@ -105,8 +105,12 @@ class TrainData:
 def load_data(cfg: TrainConfig, base: tuple[Vocab, list[str]] | None = None) -> TrainData:
     """Read, split and encode the corpus. ``base`` (fine-tuning): the base model's vocabulary and styles,
     kept in their order with this corpus's new characters and styles appended."""
+    return split_data(load_corpus(cfg.corpus, lowercase=not cfg.keep_case, max_len=cfg.max_item_len), cfg, base)
+
+
+def split_data(corpus: Corpus, cfg: TrainConfig, base: tuple[Vocab, list[str]] | None = None) -> TrainData:
+    """:func:`load_data` for a corpus already read: the split (or ``cfg.val``), the vocabulary, the encoding."""
     lowercase = not cfg.keep_case
-    corpus = load_corpus(cfg.corpus, lowercase=lowercase, max_len=cfg.max_item_len)
     if cfg.val:
         train, val = corpus, load_corpus(cfg.val, lowercase=lowercase, max_len=cfg.max_item_len)
     elif cfg.val_fraction > 0 and len(corpus) >= 2:
