@@ -289,13 +289,13 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
     phases = Phases()
     with phases("reading the data"):  # --folds: every name is for training; the folds hold out their own
         based = None if base is None else (base.ck.vocab, base.ck.styles)
-        corpus = load_corpus(cfg.corpus, lowercase=not cfg.keep_case, max_len=cfg.max_item_len)
-        data = split_data(corpus, cfg if cfg.folds == 1 else replace(cfg, val_fraction=0.0), based)
+        loaded = load_corpus(cfg.corpus, lowercase=not cfg.keep_case, max_len=cfg.max_item_len)  # read once
+        data = split_data(loaded, cfg if cfg.folds == 1 else replace(cfg, val_fraction=0.0), based)
         if cfg.folds > 1 and data.encoded.styles is not None and "folds" not in given:
             log(f"namesmith: the preset's --folds {cfg.folds} is for unlabelled lists; this labelled one trains "
                 f"one network, validated on {cfg.val_fraction:.0%} of it")
             cfg = replace(cfg, folds=1)
-            data = split_data(corpus, cfg, based)
+            data = split_data(loaded, cfg, based)
     runner = _Run if cfg.folds == 1 else _Folds
     if paths is None:
         return runner(cfg, data, ck, None, log, progress, tune_process, phases, base).execute()
