@@ -519,7 +519,8 @@ def test_labelled_list_on_the_finetune_preset_is_read_once(two_styles, tmp_path,
     assert ck.meta["corpus"]["val_names"] == 2 and ck.meta["corpus"]["names"] == 7  # 20% held out, as --folds 1
 
 
-def test_finetuned_mixture_takes_the_base_ngram_of_the_style_the_list_sounds_like(two_styles, tmp_path):
+def test_finetuned_mixture_takes_the_base_ngram_of_the_style_the_list_sounds_like(two_styles, tmp_path,
+                                                                                   monkeypatch):
     from namesmith.config import resolve
     from namesmith.models.layers import logsumexp
     from namesmith.models.mixture import component_logprobs
@@ -556,8 +557,14 @@ def test_finetuned_mixture_takes_the_base_ngram_of_the_style_the_list_sounds_lik
         for f in (0.7, 1.4):
             assert oof(pooled) >= oof(pooled * np.where(np.arange(3) == k, f, 1.0)) - 1e-6  # EM stops at tol 1e-7
     assert w[3] > 0.01  # a list of Omega names leans on Omega's counts
-    # one network on a validation split: the same part, weights fitted on the validation names
+    # one network on a validation split: the same part, weights fitted on the validation names; the list's
+    # styles are worked out once for the network's start and the n-gram's choice
+    import namesmith.api as api
+    calls = []
+    real = api._list_styles
+    monkeypatch.setattr(api, "_list_styles", lambda ck, names: calls.append(len(names)) or real(ck, names))
     one = namesmith.fit(omega, **{**opts, "folds": 1})
+    assert len(calls) == 1
     assert [p.kind for p in one.model.parts] == ["gru", "ngram", "ngram"]
     assert one.meta["metrics"]["val_nll"] == pytest.approx(
         heldout_nll(one.model, load_data(resolve({"corpus": str(omega), "val_fraction": 0.2}),

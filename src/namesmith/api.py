@@ -313,6 +313,15 @@ class _Base:
     network: Model
     source: str
     said: bool = False  # the styles the list sounds like were logged (once, not once per fold)
+    heard: dict = field(default_factory=dict)  # names (tuple) -> what they sound like, computed once
+
+    def sounds_like(self, names: Sequence[str]) -> np.ndarray | None:
+        """:func:`_list_styles` of ``names`` on the base, computed once per list (the network's start and the
+        n-gram's choice ask for the same names)."""
+        key = tuple(names)
+        if key not in self.heard:
+            self.heard[key] = _list_styles(self.ck, key)
+        return self.heard[key]
 
     def ngram(self, data: TrainData) -> tuple[list[Model], str]:
         """The base's n-gram as a fixed part of a fine-tuned list's mixture, and what the log says of it.
@@ -328,7 +337,7 @@ class _Base:
         gram, what = grams[0], "the base's n-gram"
         if gram.vocab_size != data.vocab.size:
             return [], "; the base's n-gram is left out (the list adds characters it never counted)"
-        post = _list_styles(self.ck, data.train.names) if gram.styles else None
+        post = self.sounds_like(data.train.names) if gram.styles else None
         if post is not None:
             top = int(np.argmax(post))
             gram, what = gram.parts[top], f"the base's n-gram of {self.ck.styles[top]}"
@@ -579,7 +588,7 @@ class _Run(_Saver, Hooks):
         training = {k: getattr(self.cfg, k) for k in REGULARIZERS if k in base.network.config}
         net = base.network.expanded(data.vocab.size, len(data.styles), stream(self.cfg.seed, STREAM_INIT), **training)
         if net.styles and data.encoded.styles is None:  # an unlabelled list: start as the styles it sounds like
-            post = _list_styles(base.ck, data.train.names)
+            post = base.sounds_like(data.train.names)
             if post is not None:
                 net = net.pooled_from(post)
                 top = np.argsort(-post)[:3]
