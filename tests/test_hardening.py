@@ -379,6 +379,38 @@ def rewrite_meta(src: Path, dst: Path, edit) -> Path:
     return dst
 
 
+def test_mixture_parts_with_different_styles_are_refused(tmp_path, capsys):
+    """A file whose styled n-gram knows 1 style beside a 2-style network: asked for the second style, the n-gram
+    used to answer with its pooled model; now the file is refused in one line (and Mixture.of refuses it too)."""
+    from namesmith.models.mixture import Mixture
+    from namesmith.models.styled_ngram import StyledNGram
+
+    rng = np.random.default_rng(0)
+    corpus = tmp_path / "two.tsv"
+    corpus.write_text("".join("".join(rng.choice(list(letters), 4)) + f"\t{style}\n"
+                              for _ in range(100) for style, letters in (("A", "abcd"), ("B", "wxyz"))))
+    good = tmp_path / "m.npz"
+    assert main(["train", str(corpus), *SMALL, "--steps", "2", "--mix-ngram", "2", "-o", str(good)]) == 0
+    capsys.readouterr()
+    ck = load_checkpoint(good)
+    one = StyledNGram.fit({"vocab_size": ck.vocab.size, "order": 2, "styles": 1},
+                          ck.vocab.encode_many(["abca", "dcba"]).with_styles(np.zeros(2, np.int32)))
+    with pytest.raises(NamesmithError, match="must know the same styles"):
+        Mixture.of([ck.model.parts[0], one], [0.5, 0.5])
+    with np.load(good, allow_pickle=False) as z:  # the same file with that n-gram in place of its own
+        arrays = {k: z[k] for k in z.files if not k.startswith("param/c1.")}
+    arrays.update({f"param/c1.{k}": v for k, v in one.params.items()})
+    meta = json.loads(arrays["__meta__"].tobytes())
+    meta["model"]["config"]["components"][1] = {"type": one.kind, "config": one.config}
+    meta["model"]["config"].pop("style_weights", None)
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    bad = tmp_path / "bad.npz"
+    with open(bad, "wb") as f:
+        np.savez(f, **arrays)
+    code, _, err = run(capsys, "classify", str(bad), "abca")
+    assert code != 0 and one_line(err) and "must know the same styles" in err, err
+
+
 def _set(path, value):
     def edit(meta):
         d = meta

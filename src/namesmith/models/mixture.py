@@ -172,6 +172,9 @@ class Mixture(Blend):
                 raise ConfigError("mixture components must share the vocabulary")
             checked.append({"type": comp["type"], "config": sub})
         out["components"] = checked
+        known = sorted({int(c["config"].get("styles") or 0) for c in checked} - {0})
+        if len(known) > 1:  # a part asked for a style it does not have would silently answer another
+            raise ConfigError(f"mixture components must know the same styles (got {', '.join(map(str, known))})")
         if (not isinstance(weights, list) or len(weights) != len(comps)
                 or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0 for w in weights)
                 or abs(sum(weights) - 1.0) > 1e-6):
@@ -179,7 +182,7 @@ class Mixture(Blend):
         out["weights"] = [float(w) for w in weights]
         sw = out["style_weights"]
         if sw is not None:
-            styles = max(int(c["config"].get("styles") or 0) for c in checked)
+            styles = known[0] if known else 0
             if (not isinstance(sw, list) or len(sw) != styles or styles == 0 or not all(
                     isinstance(row, list) and len(row) == len(comps) and all(
                         isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0 for w in row)
