@@ -313,7 +313,7 @@ class _Base:
     network: Model
     source: str
     said: bool = False  # the styles the list sounds like were logged (once, not once per fold)
-    heard: dict = field(default_factory=dict)  # names (tuple) -> what they sound like, computed once
+    heard: dict[tuple[str, ...], np.ndarray | None] = field(default_factory=dict)  # names -> _list_styles of them
 
     def sounds_like(self, names: Sequence[str]) -> np.ndarray | None:
         """:func:`_list_styles` of ``names`` on the base, computed once per list (the network's start and the
