@@ -382,11 +382,15 @@ def sec_contention(r):
     r["contention"] = bench("contention.py", "--reps", "5", label="BLAS threads under contention")
 
 
+def sec_parallel(r):
+    r["parallel"] = bench("parallel.py", "--reps", "3", label="two networks side by side or one after the other")
+
+
 SECTIONS = {
     "peak": sec_peak, "seed": sec_seed, "step": sec_step, "flops": sec_flops, "ttt": sec_ttt,
     "transformer_step": sec_transformer_step, "ensembles": sec_ensembles, "ema": sec_ema, "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
-    "contention": sec_contention, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
+    "contention": sec_contention, "parallel": sec_parallel, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
     "serving": sec_serving, "styles_finetune": sec_styles_finetune,
 }
 PARTIAL = {"styles_finetune"}  # reruns of part of a section: only with --only
@@ -550,6 +554,16 @@ def render(r: dict) -> str:
               f"best of 5 calls: **{f(s['names_per_s'], 0)} names/s** (median {f(s['names_per_s_median'], 0)}).", "",
               f"Command: `{s['_command']}`", ""]
 
+    if "parallel" in r:
+        c = r["parallel"]
+        L += ["## Several networks at once (`--ensemble`, `--folds`)", "",
+              f"Wall time of `namesmith train --ensemble 2` ({c['what']}; median of {c['reps']} alternated runs on a "
+              "quiet machine): `--jobs 1` trains the two one after the other in this process, the thread tuner "
+              "choosing the BLAS threads; `--jobs 2` (the default on 2 cores) trains them side by side in two "
+              "processes with one BLAS thread each (`runtime.run_parallel`). The two networks are the same either way.",
+              "", "| networks | one after the other | side by side | speed-up |", "|---|---|---|---|",
+              f"| 2 | {f(c['one_after_the_other_s'], 1)} s | {f(c['side_by_side_s'], 1)} s | "
+              f"**{f(c['speedup'], 2)}×** |", "", f"Command: `{c['command']}`", ""]
     if "contention" in r:
         c = r["contention"]
         n = c["blas_default_threads"]

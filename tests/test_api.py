@@ -164,7 +164,7 @@ def test_folds_average_networks_with_an_ngram_of_all_names(tmp_path):
     w = ck.model.config["weights"]
     assert w[0] == w[1] == w[2] and sum(w) == pytest.approx(1.0)
     assert any("averaged 3 networks" in line and "out-of-fold NLL" in line for line in log)
-    assert len(ck.meta["metrics"]["fold_val_nll"]) == 3 and ck.run.steps == 90
+    assert len(ck.meta["metrics"]["member_val_nll"]) == 3 and ck.run.steps == 90
     # the n-gram is fitted on every name; the weights are the out-of-fold optimum
     data = load_data(resolve({"corpus": str(corpus), "val_fraction": 0.0, **opts}))
     assert len(data.train) == len(load_corpus(str(corpus)))
@@ -229,5 +229,5 @@ def test_folds_interrupted_saves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(api._Run, "execute", execute)
     with pytest.raises(Interrupted, match="interrupted in fold 2 of 3; nothing saved"):
         namesmith.fit(tmp_path / "names.txt", tmp_path / "out.npz", model="gru", hidden=8, steps=5, folds=3,
-                      samples=0, log=lambda s: None)
+                      samples=0, jobs=1, log=lambda s: None)  # one after the other (in parallel: test_ensemble.py)
     assert not (tmp_path / "out.npz").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["names.txt"]

@@ -25,6 +25,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -32,14 +33,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .checkpoint import CheckpointData, load_checkpoint, save_checkpoint
-from .config import ARCHITECTURE, FIELDS, REGULARIZERS, RESUME_FIXED, TrainConfig, from_dict, load_toml, resolve
+from .config import (ARCHITECTURE, FIELDS, MAX_SEED, REGULARIZERS, RESUME_FIXED, TrainConfig, from_dict, load_toml,
+                     resolve)
 from .corpus import FEW_NAMES, LONGEST_NAME, display_name, is_builtin, load_corpus, name_hashes
 from .errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from .files import (OutputLock, RunPaths, StagedLog, ensure_writable, output_target, read_jsonl, refuse_inputs,
                     remove_stale_temps, same_file)
 from .models import FittedModel, Model, model_class
+from .models.mixture import Mixture, fit_weights
 from .optim import OPTIMIZERS
-from .runtime import ThreadTuner, keep_freed_memory
+from .runtime import ThreadTuner, keep_freed_memory, run_parallel, usable_cores, worker_log
 from .sample import Sample, SampleOptions, SampleReport, Sampler
 from .pretrained import PRETRAINED, pretrained_path
 from .score import NameScore, evaluate, nll_quantiles, score_names
@@ -296,7 +299,7 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
                 f"one network, validated on {cfg.val_fraction:.0%} of it")
             cfg = replace(cfg, folds=1)
             data = split_data(loaded, cfg, based)
-    runner = _Run if cfg.folds == 1 else _Folds
+    runner = _Run if cfg.folds == 1 and cfg.ensemble == 1 else _Members
     if paths is None:
         return runner(cfg, data, ck, None, log, progress, tune_process, phases, base).execute()
     with OutputLock(paths.best):
@@ -379,51 +382,115 @@ def _list_styles(ck: "Checkpoint", names, most: int = 2000) -> np.ndarray | None
     return post / post.sum()
 
 
-class _Folds:
-    """A ``--folds K`` run: K networks, each trained with its own fold held out, averaged with an n-gram
-    (:func:`~namesmith.train.fold_data`, :func:`~namesmith.train.mix_folds`); only the final model is saved."""
+class _Members:
+    """A run of several networks, then mixed: ``--folds K`` (K networks, each trained with its own fold held out,
+    averaged with an n-gram of all the names: :func:`~namesmith.train.fold_data`,
+    :func:`~namesmith.train.mix_folds`) or ``--ensemble N`` (N networks on the same split, network k with seed
+    ``seed + k``, mixed with the n-gram by :func:`~namesmith.train.mix_with_ngram`). The networks train in
+    separate processes, as many at once as ``--jobs`` (default: one per core); only the final model is saved."""
 
     def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, paths: RunPaths | None,
                  log: Log, progress: bool, tune: bool, phases: Phases, base: _Base | None = None):
+        flag = "--folds" if cfg.folds > 1 else "--ensemble"
         if ck is not None:
-            raise ConfigError("a --folds run cannot be resumed (it saves only its final model); start it again")
+            raise ConfigError(f"a {flag} run cannot be resumed (it saves only its final model); start it again")
         if issubclass(model_class(cfg.model), FittedModel):
-            raise ConfigError(f"--folds trains networks; --model {cfg.model} is fitted from counts in one pass")
-        if data.encoded.styles is not None:
+            raise ConfigError(f"{flag} trains networks; --model {cfg.model} is fitted from counts in one pass")
+        if cfg.folds > 1 and cfg.ensemble > 1:
+            raise ConfigError("--folds already trains several networks; leave out --ensemble")
+        if cfg.folds > 1 and data.encoded.styles is not None:
             raise ConfigError("--folds works on unlabelled lists; train a labelled corpus with --val-fraction")
-        if len(data.train) < 2 * cfg.folds:
+        if cfg.folds > 1 and len(data.train) < 2 * cfg.folds:
             raise ConfigError(f"--folds {cfg.folds} needs at least {2 * cfg.folds} names, got {len(data.train)}")
+        if cfg.ensemble > 1 and base is not None:
+            raise ConfigError("--ensemble trains networks from scratch; to fine-tune several, use --folds")
+        if cfg.ensemble > 1 and not len(data.val):
+            raise ConfigError("--ensemble fits its mixture weights on validation names: give --val or a "
+                              "--val-fraction > 0")
         self.args = (cfg, data, paths, log, progress, tune, phases, base)
 
     def execute(self) -> Checkpoint:
         cfg, data, paths, log, progress, tune, phases, base = self.args
-        splits = fold_data(data, cfg.folds, cfg.seed)
-        one = replace(cfg, folds=1, mix_ngram=0, out=None, samples=0)
-        nets, steps, seconds, best = [], 0, 0.0, []
-        for k, split in enumerate(splits):
-            log(f"namesmith: fold {k + 1} of {cfg.folds}: {len(split.train):,} names to train on, "
-                f"{len(split.val):,} held out")
-            try:
-                ck = _Run(one, split, None, None, log, progress, tune, phases, base).execute()
-            except Interrupted:
-                raise Interrupted(f"interrupted in fold {k + 1} of {cfg.folds}; nothing saved "
-                                  "(a --folds run starts over)") from None
-            nets.append(ck.model)
-            steps, seconds = steps + ck.run.steps, seconds + ck.run.seconds
-            best.append(ck.meta["metrics"]["val_nll"])
+        one = replace(cfg, folds=1, ensemble=1, mix_ngram=0, out=None, samples=0)
+        if cfg.folds > 1:
+            splits = fold_data(data, cfg.folds, cfg.seed)
+            jobs = [(one, split, f"fold {k + 1} of {cfg.folds}", base) for k, split in enumerate(splits)]
+        else:
+            splits = []
+            jobs = [(replace(one, seed=(cfg.seed + k) % (MAX_SEED + 1)), data, f"network {k + 1} of {cfg.ensemble}",
+                     base) for k in range(cfg.ensemble)]
+        results = self._train(jobs)
+        nets = [model for model, *_ in results]
+        best = [val for *_, val, _ in results]
+        steps, seconds = sum(r[1] for r in results), sum(r[2] for r in results)
+        for *_, sec in results:  # each network's phases, added up
+            for name, x in sec.items():
+                phases.seconds[name] = phases.seconds.get(name, 0.0) + x
         with phases("the n-gram mixture"):
-            fixed, note = base.ngram(data) if base is not None and cfg.mix_ngram else ([], "")
-            mixture, val = mix_folds(nets, splits, data, cfg.mix_ngram, cfg.discount, fixed)
-        w = mixture.config["weights"]
-        mixed = (f" with a {mixture.parts[cfg.folds].order}-gram of all {len(data.train):,} names{note} "
-                 f"({' / '.join(f'{x:.3f}' for x in w[cfg.folds:])})" if cfg.mix_ngram else "")
-        log(f"averaged {cfg.folds} networks ({sum(w[:cfg.folds]):.3f} in all){mixed}: out-of-fold NLL {val:.4f} "
-            f"nats/char (the networks alone: {sum(best) / len(best):.4f} on average)")
+            mixture, val, what = self._mix(nets, splits)
+        log(f"{what}: {'out-of-fold' if splits else 'validation'} NLL {val:.4f} nats/char (the networks alone: "
+            + " / ".join(f"{b:.4f}" for b in best) + ")")
         saver = _Saver(cfg, data, paths, log, phases, base)  # saves like any run
         meta = saver._run_meta(mixture, RunState(steps, val), neural_val_nll=float(np.mean(best)),
-                               fold_val_nll=[float(b) for b in best])
-        meta["train"]["stopped"] = "folds"
-        return saver._save_final(mixture, meta, RunReport("folds", steps, seconds, 0.0, paths))
+                               member_val_nll=[float(b) for b in best])
+        meta["train"]["stopped"] = "folds" if splits else "ensemble"
+        return saver._save_final(mixture, meta, RunReport(meta["train"]["stopped"], steps, seconds, 0.0, paths))
+
+    def _train(self, jobs: list) -> list:
+        """Each job's ``(network, steps, seconds, best validation NLL, phases)``, trained in parallel processes
+        when more than one may run at once, else here one after the other."""
+        cfg, data, paths, log, progress, tune, phases, base = self.args
+        workers = min(len(jobs), cfg.jobs or usable_cores())
+        what = f"{len(jobs)} {'folds' if cfg.folds > 1 else 'networks'}"
+        if workers > 1:
+            log(f"namesmith: training {what}, {workers} at a time in separate processes")
+            if base is not None:  # the list's styles are said once (by the first fold), not once per fold
+                jobs = [(*job[:3], replace(base, said=base.said or k > 0)) for k, job in enumerate(jobs)]
+            try:
+                return run_parallel(partial(_train_member, tune=tune), jobs, workers, log)
+            except KeyboardInterrupt:
+                raise Interrupted(f"interrupted while training {what}; nothing saved (start the run again)") from None
+        out = []
+        for one, split, label, _ in jobs:
+            log(f"namesmith: {label}: {len(split.train):,} names to train on, {len(split.val):,} held out")
+            ck = _member_run(one, split, label, log, progress, tune, phases, base)
+            out.append((ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], {}))
+        return out
+
+    def _mix(self, nets: list[Model], splits: list[TrainData]) -> tuple[Model, float, str]:
+        """The networks mixed (with the n-gram, unless ``--mix-ngram 0``), its held-out NLL, and the log's words."""
+        cfg, data, base, n = self.args[0], self.args[1], self.args[7], len(nets)
+        fixed, note = base.ngram(data) if base is not None and cfg.mix_ngram else ([], "")
+        if splits:
+            mixture, val = mix_folds(nets, splits, data, cfg.mix_ngram, cfg.discount, fixed)
+        elif cfg.mix_ngram:
+            mixture, val = mix_with_ngram(nets, data, cfg.mix_ngram, cfg.discount, fixed)
+        else:
+            mixture = Mixture.of(nets, fit_weights(nets, data.val_encoded))
+            val = heldout_nll(mixture, data.val_encoded)
+        w = mixture.config["weights"]
+        names = f"all {len(data.train):,} names" if splits else "the training names"
+        mixed = (f" with a {mixture.parts[n].order}-gram of {names}{note} ({' / '.join(f'{x:.3f}' for x in w[n:])})"
+                 if cfg.mix_ngram else "")
+        how = "averaged" if splits else "mixed"
+        return mixture, val, f"{how} {n} networks ({sum(w[:n]):.3f} in all){mixed}"
+
+
+def _member_run(cfg: TrainConfig, data: TrainData, label: str, log: Log, progress: bool, tune: bool, phases: Phases,
+                base: _Base | None) -> Checkpoint:
+    """One network of a :class:`_Members` run, trained here; Ctrl-C says which one it reached."""
+    try:
+        return _Run(cfg, data, None, None, log, progress, tune, phases, base).execute()
+    except Interrupted:
+        raise Interrupted(f"interrupted in {label}; nothing saved (start the run again)") from None
+
+
+def _train_member(job: tuple, tune: bool) -> tuple:
+    """In a worker process (:func:`~namesmith.runtime.run_parallel`): one network of a :class:`_Members` run
+    (``tune``: its share of the BLAS threads is checked against one thread, as in a single run)."""
+    cfg, data, label, base = job
+    ck = _member_run(cfg, data, label, worker_log(label), False, tune, Phases(), base)
+    return ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], ck.run.phases
 
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
@@ -452,7 +519,7 @@ def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, Chec
 
 
 class _Saver:
-    """What every run records about its data and how it saves its final model (:class:`_Run`, :class:`_Folds`)."""
+    """What every run records about its data and how it saves its final model (:class:`_Run`, :class:`_Members`)."""
 
     def __init__(self, cfg: TrainConfig, data: TrainData, paths: RunPaths | None, log: Log, phases: Phases,
                  base: _Base | None = None):

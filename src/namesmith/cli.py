@@ -46,6 +46,10 @@ TRAIN_HELP = {
     "folds": "cross-validation bagging: train K networks (2-7), each early-stopped on its own 1/K of the names "
              "(replaces --val-fraction), and average them with an n-gram of all the names, the weights fitted on "
              "the names each network did not see (K times the training; the finetune preset uses 5)",
+    "ensemble": "train N networks (1-8) on the same split, network k with seed SEED+k, and mix them with the "
+                "n-gram, the weights fitted on the validation names (the best preset uses 2)",
+    "jobs": "--folds/--ensemble: train this many networks at once, each in its own process with its share of "
+            "the cores (default: one per core)",
     "val_max": "at most this many names in that split (default 10000: enough for the NLL to ~0.003 "
                "nats/char, and evaluations stay cheap on a million names)",
     "keep_case": "keep upper case (the default lowercases, as the notebook does)",

@@ -48,6 +48,8 @@ class TrainConfig:
     val: str | None = None  # explicit validation file; else a split of the corpus
     val_fraction: float = 0.1
     folds: int = 1  # K > 1: train K networks, each validated on its own 1/K of the names, and average them
+    ensemble: int = 1  # N > 1: train N networks on the same split (seeds seed, seed+1, ...) and mix them
+    jobs: int | None = None  # --folds/--ensemble: networks trained at once in separate processes; None = one per core
     val_max: int = 10_000  # at most this many names in a --val-fraction split (makemore: min(1000, 10%))
     keep_case: bool = False
     max_item_len: int = 64
@@ -138,6 +140,8 @@ def _check_ranges(c: TrainConfig) -> None:
     need(0.0 <= c.style_balance <= 1.0, f"--style-balance must be in [0, 1], got {c.style_balance}")
     need(1 <= c.folds <= 7, f"--folds must be in [1, 7], got {c.folds}")
     need(c.folds == 1 or c.val is None, "--folds holds out its own validation names; leave out --val")
+    need(1 <= c.ensemble <= 8, f"--ensemble must be in [1, 8], got {c.ensemble}")
+    need(c.jobs is None or 1 <= c.jobs <= 64, f"--jobs must be in [1, 64], got {c.jobs}")
     need(0.0 <= c.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {c.val_fraction}")
     need(1 <= c.val_max <= 10_000_000, f"--val-max must be in [1, 10000000], got {c.val_max}")
     need(1 <= c.max_item_len <= LONGEST_NAME, f"--max-item-len must be in [1, {LONGEST_NAME}]")
@@ -172,7 +176,7 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 # Options that define the model, the data or the optimizer: fixed once a run has started.
 RESUME_FIXED = {
-    "corpus", "val", "val_fraction", "val_max", "folds", "keep_case", "max_item_len", "model", "hidden", "layers",
+    "corpus", "val", "val_fraction", "val_max", "folds", "ensemble", "keep_case", "max_item_len", "model", "hidden", "layers",
     "embed", "dropout", "learn_h0", "variational", "weight_drop", "heads", "block", "tie", "style_dropout", "style_balance", "order", "discount", "dtype",
     "optimizer", "momentum", "beta1", "beta2", "eps", "weight_decay", "ema", "batch_size", "bucket", "norm", "seed",
     "preset", "init_from",

@@ -15,17 +15,28 @@ thread, and training ran 4.5x slower with 2 threads than with 1 on this 2-core
 machine (BENCHMARKS.md). The tuner times a few steps with one thread and with
 the BLAS default, uses the faster, and re-checks at growing intervals (3 s, 6 s,
 ... at most 60 s), so it follows a competing program that starts or stops.
+
+**Several networks train at once in separate processes** (:func:`run_parallel`;
+``--ensemble`` and ``--folds``). A one-thread product keeps its core busy with no
+waiting for another thread, so two networks side by side, one BLAS thread each,
+finish sooner than one after the other with both cores each: 1.28x for two
+LSTM-512s on this 2-core machine (BENCHMARKS.md, ``benchmarks/parallel.py``).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
+import os
+import queue as queues
+import signal
 import statistics
 import sys
 import time
 from collections import deque
-from typing import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Callable, Sequence
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -149,3 +160,83 @@ class ThreadTuner:
         if len(self.choices) > 1:
             self.threads.restore()
 
+
+
+# ----- several jobs at once, one process each ------------------------------------------------------------------
+_LINES: Any = None  # in a worker process: the queue its log lines go through to the parent
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _start_worker(lines, threads: int) -> None:
+    global _LINES
+    _LINES = lines
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
+    keep_freed_memory()
+    BlasThreads().set(threads)
+
+
+def worker_log(label: str) -> Callable[[str], None]:
+    """In a :func:`run_parallel` job: a log function whose lines reach the parent's log as ``[label] line``."""
+    def log(line: str) -> None:
+        if _LINES is None:
+            raise RuntimeError("worker_log is for jobs run by run_parallel")
+        _LINES.put(f"[{label}] {line}")
+    return log
+
+
+def run_parallel(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, log: Callable[[str], None]) -> list:
+    """``[fn(job) for job in jobs]``, computed in ``workers`` fresh processes at once (each with
+    ``cores // workers`` BLAS threads); results in the order of ``jobs``.
+
+    ``fn`` must be a module-level function and ``jobs`` picklable. Lines a job logs
+    through :func:`worker_log` reach ``log`` as they come. The first job that fails
+    ends the others and its exception is raised here; Ctrl-C (or any other exit)
+    ends every worker at once and raises ``KeyboardInterrupt``. Jobs write no files
+    of their own, so ending them loses nothing but their work.
+    """
+    # Linux: fork (OpenBLAS's pthreads pool restarts in the child; no script is imported again, so an API
+    # script without an ``if __name__ == "__main__":`` guard works); elsewhere fork is unsafe: spawn
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    lines = ctx.Queue()
+    threads = max(1, usable_cores() // workers)
+    ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker, initargs=(lines, threads))
+    done = False
+    try:
+        futures = [ex.submit(fn, job) for job in jobs]
+        while not all(f.done() for f in futures):
+            if any(f.done() and f.exception() is not None for f in futures):
+                break
+            _relay(lines, log, wait=0.2)
+        _relay(lines, log, wait=0.0)
+        for f in futures:
+            if f.done() and f.exception() is not None:
+                raise f.exception()
+        done = True
+        return [f.result() for f in futures]
+    finally:
+        workers = list(getattr(ex, "_processes", {}).values())  # no public way to end running workers
+        if not done:
+            for p in workers:
+                p.terminate()
+        ex.shutdown(wait=done, cancel_futures=True)
+        for p in workers:
+            p.join(timeout=10)
+        lines.close()
+        lines.join_thread()
+
+
+def _relay(lines, log: Callable[[str], None], wait: float) -> None:
+    """Pass the workers' waiting log lines to ``log`` (waiting up to ``wait`` seconds for the first)."""
+    try:
+        log(lines.get(timeout=wait) if wait else lines.get_nowait())
+        while True:
+            log(lines.get_nowait())
+    except queues.Empty:
+        pass
