@@ -146,6 +146,21 @@ def test_ctrl_c_ends_every_worker_at_once():
     assert time.perf_counter() - t < 20 and not multiprocessing.active_children()
 
 
+def test_api_ctrl_c_during_parallel_training_saves_nothing(corpus, tmp_path, monkeypatch):
+    from namesmith import api
+
+    def execute(self):  # in the workers (forked after the patch): Ctrl-C reaches the parent mid-training
+        os.kill(os.getppid(), signal.SIGINT)
+        time.sleep(60)
+
+    monkeypatch.setattr(api._Run, "execute", execute)
+    t = time.perf_counter()
+    with pytest.raises(Interrupted, match="interrupted while training 2 networks; nothing saved"):
+        namesmith.fit(corpus, tmp_path / "ens.npz", ensemble=2, jobs=2, log=quiet, **OPTS)
+    assert time.perf_counter() - t < 20 and not multiprocessing.active_children()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["names.txt"]
+
+
 def test_cli_ctrl_c_during_a_parallel_ensemble_saves_nothing(corpus, tmp_path):
     """The terminal's Ctrl-C reaches the whole process group: one line, exit 130, no file written."""
     out = tmp_path / "ens.npz"

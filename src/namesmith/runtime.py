@@ -206,10 +206,17 @@ def run_parallel(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, lo
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     lines = ctx.Queue()
     threads = max(1, usable_cores() // workers)
+    # Ctrl-C waits until every worker is started and known (so that it can be ended); the workers inherit
+    # the blocked signal and ignore it too: Ctrl-C is the parent's to handle
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
     ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker, initargs=(lines, threads))
     done = False
     try:
-        futures = [ex.submit(fn, job) for job in jobs]
+        try:
+            futures = [ex.submit(fn, job) for job in jobs]
+        finally:
+            if masked is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, masked)
         while not all(f.done() for f in futures):
             if any(f.done() and f.exception() is not None for f in futures):
                 break
