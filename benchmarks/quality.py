@@ -32,6 +32,15 @@ def peak_rss_mb_of_children() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def networks_alone(ck, networks: list, test: str) -> list[float]:
+    """Each network of an ensemble (``--ensemble``) alone on the test names."""
+    from namesmith.corpus import load_corpus
+    from namesmith.train import heldout_nll
+
+    encoded = ck.vocab.encode_many(load_corpus(test).names)
+    return [heldout_nll(net, encoded) for net in networks]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", required=True)
@@ -89,6 +98,7 @@ def main() -> int:
         "test_bits_per_char": test["bits_per_char"],
         "val_nll": ck.meta.get("metrics", {}).get("val_nll"),
         "neural_test_nll": evaluate(neural)["nll"] if neural.exists() else None,
+        "networks_test_nll": networks_alone(ck, networks, a.test) if len(networks) > 1 else None,
         "steps": train_meta.get("step"),
         "wall_seconds": wall,
         "chars_per_s": sorted(cps)[len(cps) // 2] if cps else None,

@@ -523,6 +523,11 @@ def render(r: dict) -> str:
             if neural is not None:
                 L.append(f"| network of `--preset {p}` ({q.get('neural_model', '')}) | {p} | {f(neural, 4)} | "
                          f"{f(neural / math.log(2), 3)} | {nparams:,} | {f(q['chars_per_s'], 0)} | | |")
+            alone = q.get("networks_test_nll")
+            if alone:  # an ensemble: each network alone
+                L.append(f"| networks of `--preset {p}` ({len(alone)} x {q.get('neural_model', '')}), each alone | "
+                         f"{p} | {' / '.join(f(x, 4) for x in alone)} | "
+                         f"{' / '.join(f(x / math.log(2), 3) for x in alone)} | {nparams:,} in all | | | |")
             L.append(f"| **`--preset {p}`**: {q['model']} | {f(q['wall_seconds'], 0)} s | **{f(q['test_nll'], 4)}** | "
                      f"{f(q['test_bits_per_char'], 3)} | | {f(q['chars_per_s'], 0)} | {f(q['wall_seconds'], 0)} s | "
                      f"{f(q['peak_rss_mb'], 0)} MB |")

@@ -178,3 +178,21 @@ def test_cli_ctrl_c_during_a_parallel_ensemble_saves_nothing(corpus, tmp_path):
     last = err.strip().splitlines()[-1]
     assert "interrupted" in last and "nothing saved" in last and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["names.txt"]
+
+
+def test_the_best_presets_ensemble_gives_way_to_folds_and_fine_tuning(corpus, tmp_path):
+    """--preset best trains two networks; with --folds, or from a base (--init-from), the preset's ensemble gives
+    way (what the user asked for wins); asked for explicitly, the clash is an error."""
+    small = {"hidden": 8, "embed": 8, "steps": 5, "eval_every": 5, "samples": 0, "mix_ngram": 0}
+    log: list[str] = []
+    bag = namesmith.fit(corpus, preset="best", folds=2, jobs=1, log=log.append, **small)
+    assert bag.meta["train"]["stopped"] == "folds" and len(bag.model.parts) == 2
+    assert any("the preset's --ensemble 2" in line and "its folds" in line for line in log)
+    ens = namesmith.fit(corpus, tmp_path / "base.npz", preset="best", jobs=1, log=quiet, **small)
+    assert ens.meta["train"]["stopped"] == "ensemble" and [p.kind for p in ens.model.parts] == ["lstm", "lstm"]
+    log.clear()
+    tuned = namesmith.fit(corpus, init_from=tmp_path / "base.npz", preset="best", steps=5, samples=0, log=log.append)
+    assert tuned.model.kind == "mixture" and sum(p.trainable for p in tuned.model.parts) == 1
+    assert any("one network from the base" in line for line in log)
+    with pytest.raises(ConfigError, match="leave out --ensemble"):
+        namesmith.fit(corpus, preset="best", folds=2, ensemble=2, log=quiet, **small)

@@ -283,6 +283,10 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
     given = set(options) | set(load_toml(config) if config is not None else ())  # what the user set
     if cfg.init_from:
         base, cfg = _finetune_base(cfg, given)
+    if cfg.ensemble > 1 and "ensemble" not in given and (base is not None or cfg.folds > 1):
+        log(f"namesmith: the preset's --ensemble {cfg.ensemble} trains new networks on one split; this run trains "
+            + ("its folds" if cfg.folds > 1 else "one network from the base") + " instead")
+        cfg = replace(cfg, ensemble=1)
     paths = RunPaths.of(cfg.out) if cfg.out else None
     inputs = [("corpus", None if is_builtin(cfg.corpus) or cfg.corpus is None else cfg.corpus),
               ("validation file", cfg.val), ("configuration file", config), ("base model", cfg.init_from)]
