@@ -11,7 +11,7 @@ the run's own, which neither part trained on) and compares, on test.txt once, th
 
 Prints one JSON object.
 
-    namesmith train ../shared/data/names-ssa2018/train.txt --val-fraction 0.05 --preset best -o out/best.npz
+    namesmith train ../shared/data/names-ssa2018/train.txt --val-fraction 0.05 --preset best --ensemble 1 --patience 10 -o out/best.npz
     python benchmarks/mixture_variants.py out/best.npz
 """
 
