@@ -196,3 +196,13 @@ def test_the_best_presets_ensemble_gives_way_to_folds_and_fine_tuning(corpus, tm
     assert any("one network from the base" in line for line in log)
     with pytest.raises(ConfigError, match="leave out --ensemble"):
         namesmith.fit(corpus, preset="best", folds=2, ensemble=2, log=quiet, **small)
+
+
+def test_mix_takes_every_network_of_an_ensemble_run_and_refuses_folds(corpus, tmp_path):
+    namesmith.fit(corpus, tmp_path / "ens.npz", ensemble=2, jobs=1, log=quiet, **OPTS)
+    namesmith.fit(corpus, tmp_path / "one.npz", seed=1337, log=quiet, **{**OPTS, "steps": 20})
+    mixed = namesmith.mix([tmp_path / "ens.npz", tmp_path / "one.npz"], log=quiet)
+    assert [p.kind for p in mixed.model.parts] == ["gru", "gru", "gru", "ngram"]
+    namesmith.fit(corpus, tmp_path / "bag.npz", folds=2, jobs=1, log=quiet, **OPTS)
+    with pytest.raises(ConfigError, match="--folds networks saw every name"):
+        namesmith.mix([tmp_path / "bag.npz", tmp_path / "one.npz"], log=quiet)

@@ -216,7 +216,10 @@ def mix(models: Sequence[str | os.PathLike], out: str | os.PathLike | None = Non
         stored = ck.meta.get("train", {}).get("config")
         if not net or not isinstance(stored, dict) or "recipe" in stored:
             raise ConfigError(f"{spec}: not a network trained by namesmith train (an ensemble mixes their networks)")
-        nets.append(net[0])
+        if stored.get("folds", 1) > 1:
+            raise ConfigError(f"{spec}: its --folds networks saw every name, and an ensemble's weights are fitted "
+                              "on validation names no network saw")
+        nets.extend(net)  # every network of the run (an --ensemble run has several)
         configs.append(from_dict(stored))
     cfg = configs[0]
     for spec, other in zip(models[1:], configs[1:]):
