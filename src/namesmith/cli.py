@@ -61,7 +61,8 @@ TRAIN_HELP = {
     "dropout": "dropout between layers and before the output (training only)",
     "learn_h0": "learn the initial hidden state (recurrent models)",
     "ema": "evaluate and keep an exponential moving average of the weights with this decay (0 = off; the "
-           "default and best presets use 0.999)",
+           "default and best presets use 0.999); at step t the decay is min(D, (1+t)/(10+t)), so the average "
+           "spans about t/9 steps until D takes over (0.999: after step 9,000)",
     "variational": "recurrent models: one dropout mask per name for all its positions (variational dropout)",
     "weight_drop": "recurrent models: drop this share of the recurrent weights, one mask per batch (DropConnect)",
     "heads": "transformer: attention heads (--embed must be a multiple; default 4)",
