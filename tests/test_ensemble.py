@@ -206,3 +206,17 @@ def test_mix_takes_every_network_of_an_ensemble_run_and_refuses_folds(corpus, tm
     namesmith.fit(corpus, tmp_path / "bag.npz", folds=2, jobs=1, log=quiet, **OPTS)
     with pytest.raises(ConfigError, match="--folds networks saw every name"):
         namesmith.mix([tmp_path / "bag.npz", tmp_path / "one.npz"], log=quiet)
+
+
+def test_an_ensemble_run_writes_each_networks_metrics_and_plot_draws_them(corpus, tmp_path):
+    pytest.importorskip("matplotlib")
+    from namesmith.plot import plot_run, read_metrics
+
+    namesmith.fit(corpus, tmp_path / "ens.npz", ensemble=2, log_every=10, log=quiet, **OPTS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ens.metrics.jsonl", "ens.npz", "names.txt"]
+    curves = read_metrics(tmp_path / "ens.metrics.jsonl")
+    assert sorted(curves) == [1, 2] and curves[1] != curves[2]
+    for train, val in curves.values():
+        assert [s for s, _ in val] == [10, 20, 30] and [s for s, _ in train] == [10, 20, 30]
+    png = plot_run(tmp_path / "ens.npz")
+    assert png.name == "ens.loss.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -427,11 +427,11 @@ class _Members:
             jobs = [(replace(one, seed=(cfg.seed + k) % (MAX_SEED + 1)), data, f"network {k + 1} of {cfg.ensemble}",
                      base) for k in range(cfg.ensemble)]
         results = self._train(jobs)
-        nets = [model for model, *_ in results]
-        best = [val for *_, val, _ in results]
+        nets = [r[0] for r in results]
+        best = [r[3] for r in results]
         steps, seconds = sum(r[1] for r in results), sum(r[2] for r in results)
-        for *_, sec in results:  # each network's phases, added up
-            for name, x in sec.items():
+        for r in results:  # each network's phases, added up
+            for name, x in r[4].items():
                 phases.seconds[name] = phases.seconds.get(name, 0.0) + x
         with phases("the n-gram mixture"):
             mixture, val, what = self._mix(nets, splits)
@@ -441,10 +441,19 @@ class _Members:
         meta = saver._run_meta(mixture, RunState(steps, val), neural_val_nll=float(np.mean(best)),
                                member_val_nll=[float(b) for b in best])
         meta["train"]["stopped"] = "folds" if splits else "ensemble"
-        return saver._save_final(mixture, meta, RunReport(meta["train"]["stopped"], steps, seconds, 0.0, paths))
+        if paths is not None:  # each network's records, marked with its number (namesmith plot draws them all)
+            saver.metrics = StagedLog(paths.metrics)
+            for k, r in enumerate(results):
+                for rec in r[5]:
+                    saver.metrics.write({"member": k + 1, **rec})
+        try:
+            return saver._save_final(mixture, meta, RunReport(meta["train"]["stopped"], steps, seconds, 0.0, paths))
+        finally:
+            if saver.metrics is not None:
+                saver.metrics.close()
 
     def _train(self, jobs: list) -> list:
-        """Each job's ``(network, steps, seconds, best validation NLL, phases)``, trained in parallel processes
+        """Each job's ``(network, steps, seconds, best validation NLL, phases, metrics records)``, trained in parallel processes
         when more than one may run at once, else here one after the other."""
         cfg, data, paths, log, progress, tune, phases, base = self.args
         workers = min(len(jobs), cfg.jobs or usable_cores())
@@ -460,8 +469,8 @@ class _Members:
         out = []
         for one, split, label, _ in jobs:
             log(f"namesmith: {label}: {len(split.train):,} names to train on, {len(split.val):,} held out")
-            ck = _member_run(one, split, label, log, progress, tune, phases, base)
-            out.append((ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], {}))
+            ck, records = _member_run(one, split, label, log, progress, tune, phases, base)
+            out.append((ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], {}, records))
         return out
 
     def _mix(self, nets: list[Model], splits: list[TrainData]) -> tuple[Model, float, str]:
@@ -484,10 +493,13 @@ class _Members:
 
 
 def _member_run(cfg: TrainConfig, data: TrainData, label: str, log: Log, progress: bool, tune: bool, phases: Phases,
-                base: _Base | None) -> Checkpoint:
-    """One network of a :class:`_Members` run, trained here; Ctrl-C says which one it reached."""
+                base: _Base | None) -> tuple[Checkpoint, list[dict]]:
+    """One network of a :class:`_Members` run, trained here, and its metrics records; Ctrl-C says which one it
+    reached."""
+    run = _Run(cfg, data, None, None, log, progress, tune, phases, base)
+    run.records = []
     try:
-        return _Run(cfg, data, None, None, log, progress, tune, phases, base).execute()
+        return run.execute(), run.records
     except Interrupted:
         raise Interrupted(f"interrupted in {label}; nothing saved (start the run again)") from None
 
@@ -496,8 +508,8 @@ def _train_member(job: tuple, tune: bool) -> tuple:
     """In a worker process (:func:`~namesmith.runtime.run_parallel`): one network of a :class:`_Members` run
     (``tune``: its share of the BLAS threads is checked against one thread, as in a single run)."""
     cfg, data, label, base = job
-    ck = _member_run(cfg, data, label, worker_log(label), False, tune, Phases(), base)
-    return ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], ck.run.phases
+    ck, records = _member_run(cfg, data, label, worker_log(label), False, tune, Phases(), base)
+    return ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], ck.run.phases, records
 
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
@@ -586,6 +598,7 @@ class _Run(_Saver, Hooks):
                  log: Log, progress: bool, tune: bool, phases: Phases, base: _Base | None = None):
         super().__init__(cfg, data, paths, log, phases, base)
         self.best_params: dict[str, np.ndarray] | None = None
+        self.records: list[dict] | None = None  # a --folds/--ensemble network: its metrics, kept for the parent
         cls = model_class(cfg.model)
         self.fitted = ck is None and issubclass(cls, FittedModel)  # an n-gram: counted in one pass
         if self.fitted:
@@ -732,6 +745,8 @@ class _Run(_Saver, Hooks):
     def log_record(self, rec: dict, line: str) -> None:
         if self.metrics is not None:
             self.metrics.write(rec)
+        if self.records is not None:
+            self.records.append(rec)
         if self.bar is not None:
             self.bar.set_postfix_str(f"loss {rec['train_nll']:.4f} {rec['chars_per_s']:,} chars/s")
         else:
@@ -740,6 +755,8 @@ class _Run(_Saver, Hooks):
     def eval_record(self, rec: dict, line: str) -> None:
         if self.metrics is not None:
             self.metrics.write(rec)
+        if self.records is not None:
+            self.records.append(rec)
         (self.bar.write if self.bar is not None else self.log)(line)
 
     def after_step(self, state: RunState, seconds: float, tokens: int) -> None:

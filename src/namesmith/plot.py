@@ -9,22 +9,26 @@ from .errors import NamesmithError, OutputError
 from .files import RunPaths, atomic_write, read_jsonl, refuse_inputs
 
 
-def read_metrics(path: Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(step, training NLL) and (step, validation NLL) points; lines that are not loss records are skipped."""
+Curves = dict[int | None, tuple[list[tuple[int, float]], list[tuple[int, float]]]]
+
+
+def read_metrics(path: Path) -> Curves:
+    """(step, training NLL) and (step, validation NLL) points of each network: ``None`` for a one-network run,
+    else the record's ``member`` (a --folds/--ensemble run's networks); lines that are not loss records are skipped."""
     if not path.exists():
         raise NamesmithError(f"{path}: no metrics log (train a model first, or give the .metrics.jsonl path)")
-    train, val = [], []
+    curves: Curves = {}
     for rec in read_jsonl(path):
-        step = rec.get("step")
-        if not isinstance(step, int):
+        step, member = rec.get("step"), rec.get("member")
+        if not isinstance(step, int) or not (member is None or type(member) is int):
             continue
-        for key, points in (("train_nll", train), ("val_nll", val)):
+        for key, i in (("train_nll", 0), ("val_nll", 1)):
             v = rec.get(key)
             if isinstance(v, (int, float)) and not isinstance(v, bool):
-                points.append((step, float(v)))
-    if not train and not val:
+                curves.setdefault(member, ([], []))[i].append((step, float(v)))
+    if not curves:
         raise NamesmithError(f"{path}: holds no loss records yet")
-    return train, val
+    return curves
 
 
 def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
@@ -35,7 +39,7 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
     except ImportError:
         raise NamesmithError("plotting needs matplotlib: pip install 'namesmith[plot]'") from None
     path = RunPaths.of_any(run).metrics
-    train, val = read_metrics(path)
+    curves = read_metrics(path)
     name = path.name.replace(".metrics.jsonl", "")
     target = Path(out) if out else path.with_name(name + ".loss.png")
     if target.is_dir():
@@ -46,12 +50,17 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
     fig = Figure(figsize=(7, 4.2), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    if train:
-        ax.plot(*zip(*train), label="training (mean over log interval)", color="#4c72b0", linewidth=1)
-    if val:
-        ax.plot(*zip(*val), label="validation", color="#dd8452", marker="o", markersize=3, linewidth=1.5)
-        best = min(val, key=lambda sv: sv[1])
-        ax.annotate(f"best {best[1]:.4f}", best, textcoords="offset points", xytext=(0, -14), fontsize=8)
+    colours = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+    for i, (member, (train, val)) in enumerate(sorted(curves.items(), key=lambda kv: kv[0] or 0)):
+        who = "" if member is None else f"network {member}: "
+        light, dark = (colours[0], colours[1]) if member is None else (colours[i % 8], colours[i % 8])
+        if train:
+            ax.plot(*zip(*train), label=f"{who}training (mean over log interval)", color=light, linewidth=1,
+                    alpha=1.0 if member is None else 0.5)
+        if val:
+            ax.plot(*zip(*val), label=f"{who}validation", color=dark, marker="o", markersize=3, linewidth=1.5)
+            best = min(val, key=lambda sv: sv[1])
+            ax.annotate(f"best {best[1]:.4f}", best, textcoords="offset points", xytext=(0, -14), fontsize=8)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("NLL (nats per character)")
     ax.set_title(name)

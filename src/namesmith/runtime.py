@@ -29,7 +29,6 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
-import queue as queues
 import signal
 import statistics
 import sys
@@ -163,7 +162,7 @@ class ThreadTuner:
 
 
 # ----- several jobs at once, one process each ------------------------------------------------------------------
-_LINES: Any = None  # in a worker process: the queue its log lines go through to the parent
+_LINES: Any = None  # in a worker process: (the pipe its log lines go through to the parent, the lock on it)
 
 
 def usable_cores() -> int:
@@ -174,9 +173,9 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _start_worker(lines, threads: int) -> None:
+def _start_worker(lines, lock, threads: int) -> None:
     global _LINES
-    _LINES = lines
+    _LINES = (lines, lock)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
     keep_freed_memory()
     BlasThreads().set(threads)
@@ -187,7 +186,9 @@ def worker_log(label: str) -> Callable[[str], None]:
     def log(line: str) -> None:
         if _LINES is None:
             raise RuntimeError("worker_log is for jobs run by run_parallel")
-        _LINES.put(f"[{label}] {line}")
+        pipe, lock = _LINES
+        with lock:  # sent before the call returns: a job's lines are all in the pipe when its result is
+            pipe.send(f"[{label}] {line}")
     return log
 
 
@@ -204,12 +205,14 @@ def run_parallel(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, lo
     # Linux: fork (OpenBLAS's pthreads pool restarts in the child; no script is imported again, so an API
     # script without an ``if __name__ == "__main__":`` guard works); elsewhere fork is unsafe: spawn
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    lines = ctx.Queue()
+    lines, sender = ctx.Pipe(duplex=False)
+    lock = ctx.Lock()
     threads = max(1, usable_cores() // workers)
     # Ctrl-C waits until every worker is started and known (so that it can be ended); the workers inherit
     # the blocked signal and ignore it too: Ctrl-C is the parent's to handle
     masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
-    ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker, initargs=(lines, threads))
+    ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker,
+                             initargs=(sender, lock, threads))
     done = False
     try:
         try:
@@ -232,18 +235,19 @@ def run_parallel(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, lo
         if not done:
             for p in workers:
                 p.terminate()
+        manager = getattr(ex, "_executor_manager_thread", None)  # it reaps the workers it sees die
         ex.shutdown(wait=done, cancel_futures=True)
         for p in workers:
             p.join(timeout=10)
+        if manager is not None:
+            manager.join(timeout=10)
         lines.close()
-        lines.join_thread()
+        sender.close()
 
 
 def _relay(lines, log: Callable[[str], None], wait: float) -> None:
     """Pass the workers' waiting log lines to ``log`` (waiting up to ``wait`` seconds for the first)."""
-    try:
-        log(lines.get(timeout=wait) if wait else lines.get_nowait())
-        while True:
-            log(lines.get_nowait())
-    except queues.Empty:
-        pass
+    if lines.poll(wait):
+        log(lines.recv())
+        while lines.poll(0):
+            log(lines.recv())
