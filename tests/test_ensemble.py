@@ -77,7 +77,8 @@ def test_ensemble_in_parallel_equals_one_after_the_other(corpus):
     assert side.meta["metrics"]["val_nll"] == pytest.approx(seq.meta["metrics"]["val_nll"], abs=1e-6)
     assert any(line.startswith("namesmith: training 2 networks, 2 at a time") for line in log)
     assert any(line.startswith("[network 2 of 2] eval step 30") for line in log)  # the workers' lines come through
-    assert side.run.steps == 60 and "training steps" in side.run.phases
+    assert side.run.steps == 60 and "training 2 networks side by side" in side.run.phases
+    assert "training steps" in seq.run.phases  # one after the other: the networks' phases, added up
 
 
 def test_ensemble_without_the_ngram_is_a_weighted_average(corpus):

@@ -426,13 +426,14 @@ class _Members:
             splits = []
             jobs = [(replace(one, seed=(cfg.seed + k) % (MAX_SEED + 1)), data, f"network {k + 1} of {cfg.ensemble}",
                      base) for k in range(cfg.ensemble)]
-        results = self._train(jobs)
+        t = time.perf_counter()
+        results = self._train(jobs)  # side by side: each network's phases were logged by its worker
         nets = [r[0] for r in results]
         best = [r[3] for r in results]
-        steps, seconds = sum(r[1] for r in results), sum(r[2] for r in results)
-        for r in results:  # each network's phases, added up
-            for name, x in r[4].items():
-                phases.seconds[name] = phases.seconds.get(name, 0.0) + x
+        steps = sum(r[1] for r in results)
+        seconds = time.perf_counter() - t if any(r[4] for r in results) else sum(r[2] for r in results)
+        if any(r[4] for r in results):
+            phases.seconds[f"training {len(jobs)} networks side by side"] = seconds
         with phases("the n-gram mixture"):
             mixture, val, what = self._mix(nets, splits)
         log(f"{what}: {'out-of-fold' if splits else 'validation'} NLL {val:.4f} nats/char (the networks alone: "
