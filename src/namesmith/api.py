@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -426,14 +426,13 @@ class _Members:
             splits = []
             jobs = [(replace(one, seed=(cfg.seed + k) % (MAX_SEED + 1)), data, f"network {k + 1} of {cfg.ensemble}",
                      base) for k in range(cfg.ensemble)]
+        workers = min(len(jobs), cfg.jobs or usable_cores())
         t = time.perf_counter()
-        results = self._train(jobs)  # side by side: each network's phases were logged by its worker
-        nets = [r[0] for r in results]
-        best = [r[3] for r in results]
-        steps = sum(r[1] for r in results)
-        seconds = time.perf_counter() - t if any(r[4] for r in results) else sum(r[2] for r in results)
-        if any(r[4] for r in results):
-            phases.seconds[f"training {len(jobs)} networks side by side"] = seconds
+        trained = self._train(jobs, workers)
+        nets, best = [x.model for x in trained], [x.val_nll for x in trained]
+        steps, seconds = sum(x.steps for x in trained), sum(x.seconds for x in trained)
+        if workers > 1:  # each network's phases were logged by its worker; here, the wall time
+            seconds = phases.seconds[f"training {len(jobs)} networks side by side"] = time.perf_counter() - t
         with phases("the n-gram mixture"):
             mixture, val, what = self._mix(nets, splits)
         log(f"{what}: {'out-of-fold' if splits else 'validation'} NLL {val:.4f} nats/char (the networks alone: "
@@ -444,8 +443,8 @@ class _Members:
         meta["train"]["stopped"] = "folds" if splits else "ensemble"
         if paths is not None:  # each network's records, marked with its number (namesmith plot draws them all)
             saver.metrics = StagedLog(paths.metrics)
-            for k, r in enumerate(results):
-                for rec in r[5]:
+            for k, x in enumerate(trained):
+                for rec in x.records:
                     saver.metrics.write({"member": k + 1, **rec})
         try:
             return saver._save_final(mixture, meta, RunReport(meta["train"]["stopped"], steps, seconds, 0.0, paths))
@@ -453,11 +452,9 @@ class _Members:
             if saver.metrics is not None:
                 saver.metrics.close()
 
-    def _train(self, jobs: list) -> list:
-        """Each job's ``(network, steps, seconds, best validation NLL, phases, metrics records)``, trained in parallel processes
-        when more than one may run at once, else here one after the other."""
+    def _train(self, jobs: list, workers: int) -> list[_Trained]:
+        """Each job's network, trained in ``workers`` processes side by side, or here one after the other."""
         cfg, data, paths, log, progress, tune, phases, base = self.args
-        workers = min(len(jobs), cfg.jobs or usable_cores())
         what = f"{len(jobs)} {'folds' if cfg.folds > 1 else 'networks'}"
         if workers > 1:
             log(f"namesmith: training {what}, {workers} at a time in separate processes")
@@ -470,8 +467,7 @@ class _Members:
         out = []
         for one, split, label, _ in jobs:
             log(f"namesmith: {label}: {len(split.train):,} names to train on, {len(split.val):,} held out")
-            ck, records = _member_run(one, split, label, log, progress, tune, phases, base)
-            out.append((ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], {}, records))
+            out.append(_member_run(one, split, label, log, progress, tune, phases, base))
         return out
 
     def _mix(self, nets: list[Model], splits: list[TrainData]) -> tuple[Model, float, str]:
@@ -493,24 +489,33 @@ class _Members:
         return mixture, val, f"{how} {n} networks ({sum(w[:n]):.3f} in all){mixed}"
 
 
+class _Trained(NamedTuple):
+    """One network of a :class:`_Members` run, as its run left it."""
+
+    model: Model
+    steps: int
+    seconds: float
+    val_nll: float
+    records: list[dict]  # its metrics (log and evaluation records)
+
+
 def _member_run(cfg: TrainConfig, data: TrainData, label: str, log: Log, progress: bool, tune: bool, phases: Phases,
-                base: _Base | None) -> tuple[Checkpoint, list[dict]]:
-    """One network of a :class:`_Members` run, trained here, and its metrics records; Ctrl-C says which one it
-    reached."""
+                base: _Base | None) -> _Trained:
+    """One network of a :class:`_Members` run, trained here; Ctrl-C says which one it reached."""
     run = _Run(cfg, data, None, None, log, progress, tune, phases, base)
     run.records = []
     try:
-        return run.execute(), run.records
+        ck = run.execute()
     except Interrupted:
         raise Interrupted(f"interrupted in {label}; nothing saved (start the run again)") from None
+    return _Trained(ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], run.records)
 
 
-def _train_member(job: tuple, tune: bool) -> tuple:
+def _train_member(job: tuple, tune: bool) -> _Trained:
     """In a worker process (:func:`~namesmith.runtime.run_parallel`): one network of a :class:`_Members` run
     (``tune``: its share of the BLAS threads is checked against one thread, as in a single run)."""
     cfg, data, label, base = job
-    ck, records = _member_run(cfg, data, label, worker_log(label), False, tune, Phases(), base)
-    return ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], ck.run.phases, records
+    return _member_run(cfg, data, label, worker_log(label), False, tune, Phases(), base)
 
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
