@@ -160,7 +160,6 @@ class ThreadTuner:
             self.threads.restore()
 
 
-
 # ----- several jobs at once, one process each ------------------------------------------------------------------
 _LINES: Any = None  # in a worker process: (the pipe its log lines go through to the parent, the lock on it)
 

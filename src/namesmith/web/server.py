@@ -23,6 +23,7 @@ from .._version import __version__
 from ..api import fit
 from ..errors import ConfigError
 from ..pretrained import pretrained_path
+from ..runtime import usable_cores
 from .app import MAX_BODY, App, ApiError  # noqa: F401  (the web API's names, for callers and tests)
 from .asgi import KEEP_ALIVE, LIMIT_CONCURRENCY, PROTOCOL, create_app
 
@@ -114,7 +115,7 @@ def serve_main(specs: list[str], host: str = "127.0.0.1", port: int = 8000, acce
                workers: int | None = None) -> int:
     models = parse_model_args(specs) if specs else {"default": str(ensure_default_model())}
     app = App(models)  # every model checked here, before any worker starts
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = usable_cores() if workers is None else workers
     if not 1 <= workers <= 64:
         raise ConfigError(f"--workers must be in [1, 64], got {workers}")
     try:  # the address, checked here: a busy port is one line, not a worker's traceback
