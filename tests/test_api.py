@@ -218,15 +218,15 @@ def test_folds_interrupted_saves_nothing(tmp_path, monkeypatch):
     from namesmith.errors import Interrupted
 
     (tmp_path / "names.txt").write_text("\n".join(NAMES) + "\n")
-    real, calls = api._Run.execute, []
+    real, calls = api._Run.train_network, []
 
-    def execute(self):
+    def train_network(self):  # each fold's training loop
         calls.append(1)
         if len(calls) == 2:
             raise Interrupted("interrupted at step 3")
         return real(self)
 
-    monkeypatch.setattr(api._Run, "execute", execute)
+    monkeypatch.setattr(api._Run, "train_network", train_network)
     with pytest.raises(Interrupted, match="interrupted in fold 2 of 3; nothing saved"):
         namesmith.fit(tmp_path / "names.txt", tmp_path / "out.npz", model="gru", hidden=8, steps=5, folds=3,
                       samples=0, jobs=1, log=lambda s: None)  # one after the other (in parallel: test_ensemble.py)

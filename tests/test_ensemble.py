@@ -150,11 +150,11 @@ def test_ctrl_c_ends_every_worker_at_once():
 def test_api_ctrl_c_during_parallel_training_saves_nothing(corpus, tmp_path, monkeypatch):
     from namesmith import api
 
-    def execute(self):  # in the workers (forked after the patch): Ctrl-C reaches the parent mid-training
+    def train_network(self):  # in the workers (forked after the patch): Ctrl-C reaches the parent mid-training
         os.kill(os.getppid(), signal.SIGINT)
         time.sleep(60)
 
-    monkeypatch.setattr(api._Run, "execute", execute)
+    monkeypatch.setattr(api._Run, "train_network", train_network)
     t = time.perf_counter()
     with pytest.raises(Interrupted, match="interrupted while training 2 networks; nothing saved"):
         namesmith.fit(corpus, tmp_path / "ens.npz", ensemble=2, jobs=2, log=quiet, **OPTS)
@@ -221,3 +221,15 @@ def test_an_ensemble_run_writes_each_networks_metrics_and_plot_draws_them(corpus
         assert [s for s, _ in val] == [10, 20, 30] and [s for s, _ in train] == [10, 20, 30]
     png = plot_run(tmp_path / "ens.npz")
     assert png.name == "ens.loss.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_networks_of_an_ensemble_skip_what_only_the_final_model_needs(corpus, monkeypatch):
+    """Each network returns after its training loop: score quantiles and sample names are the mixture's, once."""
+    from namesmith import api
+
+    quantiles, samples = [], []
+    real_q, real_s = api.nll_quantiles, api.Checkpoint.sample
+    monkeypatch.setattr(api, "nll_quantiles", lambda model, enc: quantiles.append(model) or real_q(model, enc))
+    monkeypatch.setattr(api.Checkpoint, "sample", lambda self, *a, **k: samples.append(1) or real_s(self, *a, **k))
+    ck = namesmith.fit(corpus, ensemble=2, jobs=1, log=quiet, **OPTS)
+    assert len(quantiles) == 1 and quantiles[0] is ck.model and len(samples) == 1

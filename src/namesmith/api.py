@@ -504,18 +504,21 @@ def _member_run(cfg: TrainConfig, data: TrainData, label: str, log: Log, progres
     """One network of a :class:`_Members` run, trained here; Ctrl-C says which one it reached."""
     run = _Run(cfg, data, None, None, log, progress, tune, phases, base)
     run.records = []
-    try:
-        ck = run.execute()
+    try:  # the network alone: the parent mixes the networks, computes score quantiles and saves
+        outcome = run.train_network()
     except Interrupted:
         raise Interrupted(f"interrupted in {label}; nothing saved (start the run again)") from None
-    return _Trained(ck.model, ck.run.steps, ck.run.seconds, ck.meta["metrics"]["val_nll"], run.records)
+    return _Trained(run.model, run.state.step, outcome.seconds, run.state.best_val_nll, run.records)
 
 
 def _train_member(job: tuple, tune: bool) -> _Trained:
     """In a worker process (:func:`~namesmith.runtime.run_parallel`): one network of a :class:`_Members` run
     (``tune``: its share of the BLAS threads is checked against one thread, as in a single run)."""
     cfg, data, label, base = job
-    return _member_run(cfg, data, label, worker_log(label), False, tune, Phases(), base)
+    log, phases = worker_log(label), Phases()
+    trained = _member_run(cfg, data, label, log, False, tune, phases, base)
+    log(phases.line())
+    return trained
 
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
@@ -644,6 +647,16 @@ class _Run(_Saver, Hooks):
     def execute(self) -> Checkpoint:
         if self.fitted:
             return self._fit_counts(self.model)
+        try:
+            return self._finish(self.train_network())
+        finally:
+            if self.metrics is not None:
+                self.metrics.close()
+
+    def train_network(self) -> Outcome:
+        """The training loop, with its log, progress bar and metrics; ends with the best network's weights
+        in ``self.model``. All that a --folds/--ensemble network needs (:func:`_member_run`); a whole run
+        goes on to :meth:`_finish` (the n-gram mixture, score quantiles, saving)."""
         if self.cfg.mix_ngram and not len(self.data.val):
             raise ConfigError("--mix-ngram fits its weights on validation names: give --val or a --val-fraction > 0")
         self.log(f"namesmith: training {self.model.describe()} on {len(self.data.train):,} names "
@@ -653,27 +666,24 @@ class _Run(_Saver, Hooks):
         self.log("configuration: " + json.dumps(self.cfg.to_dict(), sort_keys=True))
         self.metrics = self._open_metrics()
         try:
-            try:
-                with self.phases("training"):
-                    outcome = train(self.model, self.data, self.cfg, self.opt, self.state, self)
-                loop = self.phases.seconds.pop("training")  # the loop: its steps, and the rest
-                sec = self.phases.seconds  # added up: a --folds run trains several networks
-                sec["training steps"] = sec.get("training steps", 0.0) + outcome.train_seconds
-                sec["evaluations and checkpoints"] = sec.get("evaluations and checkpoints", 0.0) + loop - outcome.train_seconds
-            except TrainingDiverged as e:
-                raise TrainingDiverged(f"{e}{self._kept()}") from None
-            finally:
-                if self.bar is not None:
-                    self.bar.close()
-                if self.tuner is not None:
-                    self.tuner.close()
-            if outcome.stopped == "interrupted":
-                where = f"; saved {self.paths.last} (continue with --resume {self.paths.last})" if self.paths else ""
-                raise Interrupted(f"interrupted at step {self.state.step}{where}")
-            return self._finish(outcome)
+            with self.phases("training"):
+                outcome = train(self.model, self.data, self.cfg, self.opt, self.state, self)
+            loop = self.phases.seconds.pop("training")  # the loop: its steps, and the rest
+            sec = self.phases.seconds  # added up: a --folds run trains several networks
+            sec["training steps"] = sec.get("training steps", 0.0) + outcome.train_seconds
+            sec["evaluations and checkpoints"] = sec.get("evaluations and checkpoints", 0.0) + loop - outcome.train_seconds
+        except TrainingDiverged as e:
+            raise TrainingDiverged(f"{e}{self._kept()}") from None
         finally:
-            if self.metrics is not None:
-                self.metrics.close()
+            if self.bar is not None:
+                self.bar.close()
+            if self.tuner is not None:
+                self.tuner.close()
+        if outcome.stopped == "interrupted":
+            where = f"; saved {self.paths.last} (continue with --resume {self.paths.last})" if self.paths else ""
+            raise Interrupted(f"interrupted at step {self.state.step}{where}")
+        self._keep_best()
+        return outcome
 
     def _grown_base(self) -> Model:
         """The base network with rows for this corpus's new characters and styles; says what was kept and added."""
@@ -772,15 +782,18 @@ class _Run(_Saver, Hooks):
             self.tuner.observe(seconds, tokens)
 
     # ----- after training ---------------------------------------------------------------------------------
-    def _finish(self, outcome: Outcome) -> Checkpoint:
-        cfg, data = self.cfg, self.data
-        if self.best_params is not None:  # the best network; without validation, the final one
+    def _keep_best(self) -> None:
+        """The best network's weights back in the model (without validation, the final ones stay)."""
+        if self.best_params is not None:
             self.model.params.update(self.best_params)
         best = self.state.best_val_nll
-        if best is not None and best > math.log(data.vocab.size):
+        if best is not None and best > math.log(self.data.vocab.size):
             self.log(f"namesmith: warning: the network is worse than uniform guessing on the validation names "
-                     f"(NLL {best:.4f} > ln {data.vocab.size}): it has over-fitted; try a smaller model, more "
+                     f"(NLL {best:.4f} > ln {self.data.vocab.size}): it has over-fitted; try a smaller model, more "
                      "--dropout, fewer steps or --mix-ngram")
+
+    def _finish(self, outcome: Outcome) -> Checkpoint:
+        cfg, data = self.cfg, self.data
         final: Model = self.model
         metrics = {}
         if cfg.mix_ngram:
