@@ -245,14 +245,16 @@ def parallel(jobs: dict[str, list[str]]) -> dict[str, dict]:
 
 def sec_ensembles(r):
     """Two 10-minute runs at once on the 2 cores (each a network + its 6-gram), then their networks mixed with
-    one 6-gram (benchmarks/ensemble.py): the transformer with the MLP, and with the LSTM of --preset best."""
+    one 6-gram (benchmarks/ensemble.py): the transformer with the MLP, and with the LSTM of --preset best; the
+    LSTM with the GRU of sec_families."""
     runs = parallel({"family-transformer": TRANSFORMER_10MIN, "family-mlp": MLP_10MIN})
     runs.update(parallel({"family-lstm": LSTM_10MIN, "family-transformer-ema": [*TRANSFORMER_10MIN, "--ema", "0.999"]}))
     runs.update(parallel({"family-lstm-ema": [*LSTM_10MIN, "--ema", "0.999"],
                           "family-transformer-ema2": [*TRANSFORMER_10MIN, "--ema", "0.999"]}))
     r.setdefault("families", {}).update({k.removeprefix("family-"): v for k, v in runs.items()})
     pairs = [("family-transformer", "family-mlp"), ("family-lstm", "family-transformer"),
-             ("family-lstm", "family-transformer-ema"), ("family-lstm-ema", "family-transformer-ema2")]
+             ("family-lstm", "family-transformer-ema"), ("family-lstm-ema", "family-transformer-ema2"),
+             ("family-lstm", "family-gru")]  # family-gru: from sec_families
     r["ensembles"] = [bench("ensemble.py", str(OUT / f"{a}.npz"), str(OUT / f"{b}.npz"), "--order", "6",
                             label=f"ensemble {a} + {b}") for a, b in pairs]
 
@@ -676,11 +678,17 @@ def render_training_tricks(r: dict) -> list[str]:
                      f"{f(q['wall_seconds'], 0)} s |")
         L += [""]
     if "tried" in r:
-        L += ["## Tried and not kept", "", "Where a row says `--preset best`, it means one network of it, as the "
-              "preset was until 0.7.0 (`--preset best --ensemble 1 --patience 10` today).", "",
+        L += ["## Tried and not kept", "", "Where a row says *one network of* `--preset best`, it means the preset "
+              "as it was until 0.7.0 (`--preset best --ensemble 1 --patience 10` today). *Network 2 of* `--preset best` "
+              "is what the preset's second network is: seed 1338 trained on the split of seed 1337, here alone "
+              "(`benchmarks/split.py` writes that split as two files; two such runs side by side, one BLAS thread "
+              "each), with the preset's patience 3; each variant changes one option of it. Many changes move the "
+              "validation and the test NLL in opposite directions by a few thousandths: at that size they are "
+              "noise of these 1,552 validation and 1,000 test names, so a change that helps only one of them is not kept.", "",
               "| change | result | against | verdict |", "|---|---|---|---|"]
         for t in r["tried"]:
-            res = ", ".join(f"{k.replace('_', ' ')} {f(v, 4)}" for k, v in t.items() if k.endswith("nll") or "nll_at" in k)
+            res = ", ".join(f"{k.replace('_', ' ')} {' / '.join(f(x, 4) for x in v) if isinstance(v, list) else f(v, 4)}"
+                            for k, v in t.items() if k.endswith("nll") or "nll_at" in k)
             L.append(f"| {t['what']} | {res} | {t['baseline']} | {t['verdict']} |")
         commands = dict.fromkeys(t["command"] for t in r["tried"] if "command" in t)  # once each, in order
         L += ["", "Commands: " + "; ".join(f"`{c}`" for c in commands), ""]
