@@ -10,6 +10,8 @@ import namesmith
 from namesmith.cli import main
 from namesmith.pretrained import PRETRAINED, pretrained_path
 
+from conftest import ROOT
+
 
 @pytest.mark.parametrize("name", list(PRETRAINED))
 def test_shipped_model_is_installed_small_and_samples(name):
@@ -40,3 +42,24 @@ def test_a_missing_model_names_the_shipped_ones(capsys):
     assert main(["sample", "no-such-model"]) == 2
     err = capsys.readouterr().err
     assert "no-such-model" in err and "given-names, world" in err and "Traceback" not in err
+
+
+def test_the_build_commands_still_describe_the_shipped_files():
+    """scripts/build_pretrained.py must reproduce the shipped files: every training option its command gives,
+    merged into the presets as they are today, equals what the shipped checkpoint recorded. Catches a preset
+    change (0.8.0: the default's --embed 64, --patience 4) that the build commands did not pin."""
+    import runpy
+    from dataclasses import fields
+
+    from namesmith.cli import build_parser
+    from namesmith.config import TrainConfig, resolve
+
+    commands = runpy.run_path(str(ROOT / "scripts" / "build_pretrained.py"))["COMMANDS"]
+    for name, command in commands.items():
+        args = build_parser().parse_args([*command, "-o", "unused.npz"])
+        explicit = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+        now = resolve(explicit).to_dict()
+        stored = namesmith.load(name).meta["train"]["config"]
+        skip = {"out", "corpus", "jobs"}  # where the file went, how the corpus was named, processes
+        differ = {k: (stored[k], now[k]) for k in stored if k in now and k not in skip and stored[k] != now[k]}
+        assert not differ, f"{name}: the build command now trains with {differ} (shipped, today)"
