@@ -47,7 +47,9 @@ def main() -> int:
         tmp = Path(tmp)
         keep = [i for i, s in enumerate(train.labels) if s not in DEV]
         base_corpus = Corpus(tuple(train.names[i] for i in keep), "base", tuple(train.labels[i] for i in keep))
-        namesmith.fit(write_tsv(tmp / "base.tsv", base_corpus), tmp / "base.npz", preset="default", **QUIET)
+        # the default preset as it was until 0.8.0 (embedding 32, patience 10): the base of the recorded figures
+        namesmith.fit(write_tsv(tmp / "base.tsv", base_corpus), tmp / "base.npz", preset="default", embed=32,
+                      patience=10, **QUIET)
         rng = np.random.default_rng(0)
         lists = []
         for s in DEV:
