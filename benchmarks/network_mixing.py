@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +28,12 @@ import namesmith
 from namesmith.batch import length_sorted_batches, pad
 from namesmith.config import resolve
 from namesmith.corpus import load_corpus
-from namesmith.models.layers import log_softmax, logsumexp
+from namesmith.models.layers import log_softmax
 from namesmith.models.mixture import em_weights
 from namesmith.train import load_data
+
+sys.path.insert(0, str(Path(__file__).parent))
+from mixture_variants import mixed_nll  # noqa: E402  (the mean NLL of a linear mixture)
 
 HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("NAMESMITH_SHARED", HERE.parent.parent / "shared"))
@@ -57,8 +61,7 @@ def picked(logp: np.ndarray, y: np.ndarray) -> np.ndarray:
 def linear(lp_val: np.ndarray, lp_test: np.ndarray) -> tuple[list[float], float, float]:
     """EM weights on the validation rows of ``lp (C, N)``; the validation and test NLL of that mixture."""
     w = np.array(em_weights(lp_val))
-    nll = [float(-logsumexp(lp + np.log(w)[:, None], axis=0).mean()) for lp in (lp_val, lp_test)]
-    return w.round(4).tolist(), *nll
+    return w.round(4).tolist(), mixed_nll(lp_val, w), mixed_nll(lp_test, w)
 
 
 def temperature(logp: np.ndarray, y: np.ndarray) -> float:
