@@ -188,7 +188,7 @@ REGULARIZERS = ("dropout", "style_dropout", "variational", "weight_drop")
 
 
 # Presets: measured in BENCHMARKS.md. The field defaults above, with the "default" entry's changes, are the
-# default preset: the best model that trains within about 3 minutes on 2 CPU cores.
+# default preset: the best model that trains within about 2 minutes on 2 CPU cores (129 s measured on a slow day).
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {  # --ema: the weights' moving average (1.8717 against 1.8731 without); --embed 64 rather than
         # 32: test 1.8636 / 1.8609 against 1.8717 / 1.8660 for seeds 1337 / 1338, validation better too (128: no
@@ -207,7 +207,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "lr": 5e-4, "steps": 1500, "eval_every": 50, "patience": 6, "batch_size": 32, "val_fraction": 0.2,
         "schedule": "constant", "mix_ngram": 4, "folds": 5,
     },
-    "best": {  # under 10 minutes on 2 cores (570 s measured): two LSTMs side by side, one per core, mixed with
+    "best": {  # under 10 minutes on 2 cores (514-570 s measured): two LSTMs side by side, one per core, mixed with
         # the 6-gram: 1.8455 against 1.8518 for one of them (its best validation at step 2,600 of 4,600, so
         # half of the 10 minutes went to waiting for patience 10); --ema: 1.8518 against 1.8573 without
         "model": "lstm", "hidden": 512, "embed": 64, "dropout": 0.35, "batch_size": 128, "lr": 2e-3,
