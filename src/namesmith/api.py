@@ -25,7 +25,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 
@@ -553,13 +553,18 @@ class _Saver:
                  base: _Base | None = None):
         self.cfg, self.data, self.paths, self.log, self.phases = cfg, data, paths, log, phases
         self.base = base
-        with phases("hashing the names"):
-            self.hashes = name_hashes(data.known_names)
         self.corpus_meta = {"source": data.source.source, "name": data.source.name,
                             "fingerprint": data.train.fingerprint(), "names": len(data.train),
                             "chars": data.train.chars, "val_source": data.val.source, "val_names": len(data.val),
                             "lowercase": not cfg.keep_case}
         self.metrics: StagedLog | None = None
+
+    @cached_property
+    def hashes(self) -> np.ndarray:
+        """Hashes of every known name (for --novel), computed when a file is first saved: a --folds/--ensemble
+        network saves none, so only the run that saves hashes them."""
+        with self.phases("hashing the names"):
+            return name_hashes(self.data.known_names)
 
     def _run_meta(self, model: Model, state: RunState, **metrics) -> dict:
         """The checkpoint's metadata: the loop's state and configuration, the seed, the corpus and ``metrics``."""
@@ -583,8 +588,9 @@ class _Saver:
 
     def _save_final(self, model: Model, meta: dict, run: RunReport) -> Checkpoint:
         meta = self._styles_meta(model, meta)
+        hashes = self.hashes  # (its own phase, before the next)
         with self.phases("score quantiles"):
-            extras = {"known_hashes": self.hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
+            extras = {"known_hashes": hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
         if self.paths is not None:
             with self.phases("saving"):
                 save_checkpoint(self.paths.best, model, self.data.vocab, meta, None, extras)
@@ -647,6 +653,7 @@ class _Run(_Saver, Hooks):
     def execute(self) -> Checkpoint:
         if self.fitted:
             return self._fit_counts(self.model)
+        self.hashes  # noqa: B018  (hashed now, in a phase of its own, not inside the loop's first checkpoint)
         try:
             return self._finish(self.train_network())
         finally:
