@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 
 from namesmith.config import resolve
-from namesmith.files import atomic_write
+from namesmith.errors import OutputError
+from namesmith.files import atomic_write, refuse_inputs
 from namesmith.train import load_data
 
 HERE = Path(__file__).resolve().parent
@@ -36,6 +37,10 @@ def main() -> int:
     out = Path(a.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"train": out / "split-train.txt", "val": out / "split-val.txt"}
+    try:  # never write the split over the file it came from
+        refuse_inputs(paths.values(), [("corpus", a.train)])
+    except OutputError as e:
+        raise SystemExit(f"split.py: {str(e).split(';')[0]}; choose another --out-dir") from None
     for part, names in (("train", data.train.names), ("val", data.val.names)):
         text = "".join(n + "\n" for n in names).encode()
         atomic_write(paths[part], lambda f, text=text: f.write(text))
