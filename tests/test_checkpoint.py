@@ -50,6 +50,17 @@ def test_round_trip_keeps_everything(saved):
     assert meta["format"] == "namesmith-checkpoint" and meta["version"] == 1 and meta["train"]["step"] == 1
 
 
+
+def test_an_uncompressed_checkpoint_loads_the_same(saved, tmp_path):
+    path, model, vocab = saved
+    stored = save_checkpoint(tmp_path / "stored.npz", model, vocab, {"train": {"step": 1}}, compress=False)
+    with zipfile.ZipFile(stored) as z:
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_STORED}
+    a, b = load_checkpoint(path), load_checkpoint(stored)
+    assert a.vocab == b.vocab and a.meta == b.meta
+    for k, v in a.model.params.items():
+        assert np.array_equal(b.model.params[k], v)
+
 def test_legacy_name_hashes_are_read(saved):
     """Files of namesmith 0.1 stored the hashes as extra/train_hashes."""
     path, *_ = saved

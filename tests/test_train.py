@@ -59,6 +59,23 @@ def test_training_learns(corpus, tmp_path):
     assert (tmp_path / "m.last.npz").exists()
 
 
+
+def test_evaluation_checkpoints_are_stored_and_the_final_files_compressed(corpus, tmp_path):
+    """The checkpoints written at every evaluation skip compression (0.3 s of each evaluation of the default
+    preset, for 7% of their size); the files a user keeps (the model, the network alone) stay compressed."""
+    import zipfile
+
+    fit(corpus, tmp_path / "m.npz", model="rnn", hidden=16, steps=20, batch_size=8, eval_every=10, samples=0,
+        log=lambda s: None)
+
+    def kinds(name):
+        with zipfile.ZipFile(tmp_path / name) as z:
+            return {i.compress_type for i in z.infolist()}
+
+    assert kinds("m.last.npz") == {zipfile.ZIP_STORED}
+    assert kinds("m.npz") == kinds("m.neural.npz") == {zipfile.ZIP_DEFLATED}
+    assert load_checkpoint(tmp_path / "m.last.npz").step == 20
+
 @pytest.mark.parametrize("model_args", [
     ["--model", "rnn", "--hidden", "16", "--schedule", "step", "--decay-every", "15", "--warmup", "5"],
     ["--model", "gru", "--hidden", "12", "--layers", "2", "--dropout", "0.2", "--embed", "8",

@@ -755,7 +755,7 @@ class _Run(_Saver, Hooks):
         if self.paths is not None:
             path = self.paths.best if which == "best" else self.paths.last
             save_checkpoint(path, self.model, self.data.vocab, self._meta(), self.opt.state_arrays(),
-                            {"known_hashes": self.hashes})
+                            {"known_hashes": self.hashes}, compress=False)  # written at every evaluation
             self.metrics.publish()
 
     def samples(self, step: int) -> list[str]:
