@@ -188,7 +188,7 @@ REGULARIZERS = ("dropout", "style_dropout", "variational", "weight_drop")
 
 
 # Presets: measured in BENCHMARKS.md. The field defaults above, with the "default" entry's changes, are the
-# default preset: the best model that trains within about 2 minutes on 2 CPU cores (129 s measured on a slow day).
+# default preset: the best model that trains within about 2 minutes on 2 CPU cores (107 s measured with 0.8.1).
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {  # --ema: the weights' moving average (1.8717 against 1.8731 without); --embed 64 rather than
         # 32: test 1.8636 / 1.8609 against 1.8717 / 1.8660 for seeds 1337 / 1338, validation better too (128: no
