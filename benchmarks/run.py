@@ -393,6 +393,17 @@ def sec_contention(r):
     r["contention"] = bench("contention.py", "--reps", "5", label="BLAS threads under contention")
 
 
+PAIRED = [("preset-fast", "preset-default"), ("preset-default", "preset-default-ens2"), ("preset-default", "preset-best"),
+          ("preset-default-ens2", "preset-best")]  # models of sec_presets
+
+
+def sec_paired(r):
+    """How large a difference between two models on the 1,000 test names is real: a paired bootstrap over the
+    names (benchmarks/paired.py), for the presets' models."""
+    r["paired"] = [bench("paired.py", str(OUT / f"{a}.npz"), str(OUT / f"{b}.npz"), label=f"paired {a} / {b}")
+                   for a, b in PAIRED]
+
+
 def sec_parallel(r):
     r["parallel"] = bench("parallel.py", "--reps", "3", label="two networks side by side or one after the other")
 
@@ -402,7 +413,7 @@ SECTIONS = {
     "transformer_step": sec_transformer_step, "ensembles": sec_ensembles, "ema": sec_ema, "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
     "contention": sec_contention, "parallel": sec_parallel, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
-    "serving": sec_serving, "styles_finetune": sec_styles_finetune,
+    "serving": sec_serving, "styles_finetune": sec_styles_finetune, "paired": sec_paired,  # paired: after presets
 }
 PARTIAL = {"styles_finetune"}  # reruns of part of a section: only with --only
 
@@ -707,6 +718,8 @@ def render_training_tricks(r: dict) -> list[str]:
               f"against {f(e['preset_phase']['old'], 1)} s with 0.8.0 (its run in the presets table, against the "
               "earlier one). "
               f"Command: `{e['command']}`.", ""]
+    if "paired" in r:
+        L += render_paired(r["paired"])
     if "tried" in r:
         L += ["## Tried and not kept", "", "Where a row says *one network of* `--preset best`, it means the preset "
               "as it was until 0.7.0 (`--preset best --ensemble 1 --patience 10` today). *Network 2 of* `--preset best` "
@@ -723,6 +736,34 @@ def render_training_tricks(r: dict) -> list[str]:
         commands = dict.fromkeys(t["command"] for t in r["tried"] if "command" in t)  # once each, in order
         L += ["", "Commands: " + "; ".join(f"`{c}`" for c in commands), ""]
     return L
+
+
+def render_paired(rows: list[dict]) -> list[str]:
+    """The paired bootstrap over the test names: what a difference between two models is worth."""
+    def name(path: str) -> str:
+        return "`" + Path(path).name.removesuffix(".npz") + "`"
+
+    one = max(max(q["a_se"], q["b_se"]) for q in rows)
+    L = ["## How large a difference is real (paired bootstrap over the test names)", "",
+         f"Every test NLL here is measured on the same {rows[0]['names']:,} names. Another draw of 1,000 names would "
+         f"move one model's figure by a standard error of about {f(one, 4)} nats/char, so an absolute target such as "
+         "≤ 1.84 is a threshold on a number that uncertain. Two models scored on the same names share most of that "
+         "spread: resampling the names with replacement, the same resample for both models "
+         f"({rows[0]['reps']:,} resamples, `benchmarks/paired.py`), gives the spread of their difference. "
+         "*B better in* is the share of resamples in which B has the lower NLL.", "",
+         "| A | B | A NLL | B NLL | B − A | its standard error | 95% interval | B better in |",
+         "|---|---|---|---|---|---|---|---|"]
+    for q in rows:
+        L.append(f"| {name(q['a'])} | {name(q['b'])} | {f(q['a_nll'], 4)} | {f(q['b_nll'], 4)} | "
+                 f"**{q['diff']:+.4f}** | {f(q['diff_se'], 4)} | [{q['diff_95'][0]:+.4f}, {q['diff_95'][1]:+.4f}] | "
+                 f"{100 * q['b_better_share']:.0f}% |")
+    L += ["", "Commands: " + "; ".join(f"`python benchmarks/paired.py {_rel(q['a'])} {_rel(q['b'])}`" for q in rows), ""]
+    return L
+
+
+def _rel(path: str) -> str:
+    p = Path(path)
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
 
 
 def _recipe(st: dict) -> str:
