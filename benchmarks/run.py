@@ -786,8 +786,12 @@ def render_styles(st: dict) -> list[str]:
          f"`{_recipe(st)}` on the labelled training names "
          f"({f(st['conditional_fast_seconds'], 0)} s); the separate models are "
          "`--preset fast` and KN-5 trained on each style's names alone.", "",
-         "| style | training names | conditional | separate fast | separate KN-5 | better of the separate |",
-         "|---|---|---|---|---|---|"]
+         "The last column is the conditional model minus the better separate model on the test names both score, "
+         "± its standard error over resamples of those names (paired bootstrap, `benchmarks/paired.py`): with a "
+         "few dozen test names a style's figure moves by a few hundredths.", "",
+         "| style | training names | conditional | separate fast | separate KN-5 | better of the separate | "
+         "conditional − better (± s.e.) |",
+         "|---|---|---|---|---|---|---|"]
     wins, small_wins, small = 0, 0, 0
     rows = sorted(sep.items(), key=lambda kv: kv[1]["train_names"])
     for style, d in rows:
@@ -798,7 +802,7 @@ def render_styles(st: dict) -> list[str]:
             small += 1
             small_wins += c <= best
         L.append(f"| {style} | {d['train_names']:,} | {f(c, 3)} | {f(d['fast_nll'], 3)} | {f(d['kn5_nll'], 3)} | "
-                 f"{f(best, 3)} |")
+                 f"{f(best, 3)} | {_pm(d.get('paired_conditional_vs_separate'))} |")
     mean_c = statistics.mean(cond["per_style"][s]["nll"] for s in sep)
     mean_b = statistics.mean(min(d["fast_nll"], d["kn5_nll"]) for d in sep.values())
     L += ["", f"Mean over these styles: conditional {f(mean_c, 3)}, better of the separate models {f(mean_b, 3)}; "
@@ -808,15 +812,16 @@ def render_styles(st: dict) -> list[str]:
     L += [f"**Classification** of the test names: the conditional model (training priors) "
           f"{f(100 * cond['accuracy'], 1)}% accuracy, macro {f(100 * cond['macro_accuracy'], 1)}%; a per-style "
           f"KN-4 Bayes classifier on the same split {f(100 * kb['accuracy'], 1)}%, macro "
-          f"{f(100 * kb['macro_accuracy'], 1)}%.", ""]
+          f"{f(100 * kb['macro_accuracy'], 1)}%." + _gain(st.get("classification_gain")), ""]
     ft = st["finetune"]
     L += [f"**Fine-tuning** a base that never saw the style (`{_recipe(st)}` on the "
           "training names without "
           f"{', '.join(sorted({x['style'] for x in ft['lists']}))}, {f(ft['base_seconds'], 0)} s) on a small list "
           "of that style, against training on the list from scratch (`--preset fast`) and Kneser-Ney of order 3-5; "
           "test NLL on the style's test names.", "",
-          "| style | list | fine-tuned | from scratch (fast) | best KN (order) | fine-tuned vs the better other |",
-          "|---|---|---|---|---|---|"]
+          "| style | list | fine-tuned | from scratch (fast) | best KN (order) | fine-tuned vs the better other | "
+          "fine-tuned − the better other (± s.e.) |",
+          "|---|---|---|---|---|---|---|"]
     if ft.get("note"):
         L[-4] += f" Measured {ft.get('date', '?')}, {ft['note']} (beside another job, one core each)."
     for x in ft["lists"]:
@@ -824,7 +829,7 @@ def render_styles(st: dict) -> list[str]:
         other = min(x["scratch_fast_nll"], kn)
         L.append(f"| {x['style']} | {x['names']} | {f(x['finetuned_nll'], 3)} ({f(x['finetune_seconds'], 0)} s) | "
                  f"{f(x['scratch_fast_nll'], 3)} | {f(kn, 3)} ({order}) | "
-                 f"{f(100 * (x['finetuned_nll'] / other - 1), 1)}% |")
+                 f"{f(100 * (x['finetuned_nll'] / other - 1), 1)}% | {_pm(x.get('paired_vs_best_scratch'))} |")
     b = st["blend"]
     shares = ", ".join(f"{f(x['weight_a'], 2)} → {f(100 * x['share_classified_a'], 0)}%" for x in b["shares"])
     L += ["", f"**Blends** `{b['styles'][0]}=w,{b['styles'][1]}=1-w` (400 names each, the conditional model): "
@@ -835,6 +840,19 @@ def render_styles(st: dict) -> list[str]:
               f"`pip install -e .` {f(fn['install_seconds'], 0)} s (pip's cache warm), then "
               f"`namesmith sample world --style Italian -n 5` {f(fn['first_names_seconds'], 1)} s, no training.", ""]
     return L
+
+
+def _pm(p: dict | None) -> str:
+    """A paired difference ± its standard error, and on how many names (benchmarks/paired.py)."""
+    return "—" if not p else f"{p['diff']:+.3f} ± {p['diff_se']:.3f} ({p['names']} names)"
+
+
+def _gain(g: dict | None) -> str:
+    if not g:
+        return ""
+    lo, hi = g["points_95"]
+    return (f" The difference, paired on the same test names: {g['points']:+.1f} points, standard error "
+            f"{g['se_points']:.1f}, 95% interval [{lo:+.1f}, {hi:+.1f}].")
 
 
 def render_scale(sc: dict) -> list[str]:

@@ -28,8 +28,10 @@ import numpy as np
 import namesmith
 from namesmith.corpus import Corpus, load_corpus
 from namesmith.models.ngram import NGram
-from namesmith.styles import evaluate_styles
+from namesmith.score import name_totals, prepare_names
+from namesmith.styles import evaluate_styles, styled
 from namesmith.vocab import Vocab
+from paired import paired_bootstrap  # benchmarks/paired.py
 
 UNSEEN = ["Finnish", "Zulu"]  # styles the fine-tuning base never sees
 # the recipe of the one conditional model and of the fine-tuning base (about 10 minutes each on one core)
@@ -54,6 +56,23 @@ def only(c: Corpus, styles) -> Corpus:
     return Corpus(tuple(c.names[i] for i in keep), c.source, tuple(c.labels[i] for i in keep))
 
 
+def name_scores(ck, names: list[str], style: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each name's total NLL under ``ck`` (NaN where it holds a character ``ck`` never saw), and len + 1,
+    the names read as ``evaluate`` reads them."""
+    prep = prepare_names(ck.vocab, names, ck.lowercase, False)
+    out = np.full(len(names), np.nan)
+    if prep.ok:
+        out[prep.ok] = name_totals(styled(ck.model, ck.styles, style), ck.vocab.encode_many([prep.names[i] for i in prep.ok]))
+    return out, np.array([len(n) + 1 for n in prep.names], dtype=np.float64)
+
+
+def paired(a: np.ndarray, b: np.ndarray, tokens: np.ndarray, seed: int = 0) -> dict:
+    """B - A on the names both score: the difference and its spread over 2,000 resamples of those names."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    boot = paired_bootstrap(a[ok], b[ok], tokens[ok], 2000, np.random.default_rng(seed))
+    return {"names": int(ok.sum()), "diff": float((b[ok].sum() - a[ok].sum()) / tokens[ok].sum()), **boot}
+
+
 def kn_bayes(train: Corpus, test: Corpus, order: int = 4) -> dict:
     """Per-style KN-4 fitted separately; classify test names by Bayes (training priors); and per-style NLL."""
     styles = train.styles
@@ -71,11 +90,22 @@ def kn_bayes(train: Corpus, test: Corpus, order: int = 4) -> dict:
     given = np.array([styles.index(s) for s in test.labels])
     right = ll.argmax(axis=0) == given
     per = [right[given == i].mean() for i in range(len(styles)) if (given == i).any()]
-    return {"accuracy": float(right.mean()), "macro_accuracy": float(np.mean(per))}
+    return {"accuracy": float(right.mean()), "macro_accuracy": float(np.mean(per)), "right": right}
 
 
-def separate_models(train: Corpus, test: Corpus, styles, tmp: Path) -> dict:
-    """For each style: --preset fast and KN-5 trained on that style alone; test NLL on its test names."""
+def accuracy_gain(cond, test: Corpus, kn_right: np.ndarray) -> dict:
+    """The conditional model's accuracy minus KN-4 Bayes's, in points, with its spread over resamples of the
+    test names (paired: the same names for both)."""
+    right = np.array([r["style"] == s for r, s in zip(cond.classify(list(test.names)), test.labels)])
+    ones = np.ones(len(right))
+    boot = paired_bootstrap(1.0 - kn_right, 1.0 - right, ones, 2000, np.random.default_rng(0))  # error rates
+    return {"conditional_accuracy": float(right.mean()), "points": 100 * float(right.mean() - kn_right.mean()),
+            "se_points": 100 * boot["diff_se"], "points_95": [-100 * boot["diff_95"][1], -100 * boot["diff_95"][0]]}
+
+
+def separate_models(train: Corpus, test: Corpus, styles, tmp: Path, cond) -> dict:
+    """For each style: --preset fast and KN-5 trained on that style alone; test NLL on its test names; the
+    conditional model against the better of the two, paired on the names all three score."""
     out = {}
     for s in styles:
         tr, te = only(train, [s]), only(test, [s])
@@ -87,6 +117,9 @@ def separate_models(train: Corpus, test: Corpus, styles, tmp: Path) -> dict:
         kn = namesmith.fit(f, model="ngram", order=5, **QUIET)
         out[s] = {"train_names": len(tr), "test_names": len(te), "fast_seconds": fast_s,
                   "fast_nll": fast.evaluate(list(te.names))["nll"], "kn5_nll": kn.evaluate(list(te.names))["nll"]}
+        better = fast if out[s]["fast_nll"] <= out[s]["kn5_nll"] else kn
+        (b, tokens), (c, _) = name_scores(better, list(te.names)), name_scores(cond, list(te.names), s)
+        out[s]["paired_conditional_vs_separate"] = paired(b, c, tokens)
     return out
 
 
@@ -117,11 +150,17 @@ def finetune(train: Corpus, test: Corpus, tmp: Path) -> dict:
             f.write_text("\n".join(small) + "\n", encoding="utf-8")
             row = {"style": s, "names": size, "test_names": len(te)}
             t = time.perf_counter()
-            row["finetuned_nll"] = namesmith.fit(f, init_from=tmp / "base.npz", **QUIET).evaluate(te)["nll"]
+            tuned = namesmith.fit(f, init_from=tmp / "base.npz", **QUIET)
+            row["finetuned_nll"] = tuned.evaluate(te)["nll"]
             row["finetune_seconds"] = time.perf_counter() - t
-            row["scratch_fast_nll"] = namesmith.fit(f, preset="fast", **QUIET).evaluate(te)["nll"]
-            row["kn_nll"] = {o: namesmith.fit(f, model="ngram", order=o, **QUIET).evaluate(te)["nll"]
-                             for o in (3, 4, 5)}
+            scratch = {"fast": namesmith.fit(f, preset="fast", **QUIET)}
+            scratch.update({o: namesmith.fit(f, model="ngram", order=o, **QUIET) for o in (3, 4, 5)})
+            nll = {k: m.evaluate(te)["nll"] for k, m in scratch.items()}
+            row["scratch_fast_nll"] = nll.pop("fast")
+            row["kn_nll"] = nll
+            best = min(scratch, key=lambda k: row["scratch_fast_nll"] if k == "fast" else nll[k])
+            (b, tokens), (c, _) = name_scores(scratch[best], te), name_scores(tuned, te)
+            row["paired_vs_best_scratch"] = {"scratch": str(best), **paired(b, c, tokens)}
             out["lists"].append(row)
     return out
 
@@ -144,10 +183,12 @@ def main() -> int:
             report = evaluate_styles(cond.model, cond.vocab, list(test.names), list(test.labels), cond.styles,
                                      counts=cond.style_counts)
             out["conditional"] = {k: report[k] for k in ("nll", "accuracy", "macro_accuracy", "per_style")}
-            out["kn4_bayes"] = kn_bayes(train, test)
+            kn = kn_bayes(train, test)
+            out["kn4_bayes"] = {k: v for k, v in kn.items() if k != "right"}
+            out["classification_gain"] = accuracy_gain(cond, test, kn["right"])
             counts = train.style_counts()
             styles = sorted(counts, key=counts.get)[:8] if a.quick else list(counts)
-            out["separate"] = separate_models(train, test, styles, tmp)
+            out["separate"] = separate_models(train, test, styles, tmp, cond)
             out["blend"] = {"styles": ["Italian", "German"], "shares": blend_shares(cond, "Italian", "German")}
         if a.part in ("all", "finetune"):
             out["finetune"] = finetune(train, test, tmp)
