@@ -8,7 +8,8 @@ draw of test names of the same size would show, and the spread of one model's NL
     python benchmarks/paired.py benchmarks/out/preset-default.npz benchmarks/out/preset-best.npz
 
 Prints one JSON object: each model's NLL and its standard error, the difference B - A, its
-standard error and 95% interval, and the share of resamples in which B is better.
+standard error and 95% interval, and the share of resamples in which B is better; on the names
+both models can score (``skipped``: names with a character one of them never saw).
 """
 
 from __future__ import annotations
@@ -25,20 +26,18 @@ HERE = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("NAMESMITH_SHARED", HERE.parent.parent / "shared"))
 
 
-def name_nlls(model_path: str, test: str) -> tuple[np.ndarray, np.ndarray]:
-    """Each test name's total NLL (nats) under the model, and its number of predictions (len + 1)."""
-    from namesmith.api import load
-    from namesmith.corpus import load_corpus
-    from namesmith.score import name_totals
+def name_scores(ck, names: list[str], style: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each name's total NLL (nats) under checkpoint ``ck``, in ``style`` if given (NaN where a name holds a
+    character ``ck`` never saw), and its number of predictions (len + 1); names read as ``evaluate`` reads them."""
+    from namesmith.score import name_totals, prepare_names
+    from namesmith.styles import styled
 
-    ck = load(model_path)
-    kept = list(load_corpus(test, lowercase=ck.lowercase).names)  # read as `namesmith eval` reads it
-    unknown = [n for n in kept if ck.vocab.unknown(n)]
-    if unknown:
-        raise SystemExit(f"{model_path}: {len(unknown)} test names hold characters the model never saw "
-                         f"(first: {unknown[0]!r}); compare models on names both can score")
-    encoded = ck.vocab.encode_many(kept)
-    return name_totals(ck.model, encoded), encoded.lengths.astype(np.float64) + 1
+    prep = prepare_names(ck.vocab, names, ck.lowercase, False)
+    out = np.full(len(names), np.nan)
+    if prep.ok:
+        encoded = ck.vocab.encode_many([prep.names[i] for i in prep.ok])
+        out[prep.ok] = name_totals(styled(ck.model, ck.styles, style), encoded)
+    return out, np.array([len(n) + 1 for n in prep.names], dtype=np.float64)
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, tokens: np.ndarray, reps: int,
@@ -54,6 +53,15 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, tokens: np.ndarray, reps: int
             "diff_95": [float(lo), float(hi)], "b_better_share": float((diff < 0).mean())}
 
 
+def paired(a: np.ndarray, b: np.ndarray, tokens: np.ndarray, reps: int = 2000, seed: int = 0) -> dict:
+    """B - A on the names both score (finite in both): the difference and its spread over resamples."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    boot = paired_bootstrap(a[ok], b[ok], tokens[ok], reps, np.random.default_rng(seed))
+    t = tokens[ok].sum()
+    return {"names": int(ok.sum()), "a_nll": float(a[ok].sum() / t), "b_nll": float(b[ok].sum() / t),
+            "diff": float((b[ok].sum() - a[ok].sum()) / t), **boot}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("a", help="model A (.npz or a shipped model's name)")
@@ -62,14 +70,16 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    a, tokens = name_nlls(args.a, args.test)
-    b, tokens_b = name_nlls(args.b, args.test)
+    from namesmith.api import load
+    from namesmith.corpus import load_corpus
+
+    names = list(load_corpus(args.test).names)
+    (a, tokens), (b, tokens_b) = name_scores(load(args.a), names), name_scores(load(args.b), names)
     if not np.array_equal(tokens, tokens_b):
         raise SystemExit("the two models read the test names differently (one lowercases them): not comparable")
-    nll_a, nll_b = a.sum() / tokens.sum(), b.sum() / tokens.sum()
-    boot = paired_bootstrap(a, b, tokens, args.reps, np.random.default_rng(args.seed))
-    print(json.dumps({"a": args.a, "b": args.b, "test": args.test, "names": len(tokens), "reps": args.reps,
-                      "a_nll": float(nll_a), "b_nll": float(nll_b), "diff": float(nll_b - nll_a), **boot}))
+    out = paired(a, b, tokens, args.reps, args.seed)
+    print(json.dumps({"a": args.a, "b": args.b, "test": args.test, "reps": args.reps, **out,
+                      "skipped": len(names) - out["names"]}))
     return 0
 
 

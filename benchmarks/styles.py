@@ -28,10 +28,9 @@ import numpy as np
 import namesmith
 from namesmith.corpus import Corpus, load_corpus
 from namesmith.models.ngram import NGram
-from namesmith.score import name_totals, prepare_names
-from namesmith.styles import evaluate_styles, styled
+from namesmith.styles import evaluate_styles
 from namesmith.vocab import Vocab
-from paired import paired_bootstrap  # benchmarks/paired.py
+from paired import name_scores, paired, paired_bootstrap  # benchmarks/paired.py
 
 UNSEEN = ["Finnish", "Zulu"]  # styles the fine-tuning base never sees
 # the recipe of the one conditional model and of the fine-tuning base (about 10 minutes each on one core)
@@ -54,23 +53,6 @@ def write_tsv(path: Path, c: Corpus) -> Path:
 def only(c: Corpus, styles) -> Corpus:
     keep = [i for i, s in enumerate(c.labels) if s in styles]
     return Corpus(tuple(c.names[i] for i in keep), c.source, tuple(c.labels[i] for i in keep))
-
-
-def name_scores(ck, names: list[str], style: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each name's total NLL under ``ck`` (NaN where it holds a character ``ck`` never saw), and len + 1,
-    the names read as ``evaluate`` reads them."""
-    prep = prepare_names(ck.vocab, names, ck.lowercase, False)
-    out = np.full(len(names), np.nan)
-    if prep.ok:
-        out[prep.ok] = name_totals(styled(ck.model, ck.styles, style), ck.vocab.encode_many([prep.names[i] for i in prep.ok]))
-    return out, np.array([len(n) + 1 for n in prep.names], dtype=np.float64)
-
-
-def paired(a: np.ndarray, b: np.ndarray, tokens: np.ndarray, seed: int = 0) -> dict:
-    """B - A on the names both score: the difference and its spread over 2,000 resamples of those names."""
-    ok = np.isfinite(a) & np.isfinite(b)
-    boot = paired_bootstrap(a[ok], b[ok], tokens[ok], 2000, np.random.default_rng(seed))
-    return {"names": int(ok.sum()), "diff": float((b[ok].sum() - a[ok].sum()) / tokens[ok].sum()), **boot}
 
 
 def kn_bayes(train: Corpus, test: Corpus, order: int = 4) -> dict:

@@ -32,3 +32,12 @@ def test_the_spread_shrinks_with_the_square_root_of_the_names():
         b = a + tokens * rng.normal(0, 0.2, size=n)
         se.append(paired.paired_bootstrap(a, b, tokens, 2000, np.random.default_rng(1))["diff_se"])
     assert 1.6 < se[0] / se[1] < 2.5  # sqrt(4) = 2
+
+
+def test_names_one_model_cannot_score_are_left_out_of_both():
+    tokens = np.array([4.0, 5.0, 6.0, 7.0])
+    a = np.array([8.0, 10.0, 12.0, 14.0])  # 2 nats per prediction
+    b = np.array([4.0, np.nan, 6.0, 7.0])  # 1 nat per prediction; name 2 holds a character B never saw
+    out = paired.paired(a, b, tokens, reps=200)
+    assert out["names"] == 3 and out["a_nll"] == 2.0 and out["b_nll"] == 1.0 and out["diff"] == -1.0
+    assert np.isfinite(out["diff_se"])
