@@ -56,6 +56,8 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, tokens: np.ndarray, reps: int
 def paired(a: np.ndarray, b: np.ndarray, tokens: np.ndarray, reps: int = 2000, seed: int = 0) -> dict:
     """B - A on the names both score (finite in both): the difference and its spread over resamples."""
     ok = np.isfinite(a) & np.isfinite(b)
+    if not ok.any():
+        raise ValueError("no test name can be scored by both models (each holds characters one of them never saw)")
     boot = paired_bootstrap(a[ok], b[ok], tokens[ok], reps, np.random.default_rng(seed))
     t = tokens[ok].sum()
     return {"names": int(ok.sum()), "a_nll": float(a[ok].sum() / t), "b_nll": float(b[ok].sum() / t),
@@ -72,12 +74,19 @@ def main() -> int:
     args = ap.parse_args()
     from namesmith.api import load
     from namesmith.corpus import load_corpus
+    from namesmith.errors import NamesmithError
 
-    names = list(load_corpus(args.test).names)
-    (a, tokens), (b, tokens_b) = name_scores(load(args.a), names), name_scores(load(args.b), names)
+    try:
+        names = list(load_corpus(args.test).names)
+        (a, tokens), (b, tokens_b) = name_scores(load(args.a), names), name_scores(load(args.b), names)
+    except NamesmithError as e:
+        raise SystemExit(f"paired.py: {e}") from None
     if not np.array_equal(tokens, tokens_b):
         raise SystemExit("the two models read the test names differently (one lowercases them): not comparable")
-    out = paired(a, b, tokens, args.reps, args.seed)
+    try:
+        out = paired(a, b, tokens, args.reps, args.seed)
+    except ValueError as e:
+        raise SystemExit(f"paired.py: {e}") from None
     print(json.dumps({"a": args.a, "b": args.b, "test": args.test, "reps": args.reps, **out,
                       "skipped": len(names) - out["names"]}))
     return 0

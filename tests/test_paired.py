@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 spec = importlib.util.spec_from_file_location("paired", Path(__file__).resolve().parents[1] / "benchmarks" / "paired.py")
 paired = importlib.util.module_from_spec(spec)
@@ -41,3 +42,5 @@ def test_names_one_model_cannot_score_are_left_out_of_both():
     out = paired.paired(a, b, tokens, reps=200)
     assert out["names"] == 3 and out["a_nll"] == 2.0 and out["b_nll"] == 1.0 and out["diff"] == -1.0
     assert np.isfinite(out["diff_se"])
+    with pytest.raises(ValueError, match="no test name"):
+        paired.paired(a, np.full(4, np.nan), tokens)
