@@ -83,6 +83,40 @@ def test_eval_json_keys(model_path, capsys, tmp_path):
     assert all(0 <= g["novel"] <= 1 and 0 <= g["unique"] <= 1 and 0 <= g["length_tv"] <= 1 for g in gen)
     code, out, _ = run(capsys, "eval", str(model_path), str(test))
     assert "nats/char" in out and "bits/char" in out and "perplexity" in out
+    assert f"{d['nll']:.4f} ± {d['nll_se']:.4f} nats/char" in out
+
+
+def test_eval_standard_error_is_the_spread_over_the_names(model_path, capsys, tmp_path):
+    """``nll_se`` is what a bootstrap over the test names gives (benchmarks/paired.py), and needs two names."""
+    from namesmith.api import load
+    from namesmith.score import name_totals
+
+    names = ("anna bob eve otto ada abba emma ben noah liam mia zoe lea lucas hugo ines jules louise arthur rose "
+             "leo alice paul clara victor nina oscar lina theo julia").split()
+    ck = load(model_path)
+    names = [n for n in names if not ck.vocab.unknown(n)]  # the fixture's alphabet
+    assert len(names) >= 20
+    test = tmp_path / "t.txt"
+    test.write_text("\n".join(names) + "\n")
+    code, out, _ = run(capsys, "eval", str(model_path), str(test), "--json")
+    se = json.loads(out)["nll_se"]
+    encoded = ck.vocab.encode_many(names)
+    totals, steps = name_totals(ck.model, encoded), encoded.lengths + 1.0
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(names), size=(20_000, len(names)))
+    boot = (totals[idx].sum(axis=1) / steps[idx].sum(axis=1)).std()
+    assert se == pytest.approx(boot, rel=0.05) and se > 0.01
+    test.write_text("anna\n")
+    code, out, _ = run(capsys, "eval", str(model_path), str(test), "--json")
+    assert code == 0 and json.loads(out)["nll_se"] is None
+
+
+def test_a_constant_nll_per_character_has_no_standard_error():
+    from namesmith.score import nll_standard_error
+
+    steps = np.array([3.0, 5.0, 8.0, 4.0])
+    assert nll_standard_error(2.5 * steps, steps) == pytest.approx(0.0, abs=1e-12)  # every name 2.5 nats/char
+    assert nll_standard_error(np.array([7.5, 12.5, 12.0, 10.0]), steps) > 0.1
 
 
 def test_score(model_path, capsys):

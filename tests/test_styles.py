@@ -245,6 +245,15 @@ def test_classify_and_per_style_eval(two_styles, capsys):
     report = ck.evaluate(d / "two.tsv")
     assert report["accuracy"] > 0.99 and report["macro_accuracy"] > 0.99
     assert set(report["per_style"]) == {"Alpha", "Omega"} and report["per_style"]["Alpha"]["names"] == 1500
+    # each style's standard error comes from its own names, each scored under that style
+    from namesmith.score import nll_standard_error
+
+    labelled = load_corpus(d / "two.tsv")
+    for style in ("Alpha", "Omega"):
+        mine = [n for n, s in zip(labelled.names, labelled.labels) if s == style]
+        scores = ck.score(mine, style=style)
+        own = nll_standard_error(np.array([-x.logprob for x in scores]), np.array([len(n) + 1.0 for n in mine]))
+        assert report["per_style"][style]["nll_se"] == pytest.approx(own, rel=1e-6)
     # knowing the style is worth about ln 2 nats per name (~0.13 nats/char at 5.5 symbols per name)
     assert report["nll"] < ck.evaluate(load_corpus(d / "two.tsv").names)["nll"] - 0.1
     # the CLI: classify as JSON in input order, eval --json with the per-style keys

@@ -138,7 +138,8 @@ class Checkpoint(CheckpointData):
 
     def evaluate(self, corpus: str | os.PathLike | Sequence[str], *, labels: Sequence[str] | None = None,
                  strict: bool = False, fold_accents: bool = False, uniform_prior: bool = False) -> dict:
-        """Held-out NLL (nats/char, end token included) of a corpus file, a built-in corpus or a list of names.
+        """Held-out NLL (nats/char, end token included) of a corpus file, a built-in corpus or a list of names,
+        and ``nll_se``, its standard error over the names.
 
         A labelled corpus (or ``labels``) on a model with styles is scored under each
         name's own style and classified: ``accuracy``, ``macro_accuracy``, ``per_style``.

@@ -416,7 +416,8 @@ def cmd_eval(args) -> int:
     lines = [
         f"corpus      {corpus.name}: {report['names']:,} names, {report['chars']:,} characters "
         f"(+{report['names']:,} end tokens)",
-        f"NLL         {report['nll']:.4f} nats/char (end token included)",
+        f"NLL         {report['nll']:.4f}{_se(report['nll_se'])} nats/char (end token included"
+        f"{'; ± one standard error over the names' if report['nll_se'] is not None else ''})",
         f"bits/char   {report['bits_per_char']:.4f}",
         f"perplexity  {report['perplexity']:.3f}",
     ]
@@ -424,7 +425,8 @@ def cmd_eval(args) -> int:
         lines.append(f"style       accuracy {report['accuracy']:.1%}, macro accuracy {report['macro_accuracy']:.1%} "
                      "(NLL above: each name under its own style)")
         for style, r in report["per_style"].items():
-            lines.append(f"  {style:<20} {r['names']:>7,} names  NLL {r['nll']:.4f}  accuracy {r['accuracy']:.1%}")
+            lines.append(f"  {style:<20} {r['names']:>7,} names  NLL {r['nll']:.4f}{_se(r['nll_se'])}  "
+                         f"accuracy {r['accuracy']:.1%}")
     for g in report.get("generation", []):
         lines.append(
             f"T={g['temperature']:<4} novel {g['novel']:.1%}  unique {g['unique']:.1%}  "
@@ -432,6 +434,10 @@ def cmd_eval(args) -> int:
             f"mean length {g['mean_len']:.2f} (corpus {g['corpus_mean_len']:.2f})")
     _out("\n".join(lines) + "\n")
     return 0
+
+
+def _se(se: float | None) -> str:
+    return "" if se is None else f" ± {se:.4f}"
 
 
 def cmd_score(args) -> int:

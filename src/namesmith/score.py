@@ -101,12 +101,28 @@ def prepare_names(vocab: Vocab, names: list[str], lowercase: bool, fold: bool) -
     return UserNames(clean, [vocab.unknown(n) for n in clean])
 
 
+def nll_standard_error(totals: np.ndarray, steps: np.ndarray) -> float | None:
+    """Standard error of the NLL ``sum(totals) / sum(steps)`` over the draw of the names: how far the NLL of
+    another sample of as many names would move. The delta method for a ratio of sums, with the n / (n - 1)
+    correction (it matches a bootstrap over the names: benchmarks/paired.py). None for fewer than 2 names.
+
+    totals: (N,) each name's NLL in nats; steps: (N,) its predictions (len + 1).
+    """
+    n = len(totals)
+    if n < 2:
+        return None
+    nll = totals.sum() / steps.sum()
+    resid = totals - nll * steps  # (N,) each name's share of the error of the ratio
+    return float(np.sqrt(n / (n - 1) * np.sum(resid**2)) / steps.sum())
+
+
 def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None, fold_accents: bool = False,
              strict: bool = False) -> dict:
     """Mean NLL per character (nats, end token included) of ``names`` under ``model``.
 
     Names with characters outside the model's alphabet are left out and counted
-    (``skipped``, ``unknown_chars``), or refused with ``strict=True``.
+    (``skipped``, ``unknown_chars``), or refused with ``strict=True``. ``nll_se``: the
+    standard error of ``nll`` over the draw of the names (:func:`nll_standard_error`).
     """
     check_pair(model, vocab)
     names = name_list(names)
@@ -123,12 +139,14 @@ def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None
         raise VocabError(f"none of the {len(names)} names can be scored: the model never saw "
                          f"{', '.join(map(repr, unknown[:10]))} (its alphabet: {vocab.alphabet()})")
     encoded = vocab.encode_many([prep.names[i] for i in ok])
-    total = float(name_totals(model, encoded).sum())
+    totals = name_totals(model, encoded)  # (N,)
+    total = float(totals.sum())
     if not math.isfinite(total):
         raise non_finite()
     nll = total / encoded.tokens
     return {
         "nll": nll,
+        "nll_se": nll_standard_error(totals, encoded.lengths + 1.0),
         "bits_per_char": nll / LN2,
         "perplexity": perplexity(nll),
         "names": len(ok),

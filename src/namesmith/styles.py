@@ -35,7 +35,7 @@ import numpy as np
 from .errors import ConfigError, VocabError
 from .models.base import Model
 from .models.mixture import Blend
-from .score import LN2, check_pair, name_list, non_finite, name_totals, perplexity, prepare_names
+from .score import LN2, check_pair, name_list, name_totals, nll_standard_error, non_finite, perplexity, prepare_names
 from .vocab import Vocab
 
 
@@ -158,10 +158,10 @@ def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], st
     """Per-style evaluation of a labelled list: NLL given each name's own style, and classification.
 
     Keys: ``nll`` (nats/char, end token included, each name under its given
-    style), ``bits_per_char``, ``perplexity``, ``names``, ``chars``, ``tokens``,
+    style), ``nll_se`` (its standard error over the names), ``bits_per_char``, ``perplexity``, ``names``, ``chars``, ``tokens``,
     ``skipped``, ``unknown_chars``, ``accuracy``, ``macro_accuracy`` (the mean of
-    the styles' accuracies), ``per_style`` (style → ``nll``, ``accuracy``,
-    ``names``) and ``confusion`` (rows: given style, columns: predicted; in
+    the styles' accuracies), ``per_style`` (style → ``nll``, ``nll_se``,
+    ``accuracy``, ``names``) and ``confusion`` (rows: given style, columns: predicted; in
     ``styles`` order).
     """
     check_pair(model, vocab)
@@ -190,10 +190,11 @@ def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], st
     for s in np.unique(given):
         rows = given == s
         per_style[styles[s]] = {"nll": float(nll_own[rows].sum() / steps[rows].sum()),
+                                "nll_se": nll_standard_error(nll_own[rows], steps[rows]),
                                 "accuracy": float(right[rows].mean()), "names": int(rows.sum())}
     nll = float(nll_own.sum() / steps.sum())
     unknown = sorted({c for u in prep.unknown for c in u})
-    return {"nll": nll, "bits_per_char": nll / LN2, "perplexity": perplexity(nll), "names": len(kept),
+    return {"nll": nll, "nll_se": nll_standard_error(nll_own, steps), "bits_per_char": nll / LN2, "perplexity": perplexity(nll), "names": len(kept),
             "chars": int(steps.sum()) - len(kept), "tokens": int(steps.sum()), "skipped": len(names) - len(kept),
             "unknown_chars": unknown, "accuracy": float(right.mean()),
             "macro_accuracy": float(np.mean([v["accuracy"] for v in per_style.values()])),
