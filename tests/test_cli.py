@@ -109,6 +109,8 @@ def test_eval_standard_error_is_the_spread_over_the_names(model_path, capsys, tm
     test.write_text("anna\n")
     code, out, _ = run(capsys, "eval", str(model_path), str(test), "--json")
     assert code == 0 and json.loads(out)["nll_se"] is None
+    code, out, _ = run(capsys, "eval", str(model_path), str(test))
+    assert "1 name, 4 characters (+1 end token)" in out and " ± " not in out
 
 
 def test_a_constant_nll_per_character_has_no_standard_error():

@@ -414,8 +414,8 @@ def cmd_eval(args) -> int:
         _out(json.dumps(report, indent=2) + "\n")
         return 0
     lines = [
-        f"corpus      {corpus.name}: {report['names']:,} names, {report['chars']:,} characters "
-        f"(+{report['names']:,} end tokens)",
+        f"corpus      {corpus.name}: {_n(report['names'], 'name')}, {_n(report['chars'], 'character')} "
+        f"(+{_n(report['names'], 'end token')})",
         f"NLL         {report['nll']:.4f}{_se(report['nll_se'])} nats/char (end token included"
         f"{'; ± one standard error over the names' if report['nll_se'] is not None else ''})",
         f"bits/char   {report['bits_per_char']:.4f}",
@@ -434,6 +434,10 @@ def cmd_eval(args) -> int:
             f"mean length {g['mean_len']:.2f} (corpus {g['corpus_mean_len']:.2f})")
     _out("\n".join(lines) + "\n")
     return 0
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _se(se: float | None) -> str:
