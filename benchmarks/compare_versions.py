@@ -37,7 +37,10 @@ def train_seconds(src: str, options: list[str], workdir: Path, phase: str | None
     subprocess.run(cmd, check=True, capture_output=True, env=env)
     records = [json.loads(x) for x in (workdir / "m.metrics.jsonl").read_text().splitlines()]
     if phase is not None:
-        return next(r["phases"][phase] for r in records if "phases" in r)
+        phases = next(r["phases"] for r in records if "phases" in r)
+        if phase not in phases:
+            raise SystemExit(f"compare_versions.py: no phase {phase!r} in the run's log; its phases: {', '.join(phases)}")
+        return phases[phase]
     return max(r.get("train_seconds", 0.0) for r in records)
 
 

@@ -761,13 +761,8 @@ def render_paired(rows: list[dict]) -> list[str]:
         L.append(f"| {name(q['a'])} | {name(q['b'])} | {f(q['a_nll'], 4)} | {f(q['b_nll'], 4)} | "
                  f"**{q['diff']:+.4f}** | {f(q['diff_se'], 4)} | [{q['diff_95'][0]:+.4f}, {q['diff_95'][1]:+.4f}] | "
                  f"{100 * q['b_better_share']:.0f}% |")
-    L += ["", "Commands: " + "; ".join(f"`python benchmarks/paired.py {_rel(q['a'])} {_rel(q['b'])}`" for q in rows), ""]
+    L += ["", "Commands: " + "; ".join(f"`{q['_command']}`" for q in rows), ""]
     return L
-
-
-def _rel(path: str) -> str:
-    p = Path(path)
-    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
 
 
 def _recipe(st: dict) -> str:
