@@ -32,6 +32,7 @@ import os
 import signal
 import statistics
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -191,6 +192,38 @@ def worker_log(label: str) -> Callable[[str], None]:
     return log
 
 
+class _CtrlCAtSafePoints:
+    """While installed (main thread, Ctrl-C not ignored): a Ctrl-C is noted, and :meth:`check` acts on it.
+
+    Python raises ``KeyboardInterrupt`` at whatever bytecode runs when the signal comes, which can be
+    right after a lock was taken and before the ``with`` that releases it (CPython bpo-29988). A future's
+    lock left held that way makes the executor's shutdown wait forever, so the process never exits.
+    """
+
+    def __init__(self):
+        self.hit = False
+        self._old = None
+
+    def __enter__(self) -> "_CtrlCAtSafePoints":
+        if threading.current_thread() is threading.main_thread() and callable(signal.getsignal(signal.SIGINT)):
+            self._old = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        self.hit = True
+
+    def check(self) -> None:
+        """Act on a noted Ctrl-C as the handler it replaced would have (``KeyboardInterrupt`` by default)."""
+        if self.hit:
+            self.hit = False
+            self._old(signal.SIGINT, None)
+
+    def __exit__(self, *exc) -> bool:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
 def run_parallel(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, log: Callable[[str], None]) -> list:
     """``[fn(job) for job in jobs]``, computed in ``workers`` fresh processes at once (each with
     ``cores // workers`` BLAS threads); results in the order of ``jobs``.
@@ -210,20 +243,29 @@ def run_parallel(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, lo
     # Ctrl-C waits until every worker is started and known (so that it can be ended); the workers inherit
     # the blocked signal and ignore it too: Ctrl-C is the parent's to handle
     masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
-    ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker,
-                             initargs=(sender, lock, threads))
-    done = False
-    try:
+    with _CtrlCAtSafePoints() as ctrl_c:  # until the workers are ended and the executor shut down
+        ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker,
+                                 initargs=(sender, lock, threads))
         try:
             futures = [ex.submit(fn, job) for job in jobs]
         finally:
             if masked is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+        return _collect(ex, futures, lines, sender, log, ctrl_c)
+
+
+def _collect(ex: ProcessPoolExecutor, futures: list, lines, sender, log: Callable[[str], None],
+             ctrl_c: _CtrlCAtSafePoints) -> list:
+    """The jobs' results, relaying their log lines meanwhile; on a failure or Ctrl-C every worker is ended."""
+    done = False
+    try:
         while not all(f.done() for f in futures):
+            ctrl_c.check()
             if any(f.done() and f.exception() is not None for f in futures):
                 break
             _relay(lines, log, wait=0.2)
         _relay(lines, log, wait=0.0)
+        ctrl_c.check()
         for f in futures:
             if f.done() and f.exception() is not None:
                 raise f.exception()
