@@ -34,7 +34,8 @@ def chromium_path() -> str | None:
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (pip install -e '.[test]')")
     exe = chromium_path()
     if exe is None:
         pytest.skip("no system Chromium (apt-get install -y chromium; .ci/run does this)")

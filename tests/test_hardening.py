@@ -154,7 +154,7 @@ def test_i03_a_failed_run_keeps_the_previous_metrics(tmp_path, corpus, capsys):
     assert run(capsys, "train", corpus, *SMALL, "--steps", "10", "--eval-every", "5", "-o", out)[0] == 0
     before = snapshot(tmp_path)
     code, _, err = run(capsys, "train", corpus, *SMALL, "--steps", "10", "--eval-every", "5", "--lr", "1e300",
-                       "--optimizer", "sgd", "--clip", "none", "-o", out)
+                       "--optimizer", "sgd", "--clip", "none", "-o", out, "--force")
     assert code == 1 and one_line(err) and "diverged" in err
     assert snapshot(tmp_path) == before  # checkpoints and metrics untouched, no temp files left
 
@@ -167,18 +167,20 @@ def test_i04_a_second_writer_is_refused(tmp_path, corpus):
     # the lock holder must not stop on its own (no early stopping) while the second run starts
     first = subprocess.Popen([sys.executable, "-m", "namesmith", "train", str(corpus), *SMALL, "--hidden", "64",
                               "--steps", "1000000", "--patience", "0", "--eval-every", "50", "--log-every", "10",
-                              "-o", str(out)],
+                              "-o", str(out), "--force"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         for line in first.stderr:  # the holder logs its steps once it holds the lock and trains
             if line.startswith("step 20/"):
                 break
-        second = cli("train", corpus, *SMALL, "--steps", "20", "-o", out)
+        second = cli("train", corpus, *SMALL, "--steps", "20", "-o", out, "--force")
         assert second.returncode == 2 and one_line(second.stderr) and "another namesmith run" in second.stderr
     finally:
         first.terminate()
         first.communicate(timeout=30)
-    steps = [json.loads(x)["step"] for x in (tmp_path / "m.metrics.jsonl").read_text().splitlines()]
+    records = [json.loads(x) for x in (tmp_path / "m.metrics.jsonl").read_text().splitlines()]
+    assert "run" in records[0]  # the header: which run the log belongs to
+    steps = [r["step"] for r in records[1:]]
     assert steps == sorted(steps)
 
 
@@ -200,7 +202,7 @@ def test_i05_a_huge_learning_rate_is_divergence(tmp_path, corpus, capsys):
     assert run(capsys, "train", corpus, *SMALL, "--steps", "20", "--eval-every", "10", "-o", out)[0] == 0
     before = snapshot(tmp_path)
     code, out_text, err = run(capsys, "train", corpus, *SMALL, "--steps", "20", "--eval-every", "10",
-                              "--lr", "1e6", "-o", out)
+                              "--lr", "1e6", "-o", out, "--force")
     assert code == 1 and one_line(err) and "diverged" in err, err
     assert snapshot(tmp_path) == before
 
@@ -214,7 +216,7 @@ def test_i06_novel_means_absent_from_every_name_given(tmp_path, corpus, capsys):
 
     known = load_checkpoint(out).extras["known_hashes"]
     assert in_hashes(NAMES, known).all()  # the validation split's names too
-    assert run(capsys, "train", corpus, *SMALL, "--steps", "5", "--val", val, "-o", out)[0] == 0
+    assert run(capsys, "train", corpus, *SMALL, "--steps", "5", "--val", val, "-o", out, "--force")[0] == 0
     assert in_hashes(NAMES + ["marvin", "mariah"], load_checkpoint(out).extras["known_hashes"]).all()
 
 
@@ -358,7 +360,7 @@ def test_i15_disk_full_is_one_line_and_keeps_the_previous_file(tmp_path, corpus,
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(files.os, "fsync", full)
-    code, _, err = run(capsys, "train", corpus, *SMALL, "--steps", "4", "--eval-every", "2", "-o", out)
+    code, _, err = run(capsys, "train", corpus, *SMALL, "--steps", "4", "--eval-every", "2", "-o", out, "--force")
     monkeypatch.setattr(files.os, "fsync", real_fsync)
     assert code == 1 and one_line(err) and "No space left" in err and "unchanged" in err, err
     after = snapshot(tmp_path)
@@ -582,9 +584,9 @@ def test_i25_ngram_run_says_what_it_saved(corpus, tmp_path, capsys):
 
 
 def test_i25_stale_temp_files_of_the_same_output_are_removed(tmp_path, corpus, capsys):
-    stale = tmp_path / ".m.npz.abc123.tmp"
+    stale = tmp_path / ".m.npz.namesmith-abc123_9.tmp"
     stale.write_bytes(b"half a checkpoint")
-    other = tmp_path / ".other.npz.abc.tmp"
+    other = tmp_path / ".other.npz.namesmith-abc123_9.tmp"
     other.write_bytes(b"not ours")
     assert run(capsys, "train", corpus, *SMALL, "--steps", "2", "-o", tmp_path / "m.npz")[0] == 0
     assert not stale.exists() and other.exists()

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-spec = importlib.util.spec_from_file_location("paired", Path(__file__).resolve().parents[1] / "benchmarks" / "paired.py")
+spec = importlib.util.spec_from_file_location("paired",
+                                              Path(__file__).resolve().parents[1] / "benchmarks" / "paired.py")
 paired = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(paired)
 

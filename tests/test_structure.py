@@ -16,7 +16,7 @@ PKG = ROOT / "src" / "namesmith"
 # before it (or inside its own package); utilities come first.
 ORDER = [
     "_version", "errors", "files", "text", "rng", "runtime",
-    "corpus", "vocab", "batch", "models", "optim", "config", "train", "checkpoint", "pretrained",
+    "corpus", "vocab", "batch", "models", "optim", "config", "train", "checkpoint", "runfiles", "pretrained",
     "sample", "score", "styles", "api", "plot", "recipes", "web", "cli", "__main__",
 ]
 

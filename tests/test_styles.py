@@ -356,7 +356,8 @@ def test_mixture_weights_per_style(tiny_vocab, tmp_path):
     pooled = fit_weights([net, ngram], held)
     per = fit_style_weights([net, ngram], held, 2, pooled)
     for st in (0, 1):  # each style's weights maximise the MAP objective on its own names
-        lp = component_logprobs([net.with_style(st), ngram.with_style(st)], held.take(np.flatnonzero(held.styles == st)))
+        own = held.take(np.flatnonzero(held.styles == st))
+        lp = component_logprobs([net.with_style(st), ngram.with_style(st)], own)
 
         def objective(w):
             return np.log(np.exp(lp).T @ w).sum() + 100.0 * np.dot(pooled, np.log(w))

@@ -287,7 +287,8 @@ def test_overfitting_is_not_divergence(corpus, tmp_path, monkeypatch):
     assert ck.run.stopped == "steps" and (tmp_path / "o.npz").exists()
     assert any("worse than uniform guessing" in line and "over-fitted" in line for line in logs)
     records = [json.loads(x) for x in (tmp_path / "o.metrics.jsonl").read_text().splitlines()]
-    assert all("train_seconds" in r for r in records if "phases" not in r)  # evaluation records carry it too
+    assert "run" in records[0]  # the header
+    assert all("train_seconds" in r for r in records[1:] if "phases" not in r)  # evaluation records carry it too
 
 
 def test_step_streams_are_stateless_and_distinct():

@@ -32,12 +32,13 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._version import __version__
 from .checkpoint import CheckpointData, load_checkpoint, save_checkpoint
 from .config import (ARCHITECTURE, FIELDS, MAX_SEED, REGULARIZERS, RESUME_FIXED, TrainConfig, from_dict, load_toml,
                      resolve)
 from .corpus import FEW_NAMES, LONGEST_NAME, display_name, is_builtin, load_corpus, name_hashes
 from .errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
-from .files import (OutputLock, RunPaths, StagedLog, ensure_writable, output_target, read_jsonl, refuse_inputs,
+from .files import (OutputLock, StagedLog, ensure_writable, output_target, read_jsonl, refuse_inputs,
                     remove_stale_temps, same_file)
 from .models import FittedModel, Model, model_class
 from .models.mixture import Mixture, fit_weights
@@ -45,6 +46,8 @@ from .optim import OPTIMIZERS
 from .runtime import ThreadTuner, keep_freed_memory, run_parallel, usable_cores, worker_log
 from .sample import Sample, SampleOptions, SampleReport, Sampler
 from .pretrained import PRETRAINED, pretrained_path
+from .runfiles import RunFiles, RunPaths, check_replace, new_run
+from .runfiles import owner as runfiles_owner
 from .score import NameScore, evaluate, nll_quantiles, score_names
 from .styles import classify, evaluate_styles, styled
 from .train import (STREAM_INIT, Hooks, Outcome, RunState, TrainData, fold_data, heldout_nll, load_data, mix_folds,
@@ -154,10 +157,15 @@ class Checkpoint(CheckpointData):
         return evaluate(self.model, self.vocab, corpus, lowercase=self.lowercase, strict=strict,
                         fold_accents=fold_accents)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write this model to ``path`` (atomically; never over a directory, device or the like)."""
-        return save_checkpoint(path, self.model, self.vocab, {k: v for k, v in self.meta.items()
-                                                             if k not in ("model", "vocab")}, None, self.extras)
+    def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:
+        """Write this model to ``path`` (atomically; never over a directory, device or a file that is not
+        namesmith's; over another run's model only with ``force=True``)."""
+        if not isinstance(force, bool):
+            raise ConfigError(f"force must be True or False, got {force!r}")
+        meta = {k: v for k, v in self.meta.items() if k not in ("model", "vocab")}
+        meta.setdefault("run", new_run())
+        check_replace(path, meta["run"]["id"], force=force)
+        return save_checkpoint(path, self.model, self.vocab, meta, None, self.extras)
 
 
 def load(spec: str | os.PathLike) -> Checkpoint:
@@ -196,7 +204,7 @@ SAME_SPLIT = ("corpus", "val", "val_fraction", "val_max", "seed", "keep_case", "
 
 
 def mix(models: Sequence[str | os.PathLike], out: str | os.PathLike | None = None, *, order: int = 6,
-        log: Log | None = None) -> Checkpoint:
+        log: Log | None = None, force: bool = False) -> Checkpoint:
     """An ensemble: the networks of finished runs on one corpus split, interpolated with a Kneser-Ney n-gram.
 
     Every run must have trained on the same corpus with the same ``--seed`` and
@@ -228,8 +236,10 @@ def mix(models: Sequence[str | os.PathLike], out: str | os.PathLike | None = Non
         if differ:
             raise ConfigError(f"{spec} was trained on another split than {models[0]} (its {differ[0]} differs); "
                               "an ensemble needs runs with the same corpus, --seed and validation split")
+    run = new_run()
     if out is not None:  # before any work: an output that is an input, or cannot be written, is refused now
         refuse_inputs([output_target(out)], [("model", os.fspath(m)) for m in models] + [("corpus", cfg.corpus)])
+        check_replace(out, run["id"], force=force)
         ensure_writable(output_target(out))
     data = load_data(cfg)
     for spec, ck in zip(models, cks):
@@ -240,7 +250,7 @@ def mix(models: Sequence[str | os.PathLike], out: str | os.PathLike | None = Non
     final, val = mix_with_ngram(nets, data, order, cfg.discount)
     log(f"namesmith: ensemble of {len(nets)} networks + a {final.parts[-1].order}-gram: weights "
         f"{' / '.join(f'{w:.3f}' for w in final.config['weights'])}, validation NLL {val:.4f} nats/char")
-    meta = {"train": {**cks[0].meta["train"], "ensemble": [os.fspath(m) for m in models]},
+    meta = {"run": run, "train": {**cks[0].meta["train"], "ensemble": [os.fspath(m) for m in models]},
             "rng": cks[0].meta.get("rng", {}), "corpus": cks[0].meta["corpus"], "metrics": {"val_nll": val}}
     if "styles" in cks[0].meta:
         meta["styles"] = cks[0].meta["styles"]
@@ -255,7 +265,8 @@ def mix(models: Sequence[str | os.PathLike], out: str | os.PathLike | None = Non
 # ----- training -------------------------------------------------------------------------------------------
 def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None = None, *,
         resume: str | os.PathLike | None = None, config: str | os.PathLike | None = None, log: Log | None = None,
-        progress: bool = False, tune_process: bool = False, defaults: dict | None = None, **options) -> Checkpoint:
+        progress: bool = False, tune_process: bool = False, defaults: dict | None = None, force: bool = False,
+        **options) -> Checkpoint:
     """Train (or fit) a model; returns the final :class:`Checkpoint`.
 
     ``corpus`` is a file or a built-in corpus name (default: the built-in one);
@@ -265,7 +276,10 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
     run's other files beside it (see README). ``resume`` continues a run from its
     checkpoint; ``options`` then override what may change (steps, lr schedule...).
     ``defaults`` are option values below the preset and the TOML file (the CLI's ``out="model.npz"``).
+    ``force``: replace the files of another run at ``out`` (otherwise refused; see :mod:`namesmith.runfiles`).
     """
+    if not isinstance(force, bool):
+        raise ConfigError(f"force must be True or False, got {force!r}")
     log = log or _stderr
     if corpus is not None:
         options["corpus"] = os.fspath(corpus) if isinstance(corpus, os.PathLike) else corpus
@@ -280,7 +294,7 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
         if config is not None:
             raise ConfigError("--config cannot be combined with --resume: the run's configuration is stored in its "
                               "checkpoint; give the options to change on the command line")
-        cfg, ck = _resume_config(resume, options, log)
+        cfg, ck, resume = _resume_config(resume, options, log)
     else:
         cfg, ck = resolve(options, config, base=defaults), None
     base = None
@@ -294,8 +308,13 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
     paths = RunPaths.of(cfg.out) if cfg.out else None
     inputs = [("corpus", None if is_builtin(cfg.corpus) or cfg.corpus is None else cfg.corpus),
               ("validation file", cfg.val), ("configuration file", config), ("base model", cfg.init_from)]
+    files = None
     if paths is not None:
-        refuse_inputs([output_target(p) for p in paths.all()], inputs)
+        resumed = [] if resume is None or same_file(resume, paths.last) else [("checkpoint to resume", resume)]
+        refuse_inputs([output_target(p) for p in paths.all()], inputs + resumed)
+        run = (ck.meta.get("run") if ck is not None else None) or new_run()
+        files = RunFiles(paths, run, force, resuming=ck is not None)
+        files.claim()
         ensure_writable(output_target(paths.best))
     phases = Phases()
     with phases("reading the data"):  # --folds: every name is for training; the folds hold out their own
@@ -308,12 +327,13 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
             cfg = replace(cfg, folds=1)
             data = split_data(loaded, cfg, based)
     runner = _Run if cfg.folds == 1 and cfg.ensemble == 1 else _Members
-    if paths is None:
+    if files is None:
         return runner(cfg, data, ck, None, log, progress, tune_process, phases, base).execute()
-    with OutputLock(paths.best):
+    with OutputLock(*paths.all()):
+        files.claim()  # again, holding the lock: another run may have finished meanwhile
         for p in paths.all():
             remove_stale_temps(output_target(p))
-        return runner(cfg, data, ck, paths, log, progress, tune_process, phases, base).execute()
+        return runner(cfg, data, ck, files, log, progress, tune_process, phases, base).execute()
 
 
 @dataclass
@@ -397,7 +417,7 @@ class _Members:
     ``seed + k``, mixed with the n-gram by :func:`~namesmith.train.mix_with_ngram`). The networks train in
     separate processes, as many at once as ``--jobs`` (default: one per core); only the final model is saved."""
 
-    def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, paths: RunPaths | None,
+    def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, files: RunFiles | None,
                  log: Log, progress: bool, tune: bool, phases: Phases, base: _Base | None = None):
         flag = "--folds" if cfg.folds > 1 else "--ensemble"
         if ck is not None:
@@ -415,10 +435,11 @@ class _Members:
         if cfg.ensemble > 1 and not len(data.val):
             raise ConfigError("--ensemble fits its mixture weights on validation names: give --val or a "
                               "--val-fraction > 0")
-        self.args = (cfg, data, paths, log, progress, tune, phases, base)
+        self.args = (cfg, data, files, log, progress, tune, phases, base)
 
     def execute(self) -> Checkpoint:
-        cfg, data, paths, log, progress, tune, phases, base = self.args
+        cfg, data, files, log, progress, tune, phases, base = self.args
+        paths = files.paths if files is not None else None
         one = replace(cfg, folds=1, ensemble=1, mix_ngram=0, out=None, samples=0)
         if cfg.folds > 1:
             splits = fold_data(data, cfg.folds, cfg.seed)
@@ -438,12 +459,12 @@ class _Members:
             mixture, val, what = self._mix(nets, splits)
         log(f"{what}: {'out-of-fold' if splits else 'validation'} NLL {val:.4f} nats/char (the networks alone: "
             + " / ".join(f"{b:.4f}" for b in best) + ")")
-        saver = _Saver(cfg, data, paths, log, phases, base)  # saves like any run
+        saver = _Saver(cfg, data, files, log, phases, base)  # saves like any run
         meta = saver._run_meta(mixture, RunState(steps, val), neural_val_nll=float(np.mean(best)),
                                member_val_nll=[float(b) for b in best])
         meta["train"]["stopped"] = "folds" if splits else "ensemble"
         if paths is not None:  # each network's records, marked with its number (namesmith plot draws them all)
-            saver.metrics = StagedLog(paths.metrics)
+            saver.metrics = StagedLog(paths.metrics, header=saver.metrics_header)
             for k, x in enumerate(trained):
                 for rec in x.records:
                     saver.metrics.write({"member": k + 1, **rec})
@@ -455,7 +476,7 @@ class _Members:
 
     def _train(self, jobs: list, workers: int) -> list[_Trained]:
         """Each job's network, trained in ``workers`` processes side by side, or here one after the other."""
-        cfg, data, paths, log, progress, tune, phases, base = self.args
+        cfg, data, files, log, progress, tune, phases, base = self.args
         what = f"{len(jobs)} {'folds' if cfg.folds > 1 else 'networks'}"
         if workers > 1:
             log(f"namesmith: training {what}, {workers} at a time in separate processes")
@@ -522,12 +543,17 @@ def _train_member(job: tuple, tune: bool) -> _Trained:
     return trained
 
 
-def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData]:
-    """The run's stored configuration with the allowed overrides, and its checkpoint (see --resume)."""
+def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData, Path]:
+    """The run's stored configuration with the allowed overrides, its checkpoint and that file (see --resume)."""
     path = Path(os.fspath(resume))
     last = RunPaths.of_any(path).last
     ck = load_checkpoint(path)
     if "optimizer" not in ck.meta and last.exists() and not same_file(path, last):
+        mine = (ck.meta.get("run") or {}).get("id")
+        theirs = runfiles_owner(last)
+        if theirs is None or not theirs.ours or theirs.run != mine:
+            raise CheckpointError(f"{last} belongs to another run than {path}, so it cannot continue it; "
+                                  f"resume from {last} itself if that is the run you mean")
         log(f"namesmith: {path} is the run's finished model; resuming from its last state {last}")
         path, ck = last, load_checkpoint(last)
     stored = ck.section("train").get("config")
@@ -544,15 +570,17 @@ def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, Chec
     if changed:
         raise ConfigError(f"cannot change {', '.join('--' + k.replace('_', '-') for k in changed)} "
                           "when resuming; start a new run instead")
-    return from_dict({**base.to_dict(), **overrides}), ck
+    return from_dict({**base.to_dict(), **overrides}), ck, path
 
 
 class _Saver:
     """What every run records about its data and how it saves its final model (:class:`_Run`, :class:`_Members`)."""
 
-    def __init__(self, cfg: TrainConfig, data: TrainData, paths: RunPaths | None, log: Log, phases: Phases,
+    def __init__(self, cfg: TrainConfig, data: TrainData, files: RunFiles | None, log: Log, phases: Phases,
                  base: _Base | None = None):
-        self.cfg, self.data, self.paths, self.log, self.phases = cfg, data, paths, log, phases
+        self.cfg, self.data, self.files, self.log, self.phases = cfg, data, files, log, phases
+        self.paths = files.paths if files is not None else None
+        self.run = files.run if files is not None else new_run()
         self.base = base
         self.corpus_meta = {"source": data.source.source, "name": data.source.name,
                             "fingerprint": data.train.fingerprint(), "names": len(data.train),
@@ -567,13 +595,28 @@ class _Saver:
         with self.phases("hashing the names"):
             return name_hashes(self.data.known_names)
 
+    @property
+    def metrics_header(self) -> dict:
+        """The first line of the run's metrics log: which run it belongs to."""
+        return {"run": self.run["id"], "started": self.run["started"], "namesmith": __version__}
+
+    def _publish_metrics(self) -> None:
+        if self.metrics is not None:
+            self.metrics.publish()
+            self.files.wrote(self.paths.metrics)
+
+    def _save(self, path: Path, model: Model, meta: dict, optim, extras: dict, compress: bool = True) -> None:
+        """Save one of the run's files and note it (the first save sweeps other runs' files; runfiles)."""
+        save_checkpoint(path, model, self.data.vocab, meta, optim, extras, compress=compress)
+        self.files.wrote(path)
+
     def _run_meta(self, model: Model, state: RunState, **metrics) -> dict:
         """The checkpoint's metadata: the loop's state and configuration, the seed, the corpus and ``metrics``."""
         cfg = self.cfg
         train_meta = {**state.to_dict(), "epoch": state.step / max(1, math.ceil(len(self.data.train) / cfg.batch_size)),
                       "config": cfg.to_dict()}
         return self._styles_meta(model, {
-            "train": train_meta,
+            "run": self.run, "train": train_meta,
             "rng": {"seed": cfg.seed, "scheme": "SeedSequence(seed, spawn_key=(stream, epoch|step))"},
             "corpus": self.corpus_meta, "metrics": {"val_nll": state.best_val_nll, **metrics}})
 
@@ -594,9 +637,9 @@ class _Saver:
             extras = {"known_hashes": hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
         if self.paths is not None:
             with self.phases("saving"):
-                save_checkpoint(self.paths.best, model, self.data.vocab, meta, None, extras)
-            if self.metrics is not None:
-                self.metrics.publish()
+                self._save(self.paths.best, model, meta, None, extras)
+            self._publish_metrics()
+            self.files.finish()
         ck = Checkpoint(model, self.data.vocab, meta, {}, extras, run)
         with self.phases("sample names"):
             run.samples = [s.name for s in ck.sample(10, seed=self.cfg.seed, max_len=self.cfg.max_item_len)]
@@ -610,9 +653,9 @@ class _Saver:
 class _Run(_Saver, Hooks):
     """One call of :func:`fit`: the model, its optimizer and state, and where the events go."""
 
-    def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, paths: RunPaths | None,
+    def __init__(self, cfg: TrainConfig, data: TrainData, ck: CheckpointData | None, files: RunFiles | None,
                  log: Log, progress: bool, tune: bool, phases: Phases, base: _Base | None = None):
-        super().__init__(cfg, data, paths, log, phases, base)
+        super().__init__(cfg, data, files, log, phases, base)
         self.best_params: dict[str, np.ndarray] | None = None
         self.records: list[dict] | None = None  # a --folds/--ensemble network: its metrics, kept for the parent
         cls = model_class(cfg.model)
@@ -640,7 +683,8 @@ class _Run(_Saver, Hooks):
         if ck is None and self.base is not None:
             return self._grown_base(), RunState()
         if ck is None:
-            return cls.create(cfg.model_config(data.vocab.size, len(data.styles)), stream(cfg.seed, STREAM_INIT)), RunState()
+            config = cfg.model_config(data.vocab.size, len(data.styles))
+            return cls.create(config, stream(cfg.seed, STREAM_INIT)), RunState()
         if ck.section("corpus").get("fingerprint") != data.train.fingerprint():
             raise ConfigError(f"the checkpoint was trained on different data than "
                               f"{cfg.corpus or 'the default corpus'}; resume with the same corpus")
@@ -679,7 +723,8 @@ class _Run(_Saver, Hooks):
             loop = self.phases.seconds.pop("training")  # the loop: its steps, and the rest
             sec = self.phases.seconds  # added up: a --folds run trains several networks
             sec["training steps"] = sec.get("training steps", 0.0) + outcome.train_seconds
-            sec["evaluations and checkpoints"] = sec.get("evaluations and checkpoints", 0.0) + loop - outcome.train_seconds
+            evals = loop - outcome.train_seconds
+            sec["evaluations and checkpoints"] = sec.get("evaluations and checkpoints", 0.0) + evals
         except TrainingDiverged as e:
             raise TrainingDiverged(f"{e}{self._kept()}") from None
         finally:
@@ -734,10 +779,11 @@ class _Run(_Saver, Hooks):
         if self.paths is None:
             return None
         keep = []
-        if self.state.step and self.paths.metrics.exists():  # a resumed run continues the file
-            keep = [json.dumps(r) for r in read_jsonl(self.paths.metrics)
+        m = self.paths.metrics
+        if self.state.step and m.exists() and runfiles_owner(m).run in (self.run["id"], None):  # resumed: continued
+            keep = [json.dumps(r) for r in read_jsonl(m)
                     if isinstance(r.get("step"), int) and r["step"] <= self.state.step]
-        return StagedLog(self.paths.metrics, keep)
+        return StagedLog(m, keep, header=self.metrics_header)
 
     def _kept(self) -> str:
         if self.paths is None:
@@ -755,9 +801,9 @@ class _Run(_Saver, Hooks):
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         if self.paths is not None:
             path = self.paths.best if which == "best" else self.paths.last
-            save_checkpoint(path, self.model, self.data.vocab, self._meta(), self.opt.state_arrays(),
-                            {"known_hashes": self.hashes}, compress=False)  # written at every evaluation
-            self.metrics.publish()
+            self._save(path, self.model, self._meta(), self.opt.state_arrays(), {"known_hashes": self.hashes},
+                       compress=False)  # written at every evaluation
+            self._publish_metrics()
 
     def samples(self, step: int) -> list[str]:
         if not self.cfg.samples:
@@ -806,8 +852,7 @@ class _Run(_Saver, Hooks):
         metrics = {}
         if cfg.mix_ngram:
             if self.paths is not None:
-                save_checkpoint(self.paths.neural, self.model, data.vocab, self._meta(), None,
-                                {"known_hashes": self.hashes})
+                self._save(self.paths.neural, self.model, self._meta(), None, {"known_hashes": self.hashes})
             with self.phases("the n-gram mixture"):
                 fixed, note = self.base.ngram(data) if self.base is not None else ([], "")
                 final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount, fixed)
@@ -834,7 +879,8 @@ class _Run(_Saver, Hooks):
         seconds = time.perf_counter() - t0
         val = heldout_nll(model, self.data.val_encoded) if len(self.data.val) else None
         self.log(f"namesmith: fitted {model.describe()} on {len(self.data.train):,} names in {seconds:.2f}s")
-        meta = {"train": {"step": 0, "config": self.cfg.to_dict(), "best_val_nll": val, "fit_seconds": seconds,
+        meta = {"run": self.run,
+                "train": {"step": 0, "config": self.cfg.to_dict(), "best_val_nll": val, "fit_seconds": seconds,
                           "stopped": "fitted"},
                 "rng": {"seed": self.cfg.seed}, "corpus": self.corpus_meta, "metrics": {"val_nll": val}}
         return self._save_final(model, meta, RunReport("fitted", 0, seconds, 0.0, self.paths))

@@ -86,6 +86,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any], bool]]] = {
     "corpus": {"source": _text, "name": _text, "fingerprint": _text, "names": _count, "chars": _count,
                "val_source": _text, "val_names": _count, "lowercase": _is(bool)},
     "metrics": {"val_nll": _maybe(_number), "neural_val_nll": _maybe(_number)},
+    "run": {"id": lambda v: isinstance(v, str) and 1 <= len(v) <= 64, "started": _text},
     "styles": {"names": lambda v: isinstance(v, list) and all(_text(x) for x in v) and len(set(v)) == len(v),
                "counts": lambda v: isinstance(v, list) and all(_count(x) for x in v)},
 }
@@ -237,6 +238,21 @@ def read_arrays(path: str | Path, max_bytes: int = MAX_BYTES) -> dict[str, np.nd
         raise _fail(p, f"an array could not be read without pickle ({e})") from None
     except Exception as e:  # corrupt member data: zlib, EOF, header errors...
         raise _fail(p, f"an array is corrupt ({type(e).__name__}: {e})") from None
+
+
+def read_meta(path: str | Path) -> dict | None:
+    """The validated metadata of a namesmith checkpoint, read without its arrays; None when ``path`` is not
+    a readable namesmith checkpoint (what :mod:`namesmith.runfiles` asks before replacing a file)."""
+    try:
+        with zipfile.ZipFile(os.fspath(path)) as zf:
+            info = zf.getinfo("__meta__.npy")
+            if info.file_size > MAX_META_BYTES + 4096:
+                return None
+            with zf.open(info) as f:
+                raw = np.lib.format.read_array(f, allow_pickle=False)
+        return _parse_meta(raw)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, NamesmithError):
+        return None
 
 
 def load_checkpoint(path: str | Path, *, max_bytes: int = MAX_BYTES) -> CheckpointData:

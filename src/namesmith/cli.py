@@ -28,6 +28,7 @@ from .errors import ConfigError, NamesmithError
 from .files import OutputLock, ensure_writable, output_target, refuse_inputs
 from .plot import plot_confusion, plot_run
 from .rng import check_seed
+from .runfiles import check_png, check_replace, new_run
 from .runtime import keep_freed_memory
 from .sample import SampleOptions
 from .score import generation_report, perplexity
@@ -149,6 +150,8 @@ def _add_train(sub) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default=argparse.SUPPRESS, help="a named configuration")
     p.add_argument("--resume", metavar="CKPT", help="continue a run from its checkpoint, bit for bit")
     p.add_argument("--no-progress", action="store_true", help="plain log lines even on a terminal")
+    p.add_argument("--force", action="store_true",
+                   help="replace the model and files of another run at -o (a file namesmith did not write never is)")
     options = choices()
     for f in fields(TrainConfig):
         if f.name in ("corpus", "out", "preset"):
@@ -230,6 +233,7 @@ def build_parser() -> Parser:
                    help="finished runs (namesmith train) with the same corpus, --seed and validation split")
     p.add_argument("-o", "--out", default="ensemble.npz", help="where to save the ensemble (default ensemble.npz)")
     p.add_argument("--order", type=int, default=6, help="the Kneser-Ney n-gram's order (default 6)")
+    p.add_argument("--force", action="store_true", help="replace another run's model at -o")
     p.set_defaults(func=cmd_mix)
 
     p = sub.add_parser("classify", help="which style does a name sound like? p(style | name) from a styled model")
@@ -291,7 +295,7 @@ def cmd_train(args) -> int:
     if args.recipe == "seed":
         return _train_seed(args, explicit)
     ck = fit(resume=args.resume, config=args.config, progress=not args.no_progress and sys.stderr.isatty(),
-             tune_process=args.threads is None, defaults={"out": "model.npz"}, **explicit)
+             tune_process=args.threads is None, defaults={"out": "model.npz"}, force=args.force, **explicit)
     run = ck.run
     lines = []
     if ck.val_nll is not None:
@@ -331,10 +335,13 @@ def _train_seed(args, explicit: dict) -> int:
     out = explicit.get("out", "model.npz")
     target = output_target(out)
     refuse_inputs([target], [("corpus", corpus)])
+    run = new_run()
+    check_replace(target, run["id"], force=args.force)
     ensure_writable(target)
     with OutputLock(out):
+        check_replace(target, run["id"], force=args.force)
         result = train_seed(corpus, iterations=iterations, log_every=log_every, write=_out)
-        save_seed_checkpoint(result, out, str(corpus))
+        save_seed_checkpoint(result, out, str(corpus), run)
     print(f"seed recipe: {iterations} iterations in {result.seconds:.1f}s "
           f"({result.chars / max(result.seconds, 1e-9):,.0f} chars/s); saved {out}", file=sys.stderr)
     return 0
@@ -384,7 +391,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_mix(args) -> int:
-    ck = mix(args.models, args.out, order=args.order)
+    ck = mix(args.models, args.out, order=args.order, force=args.force)
     print(f"wrote {args.out}: {ck.describe()}, validation NLL {ck.val_nll:.4f} nats/char", file=sys.stderr)
     return 0
 
@@ -397,6 +404,7 @@ def cmd_eval(args) -> int:
         if not (ck.styles and corpus.labels):
             raise ConfigError("--confusion needs a model with styles and a labelled corpus (name<TAB>style)")
         refuse_inputs([output_target(args.confusion, "plot")], [("model", args.model), ("corpus", args.corpus)])
+        check_png(args.confusion)
     report = ck.evaluate(corpus.names, labels=corpus.labels, strict=args.strict, fold_accents=args.fold_accents,
                          uniform_prior=args.uniform_prior)
     if args.confusion:

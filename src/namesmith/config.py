@@ -176,8 +176,9 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 
 # Options that define the model, the data or the optimizer: fixed once a run has started.
 RESUME_FIXED = {
-    "corpus", "val", "val_fraction", "val_max", "folds", "ensemble", "keep_case", "max_item_len", "model", "hidden", "layers",
-    "embed", "dropout", "learn_h0", "variational", "weight_drop", "heads", "block", "tie", "style_dropout", "style_balance", "order", "discount", "dtype",
+    "corpus", "val", "val_fraction", "val_max", "folds", "ensemble", "keep_case", "max_item_len", "model", "hidden",
+    "layers", "embed", "dropout", "learn_h0", "variational", "weight_drop", "heads", "block", "tie", "style_dropout",
+    "style_balance", "order", "discount", "dtype",
     "optimizer", "momentum", "beta1", "beta2", "eps", "weight_decay", "ema", "batch_size", "bucket", "norm", "seed",
     "preset", "init_from",
 }

@@ -14,8 +14,8 @@ The rules every command follows (README, "Files"):
   is always entirely old or entirely new. A failed write (a full disk) removes the
   temporary file and says in one line that the previous file is unchanged.
 * **One writer per output.** :class:`OutputLock` holds an exclusive ``flock`` on a
-  hidden lock file beside the output for the whole run; a second run writing the
-  same ``-o`` is refused at once. :class:`StagedLog` keeps a run's metrics in a
+  hidden lock file beside each output for the whole run (never through a symbolic
+  link); a second run writing any of the same files is refused at once. :class:`StagedLog` keeps a run's metrics in a
   temporary file until the run has saved something, so a run that fails early
   leaves the previous metrics file untouched.
 """
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
@@ -38,6 +38,12 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks; runs are n
     fcntl = None
 
 CHUNK = 4 << 20
+TEMP_TAG = ".namesmith-"  # temporary files are ``.<target>.namesmith-XXXXXXXX.tmp``: a user's file never matches
+
+
+def _temp(target: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """A new temporary file beside ``target`` (``mkstemp``: 8 random characters, mode 0600)."""
+    return tempfile.mkstemp(prefix=f".{target.name}{TEMP_TAG}", suffix=suffix, dir=target.parent)
 
 
 # ----- reading ---------------------------------------------------------------------------------
@@ -120,7 +126,7 @@ def ensure_writable(target: Path, what: str = "output") -> None:
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+        fd, probe = _temp(target, ".probe")
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
@@ -128,12 +134,18 @@ def ensure_writable(target: Path, what: str = "output") -> None:
 
 
 def remove_stale_temps(target: Path) -> list[Path]:
-    """Delete temporary files a killed write of ``target`` left behind (call it holding the lock)."""
+    """Delete temporary files a killed write of ``target`` left behind (call it holding the lock).
+
+    Only names :func:`_temp` makes (``.<name>.namesmith-`` + mkstemp's 8 characters + ``.tmp``) that are
+    regular files, never links: a user's ``.m.npz.keep.tmp`` is not ours.
+    """
+    ours = re.compile(re.escape(f".{target.name}{TEMP_TAG}") + r"[a-z0-9_]{8}\.tmp")
     removed = []
-    for p in target.parent.glob(f".{target.name}.*.tmp"):
+    for p in target.parent.glob(f".{target.name}{TEMP_TAG}*.tmp"):
         try:
-            p.unlink()
-            removed.append(p)
+            if ours.fullmatch(p.name) and stat.S_ISREG(os.lstat(p).st_mode):
+                p.unlink()
+                removed.append(p)
         except OSError:
             pass
     return removed
@@ -160,7 +172,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     existed = target.exists()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = _temp(target)
     except OSError as e:
         raise _write_failed(path, e, existed) from None
     try:
@@ -196,36 +208,66 @@ def _fsync_dir(folder: Path) -> None:
 
 # ----- one writer per output ----------------------------------------------------------------------------
 class OutputLock:
-    """An exclusive lock on an output for the duration of a run (``with OutputLock(out): ...``).
+    """An exclusive lock on each of a run's outputs for its duration (``with OutputLock(a, b, ...): ...``).
 
-    The lock file is ``.<name>.lock`` beside the output; it holds the owner's pid
-    and is removed on release. After taking the lock the owner checks that the
-    file it locked is still the one at that path (a finishing run unlinks it), the
-    usual protocol for lock files that are deleted.
+    Each lock file is ``.<name>.lock`` beside its output; it holds the owner's pid
+    and is removed on release. A run locks every file it may write, so two runs
+    that share any file (``-o m`` and ``-o m.npz`` share ``m.last.npz``) cannot
+    both start. The lock file is opened without following a symbolic link
+    (``O_NOFOLLOW``): a link planted under that name is refused, never written
+    through. After taking a lock the owner checks that the file it locked is still
+    the one at that path (a finishing run unlinks it), the usual protocol for lock
+    files that are deleted.
     """
 
-    def __init__(self, out: str | os.PathLike):
-        self.out = os.fspath(out)
-        target = output_target(out)
-        self.path = target.parent / f".{target.name}.lock"
-        self.fd: int | None = None
+    def __init__(self, *outs: str | os.PathLike):
+        self.out = os.fspath(outs[0])
+        self.paths = []
+        for out in outs:
+            target = output_target(out)
+            self.paths.append(target.parent / f".{target.name}.lock")
+        self.fds: list[tuple[Path, int]] = []
 
     def __enter__(self) -> "OutputLock":
         if fcntl is None:  # pragma: no cover
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            for path in self.paths:
+                self.fds.append((path, self._take(path)))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _open(self, path: Path) -> int:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), 0o644)
+        except OSError as e:
+            what = ("is a symbolic link" if os.path.islink(path) else "is a directory" if path.is_dir()
+                    else f"cannot be opened ({e.strerror or e})")
+            raise OutputError(f"the lock file {path} {what}; namesmith never writes through it: remove it "
+                              "or choose another output path (-o)") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OutputError(f"the lock file {path} is not a regular file; remove it or choose another -o")
+        return fd
+
+    def _take(self, path: Path) -> int:
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            fd = self._open(path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 owner = os.read(fd, 32).decode("ascii", "replace").strip()
                 os.close(fd)
                 pid = f" (pid {owner})" if owner.isdigit() else ""
-                raise OutputError(f"{self.out} is being written by another namesmith run{pid}; "
-                                  "wait for it to finish or choose another output path (-o)") from None
+                raise OutputError(f"{self.out} shares files with another namesmith run that is writing{pid} "
+                                  f"({path.name[1:-5]}); wait for it to finish or choose another output path (-o)"
+                                  ) from None
             try:
-                here, there = os.fstat(fd), os.stat(self.path)
+                here, there = os.fstat(fd), os.lstat(path)
                 if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
                     break
             except FileNotFoundError:
@@ -233,17 +275,16 @@ class OutputLock:
             os.close(fd)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
-        self.fd = fd
-        return self
+        return fd
 
     def __exit__(self, *exc) -> bool:
-        if self.fd is not None:
+        for path, fd in reversed(self.fds):
             try:
-                os.unlink(self.path)
+                os.unlink(path)
             except FileNotFoundError:
                 pass
-            os.close(self.fd)
-            self.fd = None
+            os.close(fd)
+        self.fds = []
         return False
 
 
@@ -256,31 +297,44 @@ class StagedLog:
     log deletes it, so the previous file survives a run that fails early.
     """
 
-    def __init__(self, path: str | os.PathLike, keep: Iterable[str] = ()):
+    def __init__(self, path: str | os.PathLike, keep: Iterable[str] = (), header: dict | None = None):
         self.target = output_target(path, "metrics file")
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+        try:
+            fd, self.tmp = _temp(self.target)
+        except OSError as e:
+            raise _write_failed(self.target, e, self.target.exists()) from None
         _normal_permissions(self.tmp)
         self.f = os.fdopen(fd, "w", encoding="utf-8")
         self.published = False
-        for line in keep:
-            self.f.write(line + "\n")
+        for line in ([json.dumps(header)] if header is not None else []) + list(keep):
+            self.write_line(line)
 
-    def write(self, record: dict) -> None:
+    def write_line(self, line: str) -> None:
         try:
-            self.f.write(json.dumps(record) + "\n")
+            self.f.write(line + "\n")
             self.f.flush()
         except OSError as e:
             raise _write_failed(self.target, e, self.target.exists()) from None
 
+    def write(self, record: dict) -> None:
+        self.write_line(json.dumps(record))
+
     def publish(self) -> None:
         if not self.published:
-            self.f.flush()
-            output_target(self.target, "metrics file")
-            os.replace(self.tmp, self.target)
+            existed = self.target.exists()
+            try:
+                self.f.flush()
+                output_target(self.target, "metrics file")
+                os.replace(self.tmp, self.target)
+            except OSError as e:
+                raise _write_failed(self.target, e, existed) from None
             self.published = True
 
     def close(self) -> None:
-        self.f.close()
+        try:
+            self.f.close()
+        except OSError:  # a full disk at the last flush: the run already said what failed
+            pass
         if not self.published:
             try:
                 os.unlink(self.tmp)
@@ -306,33 +360,3 @@ def read_jsonl(path: Path, limit: int = 256 << 20) -> list[dict]:
         if isinstance(rec, dict):
             out.append(rec)
     return out
-
-
-# ----- the files of one training run --------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunPaths:
-    """Where a run writes: the best model (``-o``), the last state, the network alone and the metrics."""
-
-    best: Path
-    last: Path
-    neural: Path
-    metrics: Path
-
-    @classmethod
-    def of(cls, out: str | os.PathLike) -> "RunPaths":
-        out = Path(out)
-        stem = out.name[: -len(".npz")] if out.name.endswith(".npz") else out.name
-        return cls(out, out.with_name(stem + ".last.npz"), out.with_name(stem + ".neural.npz"),
-                   out.with_name(stem + ".metrics.jsonl"))
-
-    @classmethod
-    def of_any(cls, path: str | os.PathLike) -> "RunPaths":
-        """The run a file belongs to: ``m.npz``, ``m.last.npz``, ``m.neural.npz`` or ``m.metrics.jsonl``."""
-        p = Path(path)
-        for tail in (".last.npz", ".neural.npz", ".metrics.jsonl"):
-            if p.name.endswith(tail):
-                return cls.of(p.with_name(p.name[: -len(tail)] + ".npz"))
-        return cls.of(p)
-
-    def all(self) -> tuple[Path, ...]:
-        return (self.best, self.last, self.neural, self.metrics)

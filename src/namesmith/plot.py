@@ -6,7 +6,8 @@ import io
 from pathlib import Path
 
 from .errors import NamesmithError, OutputError
-from .files import RunPaths, atomic_write, read_jsonl, refuse_inputs
+from .files import atomic_write, read_jsonl, refuse_inputs
+from .runfiles import RunPaths, check_png, owner
 
 
 Curves = dict[int | None, tuple[list[tuple[int, float]], list[tuple[int, float]]]]
@@ -38,15 +39,21 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
         from matplotlib.figure import Figure
     except ImportError:
         raise NamesmithError("plotting needs matplotlib: pip install 'namesmith[plot]'") from None
-    path = RunPaths.of_any(run).metrics
+    paths = RunPaths.of_any(run)
+    path = paths.metrics
     curves = read_metrics(path)
+    model, log = owner(paths.best), owner(path)
+    if model is not None and model.ours and model.run and log is not None and log.run and model.run != log.run:
+        raise NamesmithError(f"{path} is the metrics log of another run than {paths.best}; plot the log itself "
+                             f"(namesmith plot {path})")
     name = path.name.replace(".metrics.jsonl", "")
     target = Path(out) if out else path.with_name(name + ".loss.png")
     if target.is_dir():
         target = target / (name + ".loss.png")
     if not target.parent.is_dir():
         raise OutputError(f"{target.parent}: no such folder for the plot")
-    refuse_inputs([target], [("metrics log", path)])
+    refuse_inputs([target], [("metrics log", path), *(("run's file", p) for p in paths.all())])
+    target = check_png(target)
     fig = Figure(figsize=(7, 4.2), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -85,6 +92,7 @@ def plot_confusion(report: dict, out: str | Path) -> Path:
     target = Path(out)
     if not target.parent.is_dir():
         raise OutputError(f"{target.parent}: no such folder for the plot")
+    target = check_png(target)
     styles, counts = report["styles"], np.asarray(report["confusion"], dtype=np.float64)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = min(2.0 + 0.35 * len(styles), 24.0)

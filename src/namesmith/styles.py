@@ -158,7 +158,8 @@ def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], st
     """Per-style evaluation of a labelled list: NLL given each name's own style, and classification.
 
     Keys: ``nll`` (nats/char, end token included, each name under its given
-    style), ``nll_se`` (its standard error over the names), ``bits_per_char``, ``perplexity``, ``names``, ``chars``, ``tokens``,
+    style), ``nll_se`` (its standard error over the names), ``bits_per_char``, ``perplexity``, ``names``,
+    ``chars``, ``tokens``,
     ``skipped``, ``unknown_chars``, ``accuracy``, ``macro_accuracy`` (the mean of
     the styles' accuracies), ``per_style`` (style → ``nll``, ``nll_se``,
     ``accuracy``, ``names``) and ``confusion`` (rows: given style, columns: predicted; in
@@ -194,7 +195,8 @@ def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], st
                                 "accuracy": float(right[rows].mean()), "names": int(rows.sum())}
     nll = float(nll_own.sum() / steps.sum())
     unknown = sorted({c for u in prep.unknown for c in u})
-    return {"nll": nll, "nll_se": nll_standard_error(nll_own, steps), "bits_per_char": nll / LN2, "perplexity": perplexity(nll), "names": len(kept),
+    return {"nll": nll, "nll_se": nll_standard_error(nll_own, steps), "bits_per_char": nll / LN2,
+            "perplexity": perplexity(nll), "names": len(kept),
             "chars": int(steps.sum()) - len(kept), "tokens": int(steps.sum()), "skipped": len(names) - len(kept),
             "unknown_chars": unknown, "accuracy": float(right.mean()),
             "macro_accuracy": float(np.mean([v["accuracy"] for v in per_style.values()])),

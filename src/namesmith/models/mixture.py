@@ -127,7 +127,8 @@ class Blend(Model):
 
 
 class Mixture(Blend):
-    """Per-character linear interpolation of registered component models, saved in checkpoints (see module docstring)."""
+    """Per-character linear interpolation of registered component models, saved in checkpoints (see the module
+    docstring)."""
 
     kind = "mixture"
     defaults: ClassVar[dict[str, Any]] = {"components": None, "weights": None, "style_weights": None}

@@ -154,7 +154,8 @@ class NGram(FittedModel):
 
     @staticmethod
     def max_order(vocab_size: int) -> int:
-        """The highest order whose (context, target) keys fit in int64: ``(V+1)^N < 2^63`` (6 up to 1,447 symbols, 5 up to 6,207)."""
+        """The highest order whose (context, target) keys fit in int64: ``(V+1)^N < 2^63`` (6 up to 1,447
+        symbols, 5 up to 6,207)."""
         n = 1
         while n < 10 and (vocab_size + 1) ** (n + 1) < 2**63:
             n += 1

@@ -19,7 +19,8 @@ Each position attends to itself and the ``P - 1`` positions before it. A name of
 fewer than ``P`` characters (the default ``block`` of 16 covers makemore's names)
 is exactly the usual causal transformer; a longer one reads through a sliding
 window of ``P`` positions in each layer (``L (P - 1) + 1`` positions back in
-all), and positions from ``P - 1`` on share the last position embedding. ``forward`` and ``step`` compute the same numbers either way.
+all), and positions from ``P - 1`` on share the last position embedding. ``forward`` and ``step`` compute the
+same numbers either way.
 
 Generation keeps a key/value cache in the state: for each layer a ring buffer of
 the last P keys and values ``(B, nh, P, dh)`` (position ``t`` in slot ``t % P``)

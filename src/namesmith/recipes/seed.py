@@ -44,6 +44,7 @@ from ..errors import CorpusError
 from ..models.layers import softmax
 from ..models.rnn import RNN
 from ..optim import SGD, clip_by_value
+from ..runfiles import new_run
 from ..score import nll_quantiles
 from ..text import is_control
 from ..vocab import Vocab
@@ -167,7 +168,7 @@ def train_seed(
     return SeedResult(model, vocab, examples, iterations, seconds, chars, float(loss))
 
 
-def save_seed_checkpoint(result: SeedResult, out: str | Path, source: str) -> None:
+def save_seed_checkpoint(result: SeedResult, out: str | Path, source: str, run: dict | None = None) -> None:
     """Save the recipe's model like any other namesmith model (sample, score and eval work on it).
 
     It cannot be resumed: the notebook's run depends on the global random state
@@ -175,6 +176,7 @@ def save_seed_checkpoint(result: SeedResult, out: str | Path, source: str) -> No
     """
     names = [n for n in result.examples if n]
     meta = {
+        "run": run or new_run(),
         "train": {"step": result.iterations, "recipe": "seed",
                   "config": {"recipe": "seed", "corpus": source, "steps": result.iterations, "hidden": HIDDEN,
                              "lr": LEARNING_RATE, "clip": "value", "clip_value": CLIP}},

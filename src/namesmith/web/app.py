@@ -34,7 +34,8 @@ Text = Annotated[str, StringConstraints(max_length=MAX_LEN)]
 Chars = Annotated[str, StringConstraints(max_length=200)]
 Style = Union[
     Annotated[str, StringConstraints(max_length=400)],
-    Annotated[dict[Annotated[str, StringConstraints(max_length=64)], Annotated[float, Field(ge=0, allow_inf_nan=False)]],
+    Annotated[dict[Annotated[str, StringConstraints(max_length=64)],
+                   Annotated[float, Field(ge=0, allow_inf_nan=False)]],
               Field(min_length=1, max_length=MAX_BLEND)],
 ]
 STYLE_DOC = "a style of the model, a blend \"A=0.7,B=0.3\", or {\"A\": 0.7, \"B\": 0.3}; none: all styles pooled"

@@ -30,7 +30,8 @@ from .asgi import KEEP_ALIVE, LIMIT_CONCURRENCY, PROTOCOL, create_app
 BACKLOG = 1024
 
 
-def _settings(host: str, port: int, access_log: bool, protocol: type = PROTOCOL, keep_alive: float = KEEP_ALIVE) -> dict:
+def _settings(host: str, port: int, access_log: bool, protocol: type = PROTOCOL,
+              keep_alive: float = KEEP_ALIVE) -> dict:
     """uvicorn's settings for namesmith: the guarded protocol, its timeouts and limits."""
     return {"host": host, "port": port, "http": protocol, "timeout_keep_alive": keep_alive,
             "limit_concurrency": LIMIT_CONCURRENCY, "backlog": BACKLOG, "access_log": access_log,
