@@ -275,12 +275,13 @@ def test_the_networks_of_an_ensemble_skip_what_only_the_final_model_needs(corpus
 
 
 def test_only_the_run_that_saves_hashes_the_names(corpus, monkeypatch):
-    """The known names' hashes (for --novel) are the final model's: computed once, not once per network."""
+    """The known names' hashes (for --novel) are the final model's: computed once (train and validation names:
+    two calls), not once per network."""
     from namesmith import api
 
     calls = []
     real = api.name_hashes
     monkeypatch.setattr(api, "name_hashes", lambda names: calls.append(1) or real(names))
     ck = namesmith.fit(corpus, ensemble=2, jobs=1, log=quiet, **OPTS)
-    assert len(calls) == 1 and ck.extras["known_hashes"].size == len(set(ck.extras["known_hashes"]))
+    assert len(calls) == 2 and ck.extras["known_hashes"].size == len(set(ck.extras["known_hashes"]))
     assert "hashing the names" in ck.run.phases

@@ -13,18 +13,31 @@ The Python API in brief (see :mod:`namesmith.api`)::
     ens = namesmith.mix(["lstm.npz", "transformer.npz"], "ens.npz")     # two runs' networks + an n-gram
 """
 
-from ._version import __version__
-from .api import Checkpoint, RunReport, fit, load, mix
-from .config import PRESETS, TrainConfig
-from .corpus import Corpus, builtin_corpora, load_corpus, read_corpus
-from .errors import NamesmithError
-from .models import MODELS
-from .sample import Sample, SampleOptions, Sampler
-from .score import NameScore, evaluate, score_names
-from .vocab import Vocab
+from importlib import import_module
 
-__all__ = [
-    "Checkpoint", "Corpus", "MODELS", "NameScore", "NamesmithError", "PRESETS", "RunReport", "Sample",
-    "SampleOptions", "Sampler", "TrainConfig", "Vocab", "__version__", "builtin_corpora", "evaluate", "fit", "load",
-    "load_corpus", "mix", "read_corpus", "score_names",
-]
+from ._version import __version__ as __version__
+
+# The public names and the module each comes from, imported on first use (PEP 562): ``import namesmith`` stays
+# cheap, so the command line can answer a Ctrl-C during its start-up (namesmith.__main__).
+_EXPORTS = {
+    "Checkpoint": "api", "RunReport": "api", "fit": "api", "load": "api", "mix": "api",
+    "PRESETS": "config", "TrainConfig": "config",
+    "Corpus": "corpus", "builtin_corpora": "corpus", "load_corpus": "corpus", "read_corpus": "corpus",
+    "NamesmithError": "errors", "MODELS": "models",
+    "Sample": "sample", "SampleOptions": "sample", "Sampler": "sample",
+    "NameScore": "score", "evaluate": "score", "score_names": "score", "Vocab": "vocab",
+}
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'namesmith' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

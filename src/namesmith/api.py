@@ -42,6 +42,7 @@ from .files import (OutputLock, StagedLog, ensure_writable, output_target, read_
                     remove_stale_temps, same_file)
 from .models import FittedModel, Model, model_class
 from .models.mixture import Mixture, fit_weights
+from .models.ngram import NGram
 from .optim import OPTIMIZERS
 from .runtime import ThreadTuner, keep_freed_memory, run_parallel, usable_cores, worker_log
 from .sample import Sample, SampleOptions, SampleReport, Sampler
@@ -545,6 +546,8 @@ def _train_member(job: tuple, tune: bool) -> _Trained:
 
 def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, CheckpointData, Path]:
     """The run's stored configuration with the allowed overrides, its checkpoint and that file (see --resume)."""
+    if not isinstance(resume, (str, os.PathLike)) or not os.fspath(resume):
+        raise ConfigError("--resume needs the checkpoint of a run (MODEL.npz or MODEL.last.npz); got an empty path")
     path = Path(os.fspath(resume))
     last = RunPaths.of_any(path).last
     ck = load_checkpoint(path)
@@ -593,7 +596,7 @@ class _Saver:
         """Hashes of every known name (for --novel), computed when a file is first saved: a --folds/--ensemble
         network saves none, so only the run that saves hashes them."""
         with self.phases("hashing the names"):
-            return name_hashes(self.data.known_names)
+            return np.union1d(name_hashes(self.data.train.names), name_hashes(self.data.val.names))
 
     @property
     def metrics_header(self) -> dict:
@@ -858,7 +861,8 @@ class _Run(_Saver, Hooks):
                 final, val = mix_with_ngram(self.model, data, cfg.mix_ngram, cfg.discount, fixed)
             w, order = final.config["weights"], final.parts[1].order
             lowered = "" if order == cfg.mix_ngram else (
-                f" (order {cfg.mix_ngram} does not fit 64-bit keys for {data.vocab.size:,} symbols)")
+                f" (order {cfg.mix_ngram} does not fit 64-bit keys for {data.vocab.size:,} symbols)"
+                if order == NGram.max_order(data.vocab.size) else " (no name is long enough for a higher order)")
             self.log(f"mixed with a {order}-gram{lowered}{note}: weights {' / '.join(f'{x:.3f}' for x in w)}, "
                      f"validation NLL {val:.4f} nats/char")
             metrics = {"neural_val_nll": self.state.best_val_nll}

@@ -213,8 +213,8 @@ def _fail(path, msg: str) -> CheckpointError:
 def read_arrays(path: str | Path, max_bytes: int = MAX_BYTES) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` file, with the size, member and no-pickle checks."""
     p = Path(os.fspath(path))
-    if not p.is_file():
-        raise CheckpointError(f"{p}: no such checkpoint file" if not p.exists() else f"{p}: not a regular file")
+    if not os.path.isfile(p):
+        raise CheckpointError(f"{p}: no such checkpoint file" if not os.path.exists(p) else f"{p}: not a regular file")
     size = p.stat().st_size
     if size > max_bytes:
         raise _fail(p, f"{size} bytes is over the {max_bytes}-byte limit")
@@ -328,6 +328,9 @@ def _validate(arrays: dict[str, np.ndarray]) -> CheckpointData:
             raise CheckpointError(f"unexpected extra array {name!r} ({arr.dtype}, shape {arr.shape})")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise CheckpointError(f"extra array {name} is not finite")
+    q = extras.get("train_nll_quantiles")
+    if q is not None and q.size > 1 and not np.all(np.diff(q) >= 0):  # percentiles interpolate in them
+        raise CheckpointError("the score quantiles are not in ascending order")
     h = extras.get("known_hashes")
     if h is not None and h.size > 1 and not np.all(h[1:] > h[:-1]):  # in_hashes() relies on a sorted set
         raise CheckpointError("the name hashes are not a sorted set")

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from dataclasses import fields
@@ -24,7 +25,7 @@ from ._version import __version__
 from .api import fit, load, mix, pretrained_models
 from .config import FIELDS, PRESETS, TrainConfig, choices
 from .corpus import LONGEST_NAME, builtin_corpora, load_corpus, read_corpus
-from .errors import ConfigError, NamesmithError
+from .errors import ConfigError, NamesmithError, WriteFailed
 from .files import OutputLock, ensure_writable, output_target, refuse_inputs
 from .plot import plot_confusion, plot_run
 from .rng import check_seed
@@ -282,8 +283,16 @@ def build_parser() -> Parser:
 
 # ----- commands ----------------------------------------------------------------------
 def _out(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    """Write to stdout now; a closed or full stdout is one line (exit 1), a closed pipe ends quietly (exit 0)."""
+    if sys.stdout is None:
+        raise WriteFailed("standard output is closed, so the results cannot be printed; redirect it to a file")
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise WriteFailed(f"cannot write to standard output: {e.strerror or e}") from None
 
 
 def _cap(name: str) -> str:
@@ -368,26 +377,48 @@ def cmd_sample(args) -> int:
     if args.seed is not None:
         check_seed(args.seed)
     sampler = ck.sampler(_exclude(ck, args.exclude_file), args.style)
-    report = None
+    write = _Rows(args.format, args.raw)
     if args.best is not None:
-        samples = sampler.best(args.best, opts)
-    else:
-        report = sampler.sample(args.num, opts, seed=args.seed)
-        samples = report.samples
-    rows = [s.to_dict() for s in samples]
-    if args.format == "json":
-        _out(json.dumps(rows, indent=2) + "\n")
-    elif args.format == "csv":
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=["name", "logprob", "nats_per_char", "novel", "seed"], lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        _out(buf.getvalue())
-    else:
-        _out("".join((s.name if args.raw else _cap(s.name)) + "\n" for s in samples))
-    if report is not None and report.tries > len(samples):
-        print(f"accepted {len(samples)} of {report.tries} candidates ({report.acceptance:.1%})", file=sys.stderr)
+        write(sampler.best(args.best, opts))
+    else:  # streamed: each batch is printed as it is found, so memory stays flat for any -n
+        report = sampler.sample(args.num, opts, seed=args.seed, emit=write)
+        if report.tries > report.accepted:
+            print(f"accepted {report.accepted} of {report.tries} candidates ({report.acceptance:.1%})",
+                  file=sys.stderr)
+    write.close()
     return 0
+
+
+class _Rows:
+    """Names written to stdout as they come, in text (capitalised unless raw), JSON or CSV."""
+
+    FIELDS = ["name", "logprob", "nats_per_char", "novel", "seed"]
+
+    def __init__(self, fmt: str, raw: bool):
+        self.fmt, self.raw, self.rows = fmt, raw, 0
+        if fmt == "csv":
+            _out(",".join(self.FIELDS) + "\n")
+
+    def __call__(self, samples) -> None:
+        if self.fmt == "json":
+            text = "".join(("[\n" if self.rows == 0 and i == 0 else ",\n") + _indent(json.dumps(s.to_dict(), indent=2))
+                           for i, s in enumerate(samples))
+        elif self.fmt == "csv":
+            buf = io.StringIO()
+            csv.DictWriter(buf, fieldnames=self.FIELDS, lineterminator="\n").writerows(s.to_dict() for s in samples)
+            text = buf.getvalue()
+        else:
+            text = "".join((s.name if self.raw else _cap(s.name)) + "\n" for s in samples)
+        self.rows += len(samples)
+        _out(text)
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            _out("[]\n" if self.rows == 0 else "\n]\n")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
 
 
 def cmd_mix(args) -> int:
@@ -561,22 +592,46 @@ def _blas_threads(args):
     n = args.threads if args.threads is not None else (None if args.command == "train" else 1)
     if n is None:
         return contextlib.nullcontext()
-    if n < 1:
-        raise ConfigError("--threads must be >= 1")
+    if not 1 <= n <= 1024:
+        raise ConfigError(f"--threads must be in [1, 1024], got {n}")
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n, user_api="blas")
 
 
+def _as_flags(message: str) -> str:
+    """An API error as the command line says it: Python parameter names (``max_tries``) become flags."""
+    names = {f.name for f in fields(SampleOptions)} | set(FIELDS) | {"uniform_prior", "exclude_file"}
+    pattern = r"\b(" + "|".join(sorted((n for n in names if "_" in n), key=len, reverse=True)) + r")\b"
+    return re.sub(pattern, lambda m: "--" + m.group(1).replace("_", "-"), message)
+
+
+def _short(message: str, most: int = 600) -> str:
+    """One readable line: a message holding, say, a 5,000-character path keeps its start and its end."""
+    message = " ".join(message.split())
+    return message if len(message) <= most else message[: most // 2] + " … " + message[-most // 2:]
+
+
+def _tolerant_streams() -> None:
+    """Text that is not valid UTF-8 (a file name's bytes, read as surrogates) is printed escaped, never a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream that cannot be reconfigured: left as it is
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
+        _tolerant_streams()
         args = build_parser().parse_args(argv)
         keep_freed_memory()  # no page faults for the temporaries every step reallocates
         with np.errstate(all="ignore"), warnings.catch_warnings(), _blas_threads(args):
             warnings.simplefilter("ignore", RuntimeWarning)
             return int(args.func(args) or 0)
     except NamesmithError as e:
-        print(f"namesmith: error: {e}", file=sys.stderr)
+        print(f"namesmith: error: {_short(_as_flags(str(e)))}", file=sys.stderr)
         return e.exit_code
     except SystemExit as e:  # --help and --version print and exit 0
         return int(e.code or 0) if not isinstance(e.code, str) else 2

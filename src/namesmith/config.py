@@ -170,6 +170,10 @@ def _check_ranges(c: TrainConfig) -> None:
     need(0 <= c.samples <= 1000, "--samples must be in [0, 1000]")
     need(0 <= c.seed <= MAX_SEED, "--seed must be in [0, 2**63)")
     need(c.out is None or bool(c.out), "the output path (-o) is empty; give a file name")
+    need(c.val is None or bool(c.val), "--val is empty; give a file of validation names (or leave --val out)")
+    need(c.init_from is None or bool(c.init_from),
+         "--init-from is empty; give a model file or a shipped model's name (namesmith models)")
+    need(c.corpus is None or bool(c.corpus), "the corpus is empty; give a file, a folder or a built-in corpus")
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}

@@ -12,6 +12,7 @@ invalid UTF-8, control characters, an over-long item - raises
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Sequence
 from importlib import resources
@@ -150,7 +151,9 @@ class Corpus:
             val_idx = _stratified(np.asarray(self.style_ids(self.styles)), order, n_val, self.names)
         else:
             val_idx = np.sort(order[:n_val])
-        train_idx = np.setdiff1d(np.arange(n), val_idx)
+        keep = np.ones(n, dtype=bool)
+        keep[val_idx] = False
+        train_idx = np.flatnonzero(keep)
         return self.subset(train_idx, "train split"), self.subset(val_idx, "validation split")
 
 
@@ -216,6 +219,33 @@ def _first_line_with(lines: list[str], bad: set[str]) -> tuple[int, str]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+PIECE_CHARS = 1 << 22  # a corpus is parsed about 4 MB of text at a time: temporary memory stays bounded
+SHARED = 1 << 16  # distinct names kept as one shared object: a list that repeats names stores each once
+
+
+def _pieces(text: str):
+    """``text`` in runs of whole lines of about ``PIECE_CHARS`` characters."""
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", min(start + PIECE_CHARS, n))
+        end = n if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _check_items(items: list[str], source: str, line0: int, max_len: int) -> None:
+    """Control characters and over-long items of one piece, with their line numbers in the file."""
+    bad = {c for c in set("".join(items)) if is_control(c)}
+    if bad:
+        lineno, c = _first_line_with(items, bad)
+        raise CorpusError(f"{source}: line {line0 + lineno}: control character {c!r} inside an item; "
+                          "items must be plain text, one per line")
+    if max(map(len, items), default=0) > max_len:
+        i = next(i for i, item in enumerate(items) if len(item) > max_len)
+        raise CorpusError(f"{source}: line {line0 + i + 1}: item is {len(items[i])} characters long, over the "
+                          f"limit of {max_len} (raise it with --max-item-len, up to {LONGEST_NAME})")
+
+
 def parse_names(
     text: str,
     source: str = "<memory>",
@@ -226,26 +256,27 @@ def parse_names(
     """Parse the text of a corpus file into a :class:`Corpus` (see module docstring).
 
     Whole-text operations (normalisation, the set of characters, lengths) run at
-    C speed; a line number is searched for only when there is an error to report.
+    C speed on pieces of about 4 MB; a line number is searched for only when there
+    is an error to report. Repeated names share one string object (the first
+    ``SHARED`` distinct ones), so a long list of few distinct names stays small.
     """
     first = next((line for line in text.split("\n", 64) if line.strip()), "")
     if "\t" in first:  # a labelled corpus: name<TAB>style from the first line on
         return _parse_labelled(text, source, lowercase=lowercase, max_len=max_len)
-    items = [line.strip() for line in normalize(text, lowercase).split("\n")]
-    bad = {c for c in set("".join(items)) if is_control(c)}
-    if bad:
-        lineno, c = _first_line_with(items, bad)
-        raise CorpusError(f"{source}: line {lineno}: control character {c!r} inside an item; "
-                          "items must be plain text, one per line")
-    longest = max(map(len, items), default=0)
-    if longest > max_len:
-        lineno = next(i for i, item in enumerate(items, start=1) if len(item) > max_len)
-        raise CorpusError(f"{source}: line {lineno}: item is {len(items[lineno - 1])} characters long, over the "
-                          f"limit of {max_len} (raise it with --max-item-len, up to {LONGEST_NAME})")
-    names = tuple(filter(None, items))
+    names: list[str] = []
+    shared: dict[str, str] = {}
+    line0 = 0
+    for piece in _pieces(text):
+        items = [line.strip() for line in normalize(piece, lowercase).split("\n")]
+        if piece.endswith("\n"):
+            items.pop()  # the empty text after the piece's last line break
+        _check_items(items, source, line0, max_len)
+        line0 += len(items)
+        for item in filter(None, items):
+            names.append(shared.setdefault(item, item) if len(shared) < SHARED else shared.get(item, item))
     if not names:
         raise CorpusError(f"{source}: the corpus is empty (no non-blank lines)")
-    return Corpus(names, source)
+    return Corpus(tuple(names), source)
 
 
 def _check_style(style: str, where: str) -> str:
@@ -315,7 +346,7 @@ def builtin_text(name: str) -> str:
 
 def is_builtin(spec) -> bool:
     """True when ``spec`` names a built-in corpus and no file of that name exists."""
-    return isinstance(spec, str) and spec in BUILTIN_CORPORA and not Path(spec).exists()
+    return isinstance(spec, str) and spec in BUILTIN_CORPORA and not os.path.exists(spec)
 
 
 def load_text(spec: str | Path | None = None) -> tuple[str, str]:
@@ -334,7 +365,9 @@ def load_corpus(spec: str | Path | None = None, *, lowercase: bool = True, max_l
     """A corpus by built-in name or by path (default: the built-in default corpus); see :func:`load_text`."""
     if spec is not None and not isinstance(spec, (str, Path)):
         raise CorpusError(f"a corpus is a file path or a built-in corpus name, not {type(spec).__name__}")
-    if not is_builtin(spec) and spec is not None and Path(spec).is_dir():
+    if spec is not None and not str(spec):
+        raise CorpusError("the corpus path is empty; name a file, a folder or a built-in corpus (namesmith corpora)")
+    if not is_builtin(spec) and spec is not None and os.path.isdir(spec):
         return read_folder(spec, lowercase=lowercase, max_len=max_len)
     text, source = load_text(spec)
     return parse_names(text, source, lowercase=lowercase, max_len=max_len)
@@ -362,16 +395,24 @@ def name_hashes(names) -> np.ndarray:
     Checkpoints keep these instead of the names themselves. With 64 bits the
     chance that a new name collides with one of 100,000 training names is ~5e-15.
     """
+    return np.unique(_hashes(names))
+
+
+def _hashes(names, chunk: int = 1 << 18) -> np.ndarray:
+    """The 64-bit BLAKE2b hash of each name, (N,) uint64, computed a chunk at a time (no N-long list of digests)."""
     blake = hashlib.blake2b
-    digests = b"".join([blake(n.encode("utf-8"), digest_size=8).digest() for n in names])
-    return np.unique(np.frombuffer(digests, dtype="<u8")).astype(np.uint64)
+    out = np.empty(len(names), dtype=np.uint64)
+    for lo in range(0, len(names), chunk):
+        part = names[lo: lo + chunk]
+        out[lo: lo + len(part)] = np.frombuffer(b"".join([blake(n.encode("utf-8"), digest_size=8).digest()
+                                                          for n in part]), dtype="<u8")
+    return out
 
 
 def in_hashes(names, hashes: np.ndarray | None) -> np.ndarray:
     """Boolean array: which of ``names`` are in the hash set ``hashes`` (from :func:`name_hashes`)."""
     if hashes is None or hashes.size == 0 or not len(names):
         return np.zeros(len(names), dtype=bool)
-    blake = hashlib.blake2b
-    h = np.frombuffer(b"".join([blake(n.encode("utf-8"), digest_size=8).digest() for n in names]), dtype="<u8")
+    h = _hashes(names)
     pos = np.minimum(np.searchsorted(hashes, h), hashes.size - 1)
     return hashes[pos] == h

@@ -56,3 +56,10 @@ class Interrupted(NamesmithError):
     """Ctrl-C during training: the state was saved; exit 130 like any interrupted command."""
 
     exit_code = 130
+
+
+def check_bool(name: str, value) -> bool:
+    """``value`` if it is True or False; otherwise a ConfigError naming the parameter (``"yes"`` and 1 are not)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r:.40}")
+    return value

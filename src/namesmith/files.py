@@ -88,7 +88,7 @@ def output_target(path: str | os.PathLike, what: str = "output") -> Path:
     if not name:
         raise OutputError(f"the {what} path is empty; give a file name (e.g. -o model.npz)")
     p = Path(name)
-    if p.is_symlink():
+    if os.path.islink(p):
         p = Path(os.path.realpath(p))  # write through the link to its target
     try:
         st = os.stat(p)
@@ -127,10 +127,16 @@ def ensure_writable(target: Path, what: str = "output") -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         fd, probe = _temp(target, ".probe")
-        os.close(fd)
-        os.unlink(probe)
     except OSError as e:
         raise OutputError(f"cannot write the {what} {target}: {e.strerror or e} in {parent}") from None
+    try:  # a byte written and synced: a full disk is found now, not after the training
+        os.write(fd, b"\0")
+        os.fsync(fd)
+    except OSError as e:
+        raise _write_failed(target, e, target.exists()) from None
+    finally:
+        os.close(fd)
+        os.unlink(probe)
 
 
 def remove_stale_temps(target: Path) -> list[Path]:
@@ -273,8 +279,13 @@ class OutputLock:
             except FileNotFoundError:
                 pass
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as e:
+            os.close(fd)
+            os.unlink(path)
+            raise WriteFailed(f"cannot write the lock file {path}: {e.strerror or e}; nothing was written") from None
         return fd
 
     def __exit__(self, *exc) -> bool:

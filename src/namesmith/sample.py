@@ -10,8 +10,10 @@ end token drop out of the batch. Constraints are applied in two ways:
   ``prefix`` (fed through the model first, teacher-forced), and the decoding
   rules ``temperature`` (0 = greedy), ``top_k`` and ``top_p``;
 * by rejection, with a budget of ``max_tries`` candidates and a clear error
-  when it runs out: ``suffix``, ``contains``, ``pattern`` (a Python regular
-  expression searched in the name), ``novel`` (not a training name, checked
+  when it runs out: ``suffix``, ``contains``, ``pattern`` (a regular expression
+  in Python's syntax searched in the name, by the ``regex`` package with a time
+  limit per name, so a pattern that backtracks catastrophically is an error, not
+  a hang), ``novel`` (not a training name, checked
   against the hashes stored in the checkpoint, plus any ``exclude`` names)
   and ``unique``.
 
@@ -29,11 +31,12 @@ from __future__ import annotations
 
 import heapq
 import math
-import re
 import time
 from dataclasses import dataclass, field, fields
+from typing import Callable
 
 import numpy as np
+import regex
 
 from .corpus import LONGEST_NAME, in_hashes
 from .errors import ConfigError, ConstraintError, NamesmithError
@@ -43,7 +46,8 @@ from .rng import check_seed, child_seeds, fresh_seed, uniforms
 from .text import fold_accents, normalize
 from .vocab import Vocab
 
-MAX_BATCH = 65_536
+MAX_BATCH = 4_096  # candidates generated at once: memory stays flat for any n (LSTM-256: about 30 MB)
+PATTERN_SECONDS = 0.05  # the most one name may take to match --pattern (a legitimate one takes microseconds)
 
 
 def candidate_budget(n: int) -> int:
@@ -87,9 +91,9 @@ class SampleOptions:
         need(_is_number(self.temperature) and 0 <= self.temperature <= 100,
              f"temperature must be a number in [0, 100], got {self.temperature!r}")
         need(self.top_k is None or (_is_int(self.top_k) and self.top_k >= 1),
-             f"top-k must be a whole number >= 1, got {self.top_k!r}")
+             f"top_k must be a whole number >= 1, got {self.top_k!r}")
         need(self.top_p is None or (_is_number(self.top_p) and 0 < self.top_p <= 1),
-             f"top-p must be a number in (0, 1], got {self.top_p!r}")
+             f"top_p must be a number in (0, 1], got {self.top_p!r}")
         for name in ("prefix", "suffix", "contains", "exclude_chars"):
             value = getattr(self, name)
             need(isinstance(value, str) and len(value) <= LONGEST_NAME, f"{name} must be text, got {value!r}")
@@ -97,14 +101,14 @@ class SampleOptions:
             value = getattr(self, name)
             need(value is None or (isinstance(value, str) and len(value) <= LONGEST_NAME),
                  f"{name} must be text, got {value!r}")
-        need(_is_int(self.min_len) and _is_int(self.max_len), "min-len and max-len must be whole numbers")
-        need(1 <= self.max_len <= LONGEST_NAME, f"max-len must be in [1, {LONGEST_NAME}], got {self.max_len}")
+        need(_is_int(self.min_len) and _is_int(self.max_len), "min_len and max_len must be whole numbers")
+        need(1 <= self.max_len <= LONGEST_NAME, f"max_len must be in [1, {LONGEST_NAME}], got {self.max_len}")
         need(0 <= self.min_len <= self.max_len,
-             f"need 0 <= min-len <= max-len, got min {self.min_len}, max {self.max_len}")
+             f"need 0 <= min_len <= max_len, got min {self.min_len}, max {self.max_len}")
         for name in ("novel", "unique", "fold_accents"):
             need(isinstance(getattr(self, name), bool), f"{name} must be True or False, got {getattr(self, name)!r}")
         need(self.max_tries is None or (_is_int(self.max_tries) and 1 <= self.max_tries <= 10**9),
-             f"max-tries must be a whole number >= 1, got {self.max_tries!r}")
+             f"max_tries must be a whole number >= 1, got {self.max_tries!r}")
 
     @classmethod
     def from_kwargs(cls, **options) -> "SampleOptions":
@@ -132,14 +136,39 @@ class Sample:
 
 @dataclass
 class SampleReport:
-    samples: list[Sample]
+    samples: list[Sample]  # empty when they were streamed to ``emit``
     tries: int  # candidates generated
     seed: int  # the run's seed (name 0's seed)
     rejected: dict[str, int] = field(default_factory=dict)
+    accepted: int = 0  # names found (== len(samples) unless streamed)
 
     @property
     def acceptance(self) -> float:
-        return len(self.samples) / self.tries if self.tries else 0.0
+        return self.accepted / self.tries if self.tries else 0.0
+
+
+class Pattern:
+    """A user's regular expression, searched with a bounded amount of work per name.
+
+    The ``regex`` package (Python's ``re`` syntax) with a timeout of ``PATTERN_SECONDS``
+    per name: a pattern that backtracks catastrophically (``^(a|aa)+b$`` on 30 a's)
+    is refused with one line instead of running for hours. Together with the
+    candidate budget this bounds the whole filter.
+    """
+
+    def __init__(self, text: str):
+        self.text = text
+        try:
+            self.rx = regex.compile(text)
+        except (regex.error, RecursionError, OverflowError, ValueError) as e:
+            raise ConfigError(f"the pattern is not a valid regular expression: {e}") from None
+
+    def search(self, name: str) -> bool:
+        try:
+            return self.rx.search(name, timeout=PATTERN_SECONDS) is not None
+        except TimeoutError:
+            raise ConstraintError(f"the pattern {self.text!r} took over {PATTERN_SECONDS:g} s to match one name: it "
+                                  "backtracks catastrophically (nested repeats such as (a|aa)+); simplify it") from None
 
 
 @dataclass(frozen=True)
@@ -149,7 +178,7 @@ class Prepared:
     prefix: str
     suffix: str
     contains: str
-    pattern: re.Pattern | None
+    pattern: Pattern | None
     allowed: np.ndarray  # (V,) bool, which characters may be drawn (the end token is governed by lengths)
 
     def rejects(self, name: str, opts: SampleOptions, known: bool | None, seen: set[str]) -> str | None:
@@ -231,17 +260,12 @@ class Sampler:
             if bad:
                 raise ConfigError(f"the {what} {text!r} uses characters excluded by the character limits: {bad}")
         if len(prefix) > opts.max_len:
-            raise ConfigError(f"the prefix is {len(prefix)} characters, longer than max-len {opts.max_len}")
+            raise ConfigError(f"the prefix is {len(prefix)} characters, longer than max_len {opts.max_len}")
         if len(suffix) > opts.max_len or len(contains) > opts.max_len:
-            raise ConfigError("the suffix or contains text is longer than max-len")
+            raise ConfigError("the suffix or contains text is longer than max_len")
         if not allowed.any() and opts.min_len > len(prefix):
-            raise ConfigError("no character is allowed, so no name can reach min-len")
-        pattern = None
-        if opts.pattern:
-            try:
-                pattern = re.compile(opts.pattern)
-            except (re.error, RecursionError, OverflowError) as e:
-                raise ConfigError(f"--pattern is not a valid regular expression: {e}") from None
+            raise ConfigError("no character is allowed, so no name can reach min_len")
+        pattern = Pattern(opts.pattern) if opts.pattern else None
         if opts.novel and self.known_hashes is None and not self.exclude:
             raise ConfigError("novel-only needs the training names, and this model file has no record of them")
         return Prepared(prefix, suffix, contains, pattern, allowed)
@@ -341,60 +365,69 @@ class Sampler:
 
     # ----- public API ------------------------------------------------------------
     def sample(self, n: int, opts: SampleOptions = SampleOptions(), seed: int | None = None,
-               deadline: float | None = None) -> SampleReport:
+               deadline: float | None = None, emit: Callable[[list[Sample]], None] | None = None) -> SampleReport:
         """``n`` names satisfying ``opts``; raises :class:`ConstraintError` if the budget runs out.
 
         ``deadline`` (a ``time.perf_counter()`` value) bounds the wall time, checked
-        at every generated character.
+        at every generated character. Candidates are generated ``MAX_BATCH`` at a time;
+        with ``emit`` each batch's accepted names are passed to it as they are found and
+        not kept (``report.samples`` stays empty), so memory stays flat for any ``n``.
         """
         if not _is_int(n) or not 0 <= n <= 10**7:
             raise ConfigError(f"the number of names must be a whole number in [0, 1e7], got {n!r}")
         prep = self.prepare(opts)
         seed = fresh_seed() if seed is None else check_seed(seed)
         budget = opts.max_tries if opts.max_tries is not None else candidate_budget(n)
-        accepted: list[Sample] = []
+        accepted: list[Sample] = []  # kept, unless streamed to emit
         seen: set[str] = set()
         rejected: dict[str, int] = {}
-        tries = 0
+        tries = found = 0
         filtering = bool(prep.suffix or prep.contains or prep.pattern or opts.novel or opts.unique)
         with np.errstate(all="ignore"):
-            while len(accepted) < n:
+            while found < n:
                 if tries >= budget:
                     raise ConstraintError(
-                        f"found only {len(accepted)} of {n} names in {tries} tries "
-                        f"(acceptance {len(accepted) / max(tries, 1):.2%}); "
-                        "loosen the constraints or allow more tries (--max-tries)")
-                need = n - len(accepted)
-                rate = (len(accepted) + 1) / (tries + 1) if filtering else 1.0
+                        f"found only {found} of {n} names in {tries} tries "
+                        f"(acceptance {found / max(tries, 1):.2%}); "
+                        "loosen the constraints or allow more tries (max_tries)")
+                need = n - found
+                rate = (found + 1) / (tries + 1) if filtering else 1.0
                 grow = max(need, np.ceil(1.2 * need / rate))
-                m = need if not filtering else int(min(budget - tries, MAX_BATCH, grow))
+                m = int(min(need, MAX_BATCH)) if not filtering else int(min(budget - tries, MAX_BATCH, grow))
                 seeds = child_seeds(seed, tries, m)
                 try:
                     names, logprobs = self.generate(seeds, opts, prep, deadline)
                 except OutOfTime:
-                    raise _out_of_time(len(accepted), n, tries) from None
+                    raise _out_of_time(found, n, tries) from None
                 if not np.isfinite(logprobs).all():
                     raise NamesmithError("the model gives non-finite probabilities (its weights overflow); "
                                          "this model file cannot be used")
                 known = self._is_known(names)
+                batch: list[Sample] = []
                 for i, name in enumerate(names):
                     why = prep.rejects(name, opts, None if known is None else bool(known[i]), seen)
                     if why is not None:
                         rejected[why] = rejected.get(why, 0) + 1
                         continue
-                    seen.add(name)
+                    if opts.unique:
+                        seen.add(name)
                     lp = float(logprobs[i])
-                    accepted.append(Sample(name, lp, -lp / (len(name) + 1),
-                                           None if known is None else not bool(known[i]), int(seeds[i])))
-                    if len(accepted) == n:
+                    batch.append(Sample(name, lp, -lp / (len(name) + 1),
+                                        None if known is None else not bool(known[i]), int(seeds[i])))
+                    if found + len(batch) == n:
                         tries += i + 1  # the tries actually used: up to this candidate
                         break
                 else:
                     tries += m
-                late = _deadline_passed(deadline, len(accepted), n, tries) if len(accepted) < n else None
+                found += len(batch)
+                if emit is None:
+                    accepted.extend(batch)
+                elif batch:
+                    emit(batch)
+                late = _deadline_passed(deadline, found, n, tries) if found < n else None
                 if late is not None:
                     raise late
-        return SampleReport(accepted, tries, seed, rejected)
+        return SampleReport(accepted, tries, seed, rejected, found)
 
     def best(self, k: int, opts: SampleOptions = SampleOptions(), *, max_expansions: int = 200_000,
              batch: int = 256, deadline: float | None = None) -> list[Sample]:

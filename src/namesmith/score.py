@@ -22,7 +22,7 @@ import numpy as np
 
 from .batch import length_sorted_batches, pad
 from .corpus import in_hashes
-from .errors import ConfigError, NamesmithError, VocabError
+from .errors import ConfigError, NamesmithError, VocabError, check_bool
 from .models.base import Model
 from .sample import SampleOptions, Sampler
 from .text import fold_accents, normalize
@@ -50,6 +50,14 @@ def name_list(names, what: str = "names") -> list[str]:
     bad = [n for n in names if not isinstance(n, str)]
     if bad:
         raise ConfigError(f"every name must be text, got {bad[0]!r:.40}")
+    for i, n in enumerate(names):
+        if not n.strip():
+            raise ConfigError(f"name {i + 1} of the {what} is empty; a name has at least one character")
+        try:
+            n.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"name {i + 1} of the {what} ({n.encode('utf-8', 'backslashreplace').decode()!r}) "
+                              "is not valid UTF-8 text") from None
     return list(names)
 
 
@@ -92,6 +100,7 @@ class UserNames:
 
 
 def prepare_names(vocab: Vocab, names: list[str], lowercase: bool, fold: bool) -> UserNames:
+    check_bool("fold_accents", fold)
     clean = []
     for n in names:
         n = normalize(n.strip(), lowercase)
@@ -125,6 +134,7 @@ def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None
     standard error of ``nll`` over the draw of the names (:func:`nll_standard_error`).
     """
     check_pair(model, vocab)
+    check_bool("strict", strict)
     names = name_list(names)
     if not names:
         raise ConfigError("there are no names to evaluate")

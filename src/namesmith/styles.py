@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ConfigError, VocabError
+from .errors import ConfigError, VocabError, check_bool
 from .models.base import Model
 from .models.mixture import Blend
 from .score import LN2, check_pair, name_list, name_totals, nll_standard_error, non_finite, perplexity, prepare_names
@@ -85,10 +85,12 @@ def parse_styles(spec, styles: Sequence[str]) -> list[tuple[int, float]] | None:
         if i in out:
             raise ConfigError(f"style {styles[i]!r} appears twice in the blend")
         out[i] = w
-    total = sum(out.values())
-    if total <= 0:
+    top = max(out.values())
+    if top <= 0:
         raise ConfigError("a blend needs at least one style with a weight above 0")
-    return [(i, w / total) for i, w in out.items()]
+    scaled = {i: w / top for i, w in out.items()}  # in (0, 1]: the sum cannot overflow (1e308 + 1e308)
+    total = sum(scaled.values())
+    return [(i, w / total) for i, w in scaled.items()]
 
 
 def styled(model: Model, styles: Sequence[str], spec) -> Model:
@@ -131,6 +133,7 @@ def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts
     None and its ``unknown_chars``.
     """
     check_pair(model, vocab)
+    check_bool("uniform_prior", uniform_prior)
     if not styles or model.styles != len(styles):
         raise ConfigError("classification needs a model trained on a labelled corpus (it has no styles)")
     names = name_list(names)
@@ -166,6 +169,8 @@ def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], st
     ``styles`` order).
     """
     check_pair(model, vocab)
+    check_bool("uniform_prior", uniform_prior)
+    check_bool("strict", strict)
     names = name_list(names)
     if len(labels) != len(names):
         raise ConfigError("every name needs its style")

@@ -96,11 +96,6 @@ class TrainData:
     source: Corpus  # the corpus as given, before any split
     styles: list[str] = field(default_factory=list)  # a labelled corpus's styles (id = index); empty otherwise
 
-    @property
-    def known_names(self) -> tuple[str, ...]:
-        """Every name the user gave (all splits): what "novel" is checked against."""
-        return self.train.names + self.val.names
-
 
 def load_data(cfg: TrainConfig, base: tuple[Vocab, list[str]] | None = None) -> TrainData:
     """Read, split and encode the corpus. ``base`` (fine-tuning): the base model's vocabulary and styles,

@@ -13,6 +13,8 @@ plus offsets, so a million names are two arrays rather than a million objects.
 
 from __future__ import annotations
 
+import itertools
+
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterable, Sequence
@@ -81,9 +83,11 @@ class Encoded:
 
 def _characters(names: Iterable[str]) -> set[str]:
     """The distinct characters of ``names``, in one vectorised pass (no set per name)."""
-    text = "".join(names)
-    codes = np.unique(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
-    return {chr(c) for c in codes}
+    out: set[str] = set()
+    it = iter(names)
+    while chunk := list(itertools.islice(it, 1 << 18)):  # a chunk at a time: no copy of the whole corpus
+        out.update("".join(chunk))
+    return out
 
 
 class Vocab:
@@ -166,16 +170,21 @@ class Vocab:
         self.check(text, what)
         return np.fromiter((self._index[c] for c in text), dtype=np.int32, count=len(text))
 
-    def encode_many(self, names: Sequence[str], what: str = "name") -> Encoded:
+    def encode_many(self, names: Sequence[str], what: str = "name", chunk: int = 1 << 18) -> Encoded:
         """All ``names`` as one :class:`Encoded`, vectorised; the first bad name raises as :meth:`encode`."""
         lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
-        cps = np.frombuffer("".join(names).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-        pos = np.minimum(np.searchsorted(self._codes, cps), self._codes.size - 1)
-        ok = (self._codes[pos] == cps) & (cps != ord(EOS))
-        if not ok.all():
-            first = int(np.searchsorted(np.cumsum(lengths), np.flatnonzero(~ok)[0], side="right"))
-            self.check(names[first], what)
-        return Encoded(self._ids[pos], np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ids = np.empty(int(offsets[-1]), dtype=np.int32)
+        for lo in range(0, len(names), chunk):  # a chunk at a time: no (characters,) int64 temporaries
+            part = names[lo: lo + chunk]
+            cps = np.frombuffer("".join(part).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+            pos = np.minimum(np.searchsorted(self._codes, cps), self._codes.size - 1)
+            ok = (self._codes[pos] == cps) & (cps != ord(EOS))
+            if not ok.all():
+                first = int(np.searchsorted(np.cumsum(lengths[lo:]), np.flatnonzero(~ok)[0], side="right"))
+                self.check(part[first], what)
+            ids[offsets[lo]: offsets[lo + len(part)]] = self._ids[pos]
+        return Encoded(ids, offsets)
 
     def decode(self, ids: Iterable[int]) -> str:
         """The text of ``ids``; end tokens are dropped."""

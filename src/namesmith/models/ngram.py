@@ -60,6 +60,18 @@ def _parent(pair: np.ndarray, k: int, V: int) -> np.ndarray:
     return (ctx % (V + 1) ** (k - 2)) * (V + 1) + w
 
 
+def _valid_keys(keys: np.ndarray, L: int, V: int) -> bool:
+    """Whether every key is a context of exactly ``L`` symbols in [0, V) (base V+1, digits 1..V)."""
+    rest = keys.astype(np.int64)
+    if np.any(rest < 0):
+        return False
+    for _ in range(L):
+        if np.any(rest % (V + 1) == 0):
+            return False
+        rest = rest // (V + 1)
+    return not np.any(rest)
+
+
 def _discounts(adjusted_counts: np.ndarray, fixed: float | None) -> np.ndarray:
     """``[0, D1, D2, D3+]`` for one order."""
     if fixed is not None:
@@ -82,39 +94,83 @@ def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys[first], np.diff(np.r_[first, keys.size])
 
 
+def _merge_runs(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys and summed counts of several (sorted distinct keys, counts) pairs."""
+    if len(parts) == 1:
+        return parts[0]
+    keys = np.concatenate([k for k, _ in parts])
+    counts = np.concatenate([c for _, c in parts])
+    order = np.argsort(keys, kind="stable")
+    keys, counts = keys[order], counts[order]
+    if not keys.size:
+        return keys, counts
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[first], np.add.reduceat(counts, first)
+
+
+POSITIONS = 1 << 22  # positions counted at a time: memory grows with the distinct n-grams, not the text
+
+
+def _position_counts(encoded: Encoded, V: int, N: int) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]],
+                                                                  tuple[np.ndarray, np.ndarray]]:
+    """Raw counts of the n-grams that start at ``<s>`` (per order below ``N``) and of every order-``N``
+    n-gram, counted over chunks of names of about ``POSITIONS`` positions and merged (KenLM sorts in blocks
+    too): ``({k: (keys, counts)}, (keys, counts))``, keys sorted and distinct."""
+    steps_all = encoded.lengths + 1  # (names,) predictions per name: inputs <s> c1..cn, targets c1..cn </s>
+    ends = np.cumsum(steps_all)
+    raw: dict[int, list] = {k: [] for k in range(2, N)}
+    top: list = []
+    lo = 0
+    while lo < len(encoded):
+        hi = max(lo + 1, int(np.searchsorted(ends, (ends[lo - 1] if lo else 0) + POSITIONS, side="right")))
+        lengths, steps = encoded.lengths[lo:hi], steps_all[lo:hi]
+        ids = encoded.ids[encoded.offsets[lo]: encoded.offsets[hi]]
+        total = int(steps.sum())
+        pos = np.arange(total, dtype=np.int32)  # (positions,) t within the name
+        pos -= np.repeat((np.cumsum(steps) - steps).astype(np.int32), steps)
+        X = np.zeros(total, dtype=np.int32)  # (positions,) each input symbol (<s> = 0)
+        X[pos > 0] = ids
+        Y = np.zeros(total, dtype=np.int32)  # (positions,) each target (</s> = 0)
+        Y[pos < np.repeat(lengths.astype(np.int32), steps)] = ids
+        top.append(_runs(np.sort(_pair_keys(X, Y, pos + 1 >= N - 1, N - 1, V))))
+        for k in raw:
+            raw[k].append(_runs(np.sort(_pair_keys(X, Y, pos == k - 2, k - 1, V))))
+        lo = hi
+    return {k: _merge_runs(v) for k, v in raw.items()}, _merge_runs(top)
+
+
+def _pair_keys(X: np.ndarray, Y: np.ndarray, select: np.ndarray, L: int, V: int) -> np.ndarray:
+    """Keys of (the L inputs up to each selected position, its target), built digit by digit from shifted
+    slices of ``X`` (no (positions, L) array, no gathers); a position's L inputs lie in its own name wherever
+    ``select`` implies pos >= L - 1."""
+    total = X.size
+    key = np.zeros(total, dtype=np.int64)
+    for back in range(L - 1, -1, -1):
+        key *= V + 1
+        key[back:] += X[: total - back]
+        key[back:] += 1
+    key *= V + 1
+    key += Y
+    return key[select]
+
+
 def _adjusted_counts(encoded: Encoded, V: int, N: int) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Adjusted counts per order ``k``: (context keys, targets, counts), sorted by (context, target).
 
-    As KenLM counts: only the highest order is counted from the text (one sort of
-    the positions); an order-k n-gram whose context starts with ``<s>`` keeps its
-    raw count (counted from the names' first positions), and every other one gets
-    its continuation count, the number of distinct order-(k+1) n-grams it ends
-    (one sort of the parents of the order above). Nothing is of size positions × order.
+    As KenLM counts: only the highest order is counted from the text (sorted in
+    blocks, :func:`_position_counts`); an order-k n-gram whose context starts with
+    ``<s>`` keeps its raw count (counted from the names' first positions), and every
+    other one gets its continuation count, the number of distinct order-(k+1)
+    n-grams it ends (one sort of the parents of the order above). Nothing is of size
+    positions x order.
     """
-    steps = encoded.lengths + 1  # (names,) predictions per name: inputs <s> c1..cn, targets c1..cn </s>
-    starts = np.repeat(np.cumsum(steps) - steps, steps)  # (positions,) index of each position's <s>
-    pos = np.arange(starts.size) - starts  # (positions,) t within the name
-    X = np.zeros(starts.size, dtype=np.int64)
-    X[pos > 0] = encoded.ids
-    Y = np.zeros(starts.size, dtype=np.int64)
-    Y[pos < np.repeat(encoded.lengths, steps)] = encoded.ids
-
-    def pair_keys(rows: np.ndarray, L: int) -> np.ndarray:
-        """Keys of (the L inputs up to each row, its target), built digit by digit (no (rows, L) array)."""
-        key = np.zeros(rows.size, dtype=np.int64)
-        for back in range(L - 1, -1, -1):
-            key = key * (V + 1) + (X[rows - back] + 1)
-        return key * (V + 1) + Y[rows]
-
+    raw, (uniq, counts) = _position_counts(encoded, V, N)
     adj: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     upper = None  # distinct n-grams of the order above
     for k in range(N, 0, -1):
-        L = k - 1
-        if k == N:
-            uniq, counts = _runs(np.sort(pair_keys(np.flatnonzero(pos + 1 >= L), L)))
-        else:
+        if k < N:
             u_cont, c_cont = _runs(np.sort(_parent(upper, k + 1, V)))
-            u_raw, c_raw = _runs(np.sort(pair_keys(np.flatnonzero(pos == L - 1), L))) if L else (u_cont[:0],) * 2
+            u_raw, c_raw = raw.get(k, (u_cont[:0], c_cont[:0]))
             keys = np.concatenate([u_raw, u_cont])  # disjoint: only raw keys have <s> as their first symbol
             order = np.argsort(keys, kind="stable")
             uniq, counts = keys[order], np.concatenate([c_raw, c_cont])[order]
@@ -180,13 +236,22 @@ class NGram(FittedModel):
 
     @classmethod
     def from_arrays(cls, config: dict, arrays: dict[str, np.ndarray]) -> "NGram":
-        """Rebuild from a checkpoint: keys sorted, probabilities at most 1, every context's distribution sums to 1."""
+        """Rebuild from a checkpoint: keys of the alphabet's symbols and sorted, probabilities at most 1, every
+        context's distribution sums to 1."""
+        V = config["vocab_size"]
+        for k in range(1, config["order"] + 1):  # before the model is built: its tables index by these keys
+            ctx, pair = arrays.get(f"ctx{k}"), arrays.get(f"pair{k}")
+            if ctx is None or pair is None or ctx.ndim != 1 or pair.ndim != 1:
+                continue  # the shape check of Model.__init__ says what is wrong
+            if not (_valid_keys(ctx, k - 1, V) and _valid_keys(pair // (V + 1), k - 1, V)
+                    and np.all(pair >= 0) and np.all(pair % (V + 1) < V)):
+                raise CheckpointError(f"n-gram table {k} holds keys of symbols outside its {V}-symbol alphabet")
         model = cls(config, arrays)
-        V = model.vocab_size
         for k in range(1, model.order + 1):
             ctx, pair, logp, bow = (arrays[f"{n}{k}"] for n in ("ctx", "pair", "logp", "bow"))
             if not (np.all(ctx[1:] > ctx[:-1]) and np.all(pair[1:] > pair[:-1])):
                 raise CheckpointError(f"n-gram table {k} is not sorted")
+
             if np.any(logp > 1e-4) or np.any(bow > 1e-4):
                 raise CheckpointError(f"n-gram table {k} holds probabilities above 1")
             owner = np.searchsorted(ctx, pair // (V + 1))  # the context of each seen n-gram
@@ -267,9 +332,11 @@ class NGram(FittedModel):
         if config.get("styles"):
             return REGISTRY["ngram-styled"].fit(config, encoded, val)
         config = cls.check_config({**config, "contexts": None})
-        V, N = config["vocab_size"], config["order"]
         if not len(encoded):
             raise ConfigError("an n-gram model needs at least one training name")
+        # no n-gram is longer than the longest name + <s> + </s>: a higher order would have empty tables
+        config["order"] = min(config["order"], int(encoded.lengths.max()) + 2)
+        V, N = config["vocab_size"], config["order"]
         adj = _adjusted_counts(encoded, V, N)
 
         # interpolated probabilities of the seen n-grams, from the lowest order up

@@ -8,10 +8,11 @@ errors are ``{"error": "<plain words>"}`` with a 4xx status, never a traceback):
 * ``POST /api/generate``, ``POST /api/score``, ``POST /api/classify`` (see :mod:`namesmith.web.app`)
 
 The HTTP layer bounds what a client can hold: a request body is read within
-``BODY_TIMEOUT`` seconds and at most ``MAX_BODY`` bytes (:class:`BodyGuard`), the
-first request's headers must arrive within ``HEADER_TIMEOUT`` seconds
-(:class:`GuardedH11`; later ones are bounded by the keep-alive timeout), and each
-worker answers at most ``LIMIT_CONCURRENCY`` connections at once (then 503). The
+``BODY_TIMEOUT`` seconds and at most ``MAX_BODY`` bytes (:class:`BodyGuard`), every
+request's line and headers must arrive within ``HEADER_TIMEOUT`` seconds and
+``MAX_HEADER_BYTES`` (:class:`HeaderDeadline`), each worker runs at most
+``LIMIT_REQUESTS`` requests at once (:class:`RequestLimit`, then 503) and holds at
+most ``MAX_CONNECTIONS`` connections. The
 event loop only reads and writes: the endpoints are plain functions run in a thread
 pool, and each worker process holds the models read-only with one BLAS thread.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from http import HTTPStatus
 from importlib import resources
 from typing import Optional
 
@@ -35,10 +37,12 @@ from ..errors import ConstraintError, NamesmithError
 from .app import (MAX_BLEND, MAX_BODY, App, ApiError, ClassifyRequest, ClassifyResponse, ErrorResponse,
                   GenerateRequest, GenerateResponse, Health, ModelsResponse, ScoreRequest, ScoreResponse)
 
-HEADER_TIMEOUT = 10.0  # seconds for a new connection's first request headers
+HEADER_TIMEOUT = 10.0  # seconds for each request's line and headers, from the connection or the previous answer
+MAX_HEADER_BYTES = 32 * 1024  # the request line and headers
+LIMIT_REQUESTS = 1000  # requests in progress per worker before 503 (connections waiting for headers hold none)
+MAX_CONNECTIONS = 10_000  # open connections per worker before 503 (bounded by the open-file limit too)
 BODY_TIMEOUT = 10.0  # seconds to receive a request body
 KEEP_ALIVE = 5  # seconds an idle keep-alive connection is kept
-LIMIT_CONCURRENCY = 1000  # connections + requests per worker before 503
 STATIC = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 ERRORS = {code: {"model": ErrorResponse} for code in (400, 404, 413, 422)}
 
@@ -135,32 +139,79 @@ class BodyGuard:
 
 
 class HeaderDeadline:
-    """Mixed into uvicorn's HTTP/1.1 protocols: a deadline for a new connection's first request headers.
+    """Mixed into uvicorn's HTTP/1.1 protocols: bounds on every request's headers, and JSON for bad framing.
 
-    A client that connects and then sends its headers slowly (or never) is
-    disconnected after ``header_timeout`` seconds; later requests on the connection
-    are bounded by the keep-alive timeout, which uvicorn arms between requests.
+    * **Every request's headers within** ``header_timeout`` **seconds**: the deadline is armed when a
+      connection opens and again when a response completes (the next request on a kept-alive connection),
+      and disarmed when that request's headers are complete. A client that trickles headers a byte at a
+      time is cut off at the deadline; the keep-alive timer alone would be cancelled by its first byte.
+    * **At most** ``max_header_bytes`` before the headers are complete (a 48 MB header line, a 1 MB URL):
+      431, and the connection is closed.
+    * **Only HTTP/1.0 and 1.1**: a request line without a version (HTTP/0.9) or with another is refused.
+    * **Malformed framing** (a bad Content-Length or chunk size, two lengths, length with chunked, garbage,
+      an HTTP/2 preface) is answered ``{"error": ...}`` with status 400 like every other error, not
+      uvicorn's plain-text line.
     """
 
     header_timeout = HEADER_TIMEOUT
+    max_header_bytes = MAX_HEADER_BYTES
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
+        self._header_timer = None
+        self._awaiting = None  # the cycle before the awaited request's: its headers are in when self.cycle differs
+        self._header_bytes = 0
+        self._await_headers()
+
+    def _await_headers(self) -> None:
+        self._disarm()
+        self._awaiting, self._header_bytes = self.cycle, 0
         self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
 
-    def _headers_too_slow(self) -> None:
-        if self.cycle is None and not self.transport.is_closing():
-            self.transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.cycle is not None and self._header_timer is not None:  # the first request's headers arrived
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
 
-    def connection_lost(self, exc) -> None:
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def reply_error(self, status: int, message: str) -> None:
+        """Answer ``{"error": message}`` and close the connection (the request could not be read)."""
+        self._disarm()
+        if self.transport.is_closing():
+            return
+        body = json.dumps({"error": message}).encode()
+        head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode()
+        self.transport.write(head + body)
+        self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:  # uvicorn's hook for a request its parser cannot read
+        self.reply_error(400, "the request is not valid HTTP/1.1 (its request line, a header or the framing of "
+                              "its body is malformed)")
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return
         if self._header_timer is not None:
-            self._header_timer.cancel()
+            self._header_bytes += len(data)
+            if self._header_bytes > self.max_header_bytes:
+                return self.reply_error(431, f"the request line and headers are limited to "
+                                             f"{self.max_header_bytes // 1024} KiB")
+        super().data_received(data)
+        if self._header_timer is not None and self.cycle is not self._awaiting:
+            self._disarm()  # this request's headers are complete
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+            self._await_headers()  # the next request on this connection (none pipelined): its own deadline
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
         super().connection_lost(exc)
 
 
@@ -172,15 +223,44 @@ try:  # the C parser of uvicorn[standard], several times faster per request
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class GuardedHttpTools(HeaderDeadline, HttpToolsProtocol):
-        """The httptools parser with the header deadline."""
+        """The httptools parser with the header bounds; it also reads HTTP/0.9 request lines, refused here."""
+
+        def on_headers_complete(self) -> None:
+            version = self.parser.get_http_version()
+            if version not in ("1.0", "1.1"):
+                return self.reply_error(505, f"only HTTP/1.0 and HTTP/1.1 are served, not {version or 'no version'}")
+            super().on_headers_complete()
 
     PROTOCOL: type = GuardedHttpTools
 except ImportError:  # pragma: no cover - uvicorn without its standard extras
     PROTOCOL = GuardedH11
 
 
+class RequestLimit:
+    """ASGI middleware: at most ``limit`` requests in progress in this worker; more get 503 at once.
+
+    It counts requests whose headers have arrived, not connections: idle or slow clients (who are
+    cut off by the header deadline) cannot take the slots of real requests.
+    """
+
+    def __init__(self, app, limit: int = LIMIT_REQUESTS):
+        self.app, self.limit, self.active = app, limit, 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if self.active >= self.limit:
+            return await _error(503, f"the server is busy ({self.active} requests in progress); try again in a "
+                                     "moment")(scope, receive, send)
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+
+
 # ----- the application -------------------------------------------------------------------------
-def create_app(app: App, body_timeout: float = BODY_TIMEOUT) -> FastAPI:
+def create_app(app: App, body_timeout: float = BODY_TIMEOUT, limit: int = LIMIT_REQUESTS) -> FastAPI:
     """The FastAPI application serving ``app``'s models (no docs page: it would load assets from a CDN)."""
     api = FastAPI(title="namesmith", version=__version__, docs_url=None, redoc_url=None,
                   description="Generate, score and classify names with character-level language models.")
@@ -240,6 +320,7 @@ def create_app(app: App, body_timeout: float = BODY_TIMEOUT) -> FastAPI:
         return JSONResponse(app.classify(req or ClassifyRequest()))  # built by App: no re-validation
 
     api.add_middleware(BodyGuard, timeout=body_timeout)
+    api.add_middleware(RequestLimit, limit=limit)  # outermost: a busy worker answers before reading a body
     return api
 
 

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..pretrained import pretrained_path
 from ..runtime import usable_cores
 from .app import MAX_BODY, App, ApiError  # noqa: F401  (the web API's names, for callers and tests)
-from .asgi import KEEP_ALIVE, LIMIT_CONCURRENCY, PROTOCOL, create_app
+from .asgi import KEEP_ALIVE, LIMIT_REQUESTS, MAX_CONNECTIONS, PROTOCOL, create_app
 
 BACKLOG = 1024
 
@@ -34,22 +34,48 @@ def _settings(host: str, port: int, access_log: bool, protocol: type = PROTOCOL,
               keep_alive: float = KEEP_ALIVE) -> dict:
     """uvicorn's settings for namesmith: the guarded protocol, its timeouts and limits."""
     return {"host": host, "port": port, "http": protocol, "timeout_keep_alive": keep_alive,
-            "limit_concurrency": LIMIT_CONCURRENCY, "backlog": BACKLOG, "access_log": access_log,
+            "limit_concurrency": max_connections(), "backlog": BACKLOG, "access_log": access_log,
             "log_level": "info" if access_log else "warning", "timeout_graceful_shutdown": 5}
+
+
+def max_connections() -> int:
+    """Connections a worker holds before answering 503: ``MAX_CONNECTIONS``, within the open-file limit
+    (raised to its hard limit first; a little room is kept for the models and the listening socket)."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = MAX_CONNECTIONS + 64
+        if soft != resource.RLIM_INFINITY and soft < want:
+            soft = want if hard == resource.RLIM_INFINITY else min(want, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        return max(16, min(MAX_CONNECTIONS, soft - 64)) if soft != resource.RLIM_INFINITY else MAX_CONNECTIONS
+    except (ImportError, ValueError, OSError):  # not on a POSIX system, or not allowed
+        return MAX_CONNECTIONS
+
+
+def check_host(host) -> str:
+    """The address to bind; an empty one (which would silently mean every interface) is refused."""
+    if not isinstance(host, str) or not host.strip():
+        raise ConfigError("--host is empty; give 127.0.0.1 (this machine only, the default) or, to let other "
+                          "machines reach the server, 0.0.0.0 (every interface)")
+    return host.strip()
 
 
 class Server:
     """The application of ``app`` served by uvicorn in a background thread of this process."""
 
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
-                 timeout: float | None = None):
-        """``timeout``: seconds for headers, bodies and idle keep-alive (default: the serving defaults)."""
+                 timeout: float | None = None, limit: int = LIMIT_REQUESTS):
+        """``timeout``: seconds for headers, bodies and idle keep-alive (default: the serving defaults);
+        ``limit``: requests in progress before 503."""
         self.app = app
+        host = check_host(host)
         if timeout is None:
-            config = uvicorn.Config(create_app(app), **_settings(host, port, not quiet))
+            config = uvicorn.Config(create_app(app, limit=limit), **_settings(host, port, not quiet))
         else:
             protocol = type(PROTOCOL.__name__, (PROTOCOL,), {"header_timeout": timeout})
-            config = uvicorn.Config(create_app(app, body_timeout=timeout),
+            config = uvicorn.Config(create_app(app, body_timeout=timeout, limit=limit),
                                     **_settings(host, port, not quiet, protocol, max(1, round(timeout))))
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the main thread keeps its own
@@ -114,6 +140,7 @@ def parse_model_args(specs: list[str]) -> dict[str, str]:
 
 def serve_main(specs: list[str], host: str = "127.0.0.1", port: int = 8000, access_log: bool = False,
                workers: int | None = None) -> int:
+    host = check_host(host)
     models = parse_model_args(specs) if specs else {"default": str(ensure_default_model())}
     app = App(models)  # every model checked here, before any worker starts
     workers = usable_cores() if workers is None else workers
