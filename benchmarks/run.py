@@ -595,17 +595,21 @@ def render(r: dict) -> str:
         c = r["contention"]
         n = c["blas_default_threads"]
         L += ["## Training on a shared machine (BLAS threads under contention)", "",
-              f"Training time of 300 steps (steps only, median of {c['reps']} interleaved runs; measured "
-              f"{c.get('date', r.get('date', '?'))}) with the BLAS thread "
-              f"count fixed at 1, fixed at the BLAS default ({n}), or chosen by namesmith (no `--threads`: it times "
-              "steps with 1 and with the default and keeps the faster, re-checking as it goes; `runtime.py`). "
-              "*Busy*: one competing process (`python -c \"while True: pass\"`) occupies a core for the whole "
-              "measurement, started and stopped by the benchmark. Speed is relative to 1 thread under the same "
-              "conditions (higher is better).", "",
+              f"Training time (steps only) and the whole command's wall time (median of {c['reps']} interleaved "
+              f"runs; measured {c.get('date', r.get('date', '?'))}) with the BLAS thread "
+              f"count fixed at 1, fixed at the BLAS default ({n}), or chosen by namesmith (no `--threads`: every "
+              "phase runs one thread except the training steps, where it times steps with 1 and with the default "
+              "and keeps the faster, trying more threads only when the kernel reports a core idle since the last "
+              "decision (`/proc/stat`), and the choice then serves the final phases; `runtime.py`). *Busy*: one "
+              "competing process (`python -c \"while True: pass\"`) occupies a core for the whole measurement, "
+              "started and stopped by the benchmark. Speed is relative to 1 thread under the same conditions "
+              "(higher is better), steps / wall.", "",
               f"| model | machine | 1 thread | {n} threads | namesmith's choice |", "|---|---|---|---|---|"]
         for cond in ("quiet", "busy"):
             for model, d in c[cond].items():
-                cells = [f"{f(d[k]['median'], 2)} s ({f(d[k]['speed_vs_1_thread'], 2)}×)" for k in ("1", str(n), "auto")]
+                cells = [f"{f(d[k]['median'], 2)} s / {f(d[k].get('wall'), 2)} s "
+                         f"({f(d[k]['speed_vs_1_thread'], 2)}× / {f(d[k].get('wall_speed_vs_1_thread'), 2)}×)"
+                         for k in ("1", str(n), "auto")]
                 L.append(f"| {model} | {cond} | " + " | ".join(cells) + " |")
         L += ["", f"Command: `{c['command']}`", ""]
 

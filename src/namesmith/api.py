@@ -702,11 +702,13 @@ class _Run(_Saver, Hooks):
         if self.fitted:
             return self._fit_counts(self.model)
         self.hashes  # noqa: B018  (hashed now, in a phase of its own, not inside the loop's first checkpoint)
-        try:
+        try:  # the tuner's last choice of BLAS threads also serves the mixture fit and the score quantiles
             return self._finish(self.train_network())
         finally:
             if self.metrics is not None:
                 self.metrics.close()
+            if self.tuner is not None:
+                self.tuner.close()
 
     def train_network(self) -> Outcome:
         """The training loop, with its log, progress bar and metrics; ends with the best network's weights
@@ -733,8 +735,6 @@ class _Run(_Saver, Hooks):
         finally:
             if self.bar is not None:
                 self.bar.close()
-            if self.tuner is not None:
-                self.tuner.close()
         if outcome.stopped == "interrupted":
             where = f"; saved {self.paths.last} (continue with --resume {self.paths.last})" if self.paths else ""
             raise Interrupted(f"interrupted at step {self.state.step}{where}")

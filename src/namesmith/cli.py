@@ -30,7 +30,7 @@ from .files import OutputLock, ensure_writable, output_target, refuse_inputs
 from .plot import plot_confusion, plot_run
 from .rng import check_seed
 from .runfiles import check_png, check_replace, new_run
-from .runtime import keep_freed_memory
+from .runtime import blas_default, keep_freed_memory
 from .sample import SampleOptions
 from .score import generation_report, perplexity
 
@@ -586,16 +586,15 @@ def cmd_serve(args) -> int:
 
 
 def _blas_threads(args):
-    """BLAS threads for this command: --threads, else 1 except for training (which measures; runtime.py)."""
-    import contextlib
-
-    n = args.threads if args.threads is not None else (None if args.command == "train" else 1)
-    if n is None:
-        return contextlib.nullcontext()
+    """One BLAS thread for every command unless --threads says otherwise: on a shared machine more threads can
+    only lose outside the training steps, where ``namesmith train`` measures (runtime.ThreadTuner) whether the
+    library's default of more threads is faster right now."""
+    n = args.threads if args.threads is not None else 1
     if not 1 <= n <= 1024:
         raise ConfigError(f"--threads must be in [1, 1024], got {n}")
     from threadpoolctl import threadpool_limits
 
+    blas_default()  # remembered before the limit: the tuner's other choice
     return threadpool_limits(limits=n, user_api="blas")
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import multiprocessing
 import os
 import signal
@@ -61,15 +62,25 @@ def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 
     return ok
 
 
+def _blas_libs():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas").lib_controllers
+
+
+@functools.cache
+def blas_default() -> int:
+    """The BLAS libraries' own thread count, as it was when first asked (before the CLI limits it to one)."""
+    return max((lib.num_threads for lib in _blas_libs()), default=1)
+
+
 class BlasThreads:
-    """Get and set the thread count of the loaded BLAS libraries (threadpoolctl)."""
+    """Get and set the thread count of the loaded BLAS libraries (threadpoolctl); ``max`` is their default."""
 
     def __init__(self):
-        from threadpoolctl import ThreadpoolController
-
-        self.libs = ThreadpoolController().select(user_api="blas").lib_controllers
+        self.libs = _blas_libs()
         self.original = [lib.num_threads for lib in self.libs]
-        self.max = max(self.original, default=1)
+        self.max = max(blas_default(), *self.original) if self.original else 1
 
     def set(self, n: int) -> None:
         for lib in self.libs:
@@ -78,6 +89,46 @@ class BlasThreads:
     def restore(self) -> None:
         for lib, n in zip(self.libs, self.original):
             lib.set_num_threads(n)
+
+
+class IdleCores:
+    """How many of this process's cores sat idle since the last call, from ``/proc/stat`` (Linux).
+
+    While training runs with one BLAS thread it keeps one core busy; a second thread can
+    only help if another core is idle. Reading the kernel's idle time tells that for free,
+    where timing a step with two threads under contention costs up to ten steps.
+    Returns None where ``/proc/stat`` cannot be read (the tuner then probes as before).
+    """
+
+    def __init__(self, path: str = "/proc/stat"):
+        self.path = path
+        try:
+            self.cpus = {f"cpu{c}" for c in os.sched_getaffinity(0)}
+        except AttributeError:  # pragma: no cover - not Linux
+            self.cpus = set()
+        self.last = self._read()
+
+    def _read(self) -> tuple[int, int] | None:
+        try:
+            with open(self.path, "rb") as f:
+                lines = f.read(1 << 20).decode("ascii", "replace").splitlines()
+        except OSError:
+            return None
+        idle = total = 0
+        for line in lines:
+            parts = line.split()
+            if parts and parts[0] in self.cpus and len(parts) >= 5:
+                ticks = [int(x) for x in parts[1:9] if x.isdigit()]
+                idle += ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+                total += sum(ticks)
+        return (idle, total) if total else None
+
+    def __call__(self) -> float | None:
+        now, before = self._read(), self.last
+        self.last = now
+        if now is None or before is None or now[1] <= before[1]:
+            return None
+        return len(self.cpus) * (now[0] - before[0]) / (now[1] - before[1])
 
 
 class ThreadTuner:
@@ -93,12 +144,21 @@ class ThreadTuner:
     after growing intervals, and when a full window of steps at the current
     setting is ``slowdown`` times slower than when it was chosen (another program
     started), at most once every ``first_recheck`` seconds.
+
+    A probe of *more* threads is made only when ``idle()`` says a core sat idle since
+    the last decision (at least ``min_idle`` of one): under contention none does, so the
+    tuner stays at one thread without ever paying for a slow probe step, and it looks
+    again every ``first_recheck`` seconds (a skipped probe costs nothing). ``idle``
+    returning None (no ``/proc/stat``) means unknown: probe as usual.
     """
 
     def __init__(self, *, probe: int = 3, window: int = 8, first_recheck: float = 3.0, longest: float = 60.0,
                  margin: float = 0.05, slowdown: float = 1.5, threads: BlasThreads | None = None,
-                 clock: Callable[[], float] = time.perf_counter):
+                 clock: Callable[[], float] = time.perf_counter, idle: Callable[[], float | None] | None = None,
+                 min_idle: float = 0.5):
         self.threads = threads or BlasThreads()
+        self.idle = idle if idle is not None else IdleCores()
+        self.min_idle = min_idle
         self.choices = sorted({1, self.threads.max})
         self.probe, self.first, self.longest, self.clock = probe, first_recheck, longest, clock
         self.margin, self.slowdown = margin, slowdown
@@ -140,7 +200,13 @@ class ThreadTuner:
                   and statistics.median(self.recent) > self.reference * self.slowdown
                   and now >= self.last_probe + self.first)
         if slower or now >= self.next_check:
-            self.trial, self.trial_rates, self.last_probe = next(c for c in self.choices if c != self.current), [], now
+            trial = next(c for c in self.choices if c != self.current)
+            free = self.idle()
+            if trial > self.current and free is not None and free < self.min_idle:
+                self.next_check, self.last_probe = now + self.first, now  # no idle core: skip, look again soon
+                self.recent.clear()
+                return
+            self.trial, self.trial_rates, self.last_probe = trial, [], now
             self._use(self.trial)
 
     def _decide(self) -> None:
