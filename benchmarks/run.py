@@ -382,11 +382,19 @@ def sec_pretrained(r):
 
 
 def sec_serving(r):
-    """Old (stdlib) and new (FastAPI/uvicorn, 1 and 2 workers) servers side by side (benchmarks/serving.py)."""
+    """Old (stdlib) and new (FastAPI/uvicorn, 1 and 2 workers) servers round by round (benchmarks/serving.py):
+    ../old holds the src of 755fb8c and OUT/old-rnn128.npz, OUT/new-rnn128.npz the models each version trained
+    (the commands in serving.py's docstring)."""
     old = ROOT.parent / "old" / "src"
-    r["serving"] = bench("serving.py", str(old), f"rnn128={_sampler_model()}", f"default={OUT / 'preset-default.npz'}",
-                         "--reps", "3", label="serving")
+    r["serving"] = bench("serving.py", str(old), str(OUT / "old-rnn128.npz"), str(OUT / "new-rnn128.npz"),
+                         "--rounds", "5", label="serving")
     r["serving"]["date"] = dt.date.today().isoformat()
+
+
+def sec_slowloris(r):
+    r["slowloris"] = bench("slowloris.py", str(OUT / "new-rnn128.npz"), "--attackers", "1010", "--workers", "1",
+                           label="slow-loris on kept-alive connections")
+    r["slowloris"]["date"] = dt.date.today().isoformat()
 
 
 def sec_contention(r):
@@ -413,7 +421,7 @@ SECTIONS = {
     "transformer_step": sec_transformer_step, "ensembles": sec_ensembles, "ema": sec_ema, "rnn5": sec_rnn5, "ngram": sec_ngram, "presets": sec_presets, "families": sec_families,
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
     "contention": sec_contention, "parallel": sec_parallel, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
-    "serving": sec_serving, "styles_finetune": sec_styles_finetune, "paired": sec_paired,  # paired: after presets
+    "serving": sec_serving, "slowloris": sec_slowloris, "styles_finetune": sec_styles_finetune, "paired": sec_paired,  # paired: after presets
 }
 PARTIAL = {"styles_finetune"}  # reruns of part of a section: only with --only
 
@@ -611,7 +619,7 @@ def render(r: dict) -> str:
                          f"({f(d[k]['speed_vs_1_thread'], 2)}× / {f(d[k].get('wall_speed_vs_1_thread'), 2)}×)"
                          for k in ("1", str(n), "auto")]
                 L.append(f"| {model} | {cond} | " + " | ".join(cells) + " |")
-        L += ["", f"Command: `{c['command']}`", ""]
+        L += ["", f"Command: `{c['command']}`" + (f". {c['note']}." if c.get("note") else ""), ""]
 
     if "scale" in r:
         L += render_scale(r["scale"])
@@ -630,22 +638,39 @@ def render(r: dict) -> str:
     if "styles" in r:
         L += render_styles(r["styles"])
 
-    if "serving" in r:
+    if "serving" in r and "rounds" in r["serving"]:
         sv = r["serving"]
-        L += ["## Serving: the standard-library server and the FastAPI/uvicorn one, side by side", "",
+        L += ["## Serving: the standard-library server and the FastAPI/uvicorn one, round by round", "",
               f"Measured {sv.get('date', '?')} with `{sv['command']}`: `POST /api/generate` with the body "
               '`{"n": 20, "temperature": 1.0, "min_len": 3, "max_len": 12}`, wrk with 2 threads and 8 keep-alive '
-              f"connections for 10 s, on loopback; rounds interleaved, the median of {sv['reps']} (all runs in "
-              "`results.json`). *Old*: `namesmith serve` of e1922e2 (ThreadingHTTPServer, one process); *new*: "
-              "this version with `--workers 1` and `--workers 2` (one BLAS thread per worker). The machine has 2 "
-              "cores, shared with wrk.", "",
-              "| model | server | requests/s | vs old | p50 ms | p99 ms | errors |", "|---|---|---|---|---|---|---|"]
-        for name, by in sv["models"].items():
-            base = by["old (stdlib, threads)"]["requests_per_s"]
-            for label, m in by.items():
-                L.append(f"| {name} | {label} | {f(m['requests_per_s'], 0)} | {f(m['requests_per_s'] / base, 2)}× | "
-                         f"{f(m['p50_ms'], 1)} | {f(m['p99_ms'], 1)} | {m['errors']} |")
+              "connections for 10 s on loopback, unpinned (wrk shares the 2 cores with the server); the three "
+              "servers interleaved in each round. *Old*: `namesmith serve` of 755fb8c (ThreadingHTTPServer, one "
+              "process); *new*: this version with `--workers 1` and `--workers 2` (the default on 2 cores; one "
+              "BLAS thread per worker, one request at a time per worker on its event loop, each kept-alive "
+              "connection closed after its answer so the next request reaches a free worker). Each server "
+              "serves an RNN-128 that its own version trained. Cells: requests/s (× the old server in the same "
+              "round), p99 ms.", "",
+              "| round | " + " | ".join(sv["rounds"][0]) + " |", "|---|" + "---|" * len(sv["rounds"][0])]
+        for i, row in enumerate(sv["rounds"], start=1):
+            L.append(f"| {i} | " + " | ".join(f"{f(m['requests_per_s'], 0)} ({f(m['vs_old'], 2)}×), "
+                                               f"{f(m['p99_ms'], 1)} ms" for m in row.values()) + " |")
+        L += [""] + [f"* {label}: median {f(m['median_requests_per_s'], 0)} requests/s, lowest round "
+                     f"{f(m['min_vs_old'], 2)}× the old server, highest p99 {f(m['max_p99_ms'], 1)} ms"
+                     for label, m in sv["summary"].items()]
+        if sv.get("before"):
+            L += [f"* before this round's changes (the same protocol, 2 workers, requests in a thread pool and "
+                  f"kept-alive connections staying with one worker): {sv['before']}"]
         L += [""]
+    if "slowloris" in r:
+        sl = r["slowloris"]
+        L += ["### Slow-loris on kept-alive connections", "",
+              f"Measured {sl.get('date', '?')} with `{sl['command']}`: {sl['attackers']:,} connections each get "
+              "one answer, then trickle the next request's headers at a byte per second; a probe opens a new "
+              f"connection every 50 ms and asks `/healthz`, with `--workers {sl['workers']}`. Of "
+              f"{sl['trickling_after_first_answer']:,} trickling connections the server held "
+              f"{sl['held_at_end']:,} at the end ({sl['seconds']:g} s); probes: {sl['probe_200']} of "
+              f"{sl['probes']} answered 200, p50 {f(sl['probe_p50_ms'], 1)} ms, p99 {f(sl['probe_p99_ms'], 1)} ms"
+              + (f". {sl['before']}" if sl.get("before") else "") + ".", ""]
 
     if "web" in r:
         L += ["## Web API under load", "",

@@ -12,9 +12,14 @@ The HTTP layer bounds what a client can hold: a request body is read within
 request's line and headers must arrive within ``HEADER_TIMEOUT`` seconds and
 ``MAX_HEADER_BYTES`` (:class:`HeaderDeadline`), each worker runs at most
 ``LIMIT_REQUESTS`` requests at once (:class:`RequestLimit`, then 503) and holds at
-most ``MAX_CONNECTIONS`` connections. The
-event loop only reads and writes: the endpoints are plain functions run in a thread
-pool, and each worker process holds the models read-only with one BLAS thread.
+most ``MAX_CONNECTIONS`` connections.
+
+Each worker process holds the models read-only with one BLAS thread and computes one
+request at a time, on its event loop (the endpoints are ``async``): run in a thread pool,
+several requests of one worker took turns at the GIL, and p99 latency was 64-89 ms where it
+is 26-30 ms now (BENCHMARKS.md, "Serving"). With several workers, :class:`Rebalance` closes
+each kept-alive connection after its answer, so a client's next request goes to whichever
+worker is free instead of staying with the one that first accepted it.
 """
 
 from __future__ import annotations
@@ -236,6 +241,38 @@ except ImportError:  # pragma: no cover - uvicorn without its standard extras
     PROTOCOL = GuardedH11
 
 
+class Rebalance:
+    """ASGI middleware: every ``every``-th request on a connection is answered with ``Connection: close``.
+
+    Keep-alive connections stay with the worker process that accepted them, and the kernel hands
+    new connections to whichever worker accepts first, so 8 clients' connections measured 8/0, 7/1 or
+    6/2 across 2 workers as often as 4/4: throughput moved 2x between runs. A client whose connection
+    is closed reconnects, and the worker that is free accepts first, so the load evens out.
+    """
+
+    def __init__(self, app, every: int):
+        self.app, self.every = app, every
+        self.counts: dict = {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or self.every <= 0 or scope.get("client") is None:
+            return await self.app(scope, receive, send)
+        if len(self.counts) > 4096:
+            self.counts.clear()
+        key = tuple(scope["client"])
+        n = self.counts[key] = self.counts.get(key, 0) + 1
+        if n % self.every:
+            return await self.app(scope, receive, send)
+        self.counts.pop(key, None)
+
+        async def closing(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
 class RequestLimit:
     """ASGI middleware: at most ``limit`` requests in progress in this worker; more get 503 at once.
 
@@ -260,7 +297,8 @@ class RequestLimit:
 
 
 # ----- the application -------------------------------------------------------------------------
-def create_app(app: App, body_timeout: float = BODY_TIMEOUT, limit: int = LIMIT_REQUESTS) -> FastAPI:
+def create_app(app: App, body_timeout: float = BODY_TIMEOUT, limit: int = LIMIT_REQUESTS,
+               rebalance: int = 0) -> FastAPI:
     """The FastAPI application serving ``app``'s models (no docs page: it would load assets from a CDN)."""
     api = FastAPI(title="namesmith", version=__version__, docs_url=None, redoc_url=None,
                   description="Generate, score and classify names with character-level language models.")
@@ -300,27 +338,29 @@ def create_app(app: App, body_timeout: float = BODY_TIMEOUT, limit: int = LIMIT_
         return Response(_static(name), media_type=STATIC[name])
 
     @api.get("/healthz", response_model=Health)
-    def healthz():
+    async def healthz():
         return {"status": "ok", "version": __version__, "models": len(app.models), "worker": os.getpid()}
 
     @api.get("/api/models", response_model=ModelsResponse)
-    def models():
+    async def models():
         return app.model_list()
 
     @api.post("/api/generate", response_model=GenerateResponse, responses=ERRORS)
-    def generate(req: Optional[GenerateRequest] = Body(None)):
+    async def generate(req: Optional[GenerateRequest] = Body(None)):
         return JSONResponse(app.generate(req or GenerateRequest()))  # built by App: no re-validation
 
     @api.post("/api/score", response_model=ScoreResponse, responses=ERRORS)
-    def score(req: Optional[ScoreRequest] = Body(None)):
+    async def score(req: Optional[ScoreRequest] = Body(None)):
         return JSONResponse(app.score(req or ScoreRequest()))  # built by App: no re-validation
 
     @api.post("/api/classify", response_model=ClassifyResponse, responses=ERRORS)
-    def classify(req: Optional[ClassifyRequest] = Body(None)):
+    async def classify(req: Optional[ClassifyRequest] = Body(None)):
         return JSONResponse(app.classify(req or ClassifyRequest()))  # built by App: no re-validation
 
     api.add_middleware(BodyGuard, timeout=body_timeout)
-    api.add_middleware(RequestLimit, limit=limit)  # outermost: a busy worker answers before reading a body
+    api.add_middleware(RequestLimit, limit=limit)  # a busy worker answers before reading a body
+    if rebalance:
+        api.add_middleware(Rebalance, every=rebalance)
     return api
 
 
@@ -329,4 +369,5 @@ def app_from_env() -> FastAPI:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # workers share the cores: one BLAS thread each
-    return create_app(App(json.loads(os.environ["NAMESMITH_SERVE_MODELS"])))
+    return create_app(App(json.loads(os.environ["NAMESMITH_SERVE_MODELS"])),
+                      rebalance=int(os.environ.get("NAMESMITH_SERVE_REBALANCE", "0")))

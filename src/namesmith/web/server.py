@@ -66,16 +66,17 @@ class Server:
     """The application of ``app`` served by uvicorn in a background thread of this process."""
 
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0, quiet: bool = True,
-                 timeout: float | None = None, limit: int = LIMIT_REQUESTS):
+                 timeout: float | None = None, limit: int = LIMIT_REQUESTS, rebalance: int = 0):
         """``timeout``: seconds for headers, bodies and idle keep-alive (default: the serving defaults);
         ``limit``: requests in progress before 503."""
         self.app = app
         host = check_host(host)
         if timeout is None:
-            config = uvicorn.Config(create_app(app, limit=limit), **_settings(host, port, not quiet))
+            config = uvicorn.Config(create_app(app, limit=limit, rebalance=rebalance),
+                                    **_settings(host, port, not quiet))
         else:
             protocol = type(PROTOCOL.__name__, (PROTOCOL,), {"header_timeout": timeout})
-            config = uvicorn.Config(create_app(app, body_timeout=timeout, limit=limit),
+            config = uvicorn.Config(create_app(app, body_timeout=timeout, limit=limit, rebalance=rebalance),
                                     **_settings(host, port, not quiet, protocol, max(1, round(timeout))))
         self.server = uvicorn.Server(config)
         self.server.install_signal_handlers = lambda: None  # the main thread keeps its own
@@ -156,6 +157,7 @@ def serve_main(specs: list[str], host: str = "127.0.0.1", port: int = 8000, acce
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"namesmith: listening on {host}: other machines can reach this server", file=sys.stderr)
     os.environ["NAMESMITH_SERVE_MODELS"] = json.dumps({k: str(v) for k, v in models.items()})
+    os.environ["NAMESMITH_SERVE_REBALANCE"] = "1" if workers > 1 else "0"  # asgi.Rebalance
     uvicorn.run("namesmith.web.asgi:app_from_env", factory=True, workers=workers,
                 **_settings(host, port, access_log))
     print("namesmith: stopped", flush=True)
