@@ -67,12 +67,15 @@ def build_fixtures(d: Path) -> None:
     (d / "notes.txt").write_text("my own notes, never to be touched\n")
     (d / "t.toml").write_text("hidden = 8\nsteps = 3\n")
     quiet = io.StringIO()
+    here = os.getcwd()
+    os.chdir(d)
     with _redirect(quiet):
         assert main(["train", "c.txt", "--model", "rnn", "--hidden", "16", "--steps", "20", "--eval-every", "10",
-                     "--samples", "0", "--no-progress", "--mix-ngram", "3", "-o", str(d / "m.npz")]) == 0
-        assert main(["train", "c.txt", "--model", "ngram", "--order", "3", "-o", str(d / "g.npz")]) == 0
+                     "--samples", "0", "--no-progress", "--mix-ngram", "3", "-o", "m.npz"]) == 0
+        assert main(["train", "c.txt", "--model", "ngram", "--order", "3", "-o", "g.npz"]) == 0
         assert main(["train", "l.tsv", "--model", "rnn", "--hidden", "8", "--steps", "20", "--eval-every", "10",
-                     "--samples", "0", "--no-progress", "--mix-ngram", "3", "-o", str(d / "s.npz")]) == 0
+                     "--samples", "0", "--no-progress", "--mix-ngram", "3", "-o", "s.npz"]) == 0
+    os.chdir(here)
 
 
 class _redirect:
@@ -265,7 +268,7 @@ MUTATIONS: dict[str, Callable] = {
     "nan weight": lambda a: _first_param(a, lambda x: np.full_like(x, np.nan) if x.dtype.kind == "f" else x - 10**6),
     "huge weight": lambda a: _first_param(a, lambda x: np.full_like(x, 3e38) if x.dtype.kind == "f" else x * 0 - 1),
     "wrong shape": lambda a: _first_param(a, lambda x: np.zeros(x.shape[:1] + (x.shape[-1] + 1,), x.dtype)),
-    "float16": lambda a: _first_param(a, lambda x: x.astype(np.float16)),
+    "float16": lambda a: _first_param(a, lambda x: np.clip(x, -6e4, 6e4).astype(np.float16)),
     "0-d": lambda a: _first_param(a, lambda x: np.array(x.ravel()[0])),
     "missing param": lambda a: a.pop(next(k for k in a if k.startswith("param/"))),
     "extra param": lambda a: a.__setitem__("param/zzz", np.zeros(3, np.float32)),
@@ -354,7 +357,12 @@ def api_cases() -> list[Case]:
             model = "s.npz" if method == "classify" else "m.npz"
             cases.append(Case("api", f"{method}({arg!r:.20})", call=lambda ws, m=method, a=arg, mo=model: getattr(
                 namesmith.load(str(ws / mo)), m)(a)))
+        import inspect
+
+        accepts = set(inspect.signature(getattr(namesmith.Checkpoint, method)).parameters)
         for kw in ("fold_accents", "uniform_prior", "strict", "top", "style", "min_len"):
+            if kw not in accepts and "options" not in accepts:
+                continue  # an unknown keyword is Python's own TypeError, not the API's check
             for v in rng.sample(BAD_VALUES, 6):
                 model = "s.npz" if method == "classify" else "m.npz"
                 cases.append(Case("api", f"{method}({kw}={v!r:.20})", call=lambda ws, m=method, f=first, k=kw, v=v,
@@ -362,9 +370,9 @@ def api_cases() -> list[Case]:
     for name in sorted(FIELDS):
         for v in rng.sample(BAD_VALUES, 5):
             cases.append(Case("api", f"fit {name}={v!r:.20}", timeout=60,
-                              call=lambda ws, k=name, v=v: namesmith.fit(str(ws / "c.txt"), log=lambda s: None, **{
-                                  "model": "rnn", "hidden": 8, "steps": 3, "eval_every": 2, "samples": 0,
-                                  "mix_ngram": 0, k: v})))
+                              call=lambda ws, k=name, v=v: namesmith.fit(log=lambda s: None, **{
+                                  "corpus": str(ws / "c.txt"), "model": "rnn", "hidden": 8, "steps": 3,
+                                  "eval_every": 2, "samples": 0, "mix_ngram": 0, k: v})))
     for v in BAD_VALUES + ["nosuch.npz", "world", "c.txt"]:
         cases.append(Case("api", f"load({v!r:.20})", call=lambda ws, v=v: namesmith.load(v)))
         cases.append(Case("api", f"mix({v!r:.20})", call=lambda ws, v=v: namesmith.mix(v)))
@@ -389,7 +397,7 @@ def signal_cases() -> list[Case]:
                   "--no-progress", "--mix-ngram", "0", "-o", "out.npz"]
     for delay in (0.15, 0.3, 0.5, 1.0, 2.0):
         for argv in (long_train, ["sample", "m.npz", "-n", "10000000"], ["eval", "m.npz", "c.txt", "--samples",
-                                                                          "1000000"],
+                                                                          "100000"],
                      ["train", "c.txt", "--ensemble", "2", *TINY[:-2], "--steps", "100000", "-o", "out.npz"]):
             cases.append(Case("signals", f"Ctrl-C after {delay}s: {' '.join(argv[:2])}", proc=interrupt(argv, delay),
                               expect=frozenset({0, 130})))
@@ -473,7 +481,8 @@ def judge(case: Case, code, out: str, err: str, before: dict, ws: Path, seconds:
                 "bad."):
             res.failures.append("file")
             res.detail += f" changed/removed {name};"
-    left = [n for n in after if (".namesmith-" in n and n.endswith(".tmp")) or n.endswith(".lock")]
+    asked = set(case.argv or ())
+    left = [n for n in after if ((".namesmith-" in n and n.endswith(".tmp")) or n.endswith(".lock")) and n not in asked]
     if left and code is not None:
         res.failures.append("file")
         res.detail += f" left {left};"
@@ -673,7 +682,7 @@ def run_http(fixtures: Path, limit: int | None, seed: int) -> list[Result]:
                 status = int(status_line.split(b" ")[1]) if status_line.startswith(b"HTTP/1.1 ") else None
                 body = rest.partition(b"\r\n\r\n")[2]
                 res.code = status
-                ok = status is not None and (200 <= status < 300 or 400 <= status < 500 or status == 503)
+                ok = status is not None and (200 <= status < 300 or 400 <= status < 500 or status in (503, 505))
                 if ok and (not raw.startswith(b"GET / ") and not raw.startswith(b"get ")) and status != 200:
                     ok = "error" in json.loads(body)
                 elif ok and status == 200 and b"application/json" in rest.partition(b"\r\n\r\n")[0].lower():

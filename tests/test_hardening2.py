@@ -623,3 +623,39 @@ def test_serving_rebalance_closes_each_kept_alive_connection_after_its_answer(mo
                 assert (b"connection: close" in head) == closed, head
         finally:
             srv.stop()
+
+
+# ----- found by the fault-injection harness (benchmarks/fuzz.py) ----------------------------------------------
+def test_fuzz_resume_writes_beside_the_checkpoint_it_continues(tmp_path, corpus, capsys):
+    """A run folder moved elsewhere resumes in place: its stored -o (the old folder) is not written to."""
+    old = tmp_path / "old"
+    old.mkdir()
+    assert run(capsys, "train", corpus, *SMALL, "-o", old / "m.npz")[0] == 0
+    moved = tmp_path / "moved"
+    os.replace(old, moved)
+    old.mkdir()
+    assert run(capsys, "train", "--resume", moved / "m.last.npz", "--steps", "6")[0] == 0
+    assert not list(old.iterdir()) and load_checkpoint(moved / "m.last.npz").step == 6
+
+
+def test_fuzz_a_step_count_past_64_bits_is_refused(model, tmp_path, capsys):
+    with np.load(model, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(arrays["__meta__"].tobytes())
+    meta["train"]["step"] = 10**400
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    bad = tmp_path / "bad.npz"
+    with open(bad, "wb") as f:
+        np.savez(f, **arrays)
+    code, _, err = run(capsys, "train", "--resume", bad, "--steps", "5", "-o", tmp_path / "o.npz")
+    assert code == 2 and one_line(err), err
+
+
+def test_fuzz_an_empty_blend_and_too_many_eval_samples_are_refused(model, corpus, capsys):
+    import namesmith
+    from namesmith.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="empty blend"):
+        namesmith.load("world").sample(2, style={})
+    code, _, err = run(capsys, "eval", model, corpus, "--samples", "1000000")
+    assert code == 2 and one_line(err) and "100000" in err

@@ -7,32 +7,43 @@ nothing heavy, so the only unguarded moment is the interpreter's own start.
 """
 
 import os
+import signal
 import sys
 
 INTERRUPTED = 130
+_HEARD = []  # a Ctrl-C reached this process's own handler
+
+
+def _on_ctrl_c(signum, frame):
+    _HEARD.append(signum)
+    raise KeyboardInterrupt
 
 
 def main() -> int:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_ctrl_c)  # the same behaviour, remembered
     try:
         from .cli import main as cli
+
+        code = cli()
     except KeyboardInterrupt:
         sys.stderr.write("namesmith: interrupted\n")
-        return _interrupted()
-    code = cli()
-    return _interrupted() if code == INTERRUPTED else code
+        code = INTERRUPTED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is done: a late Ctrl-C changes nothing
+    return _exit_now(code) if code == INTERRUPTED or _HEARD else code
 
 
-def _interrupted() -> int:
-    """Exit 130 at once. CPython remembers a Ctrl-C that interrupted code run through ``exec`` (dataclasses
-    and others build functions that way) even when it was caught later, and then ends the process by SIGINT
-    at exit instead of with the code returned; seen in 2 of 120 interrupted start-ups."""
+def _exit_now(code: int) -> int:
+    """Exit with ``code`` at once. CPython remembers a Ctrl-C that interrupted code run through ``exec``
+    (dataclasses and others build functions that way) even when it was caught later, and then ends the
+    process by SIGINT at exit instead of with the code returned; seen in 2 of 120 interrupted start-ups."""
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
         except (OSError, ValueError):
             pass
-    os._exit(INTERRUPTED)
+    os._exit(code)
 
 
 if __name__ == "__main__":  # also imported by worker processes (spawn), which must not run the CLI

@@ -573,7 +573,9 @@ def _resume_config(resume, overrides: dict, log: Log) -> tuple[TrainConfig, Chec
     if changed:
         raise ConfigError(f"cannot change {', '.join('--' + k.replace('_', '-') for k in changed)} "
                           "when resuming; start a new run instead")
-    return from_dict({**base.to_dict(), **overrides}), ck, path
+    # the run continues beside the checkpoint it resumes (a moved folder stays whole), unless -o says otherwise
+    here = {"out": str(RunPaths.of_any(path).best)} if "out" not in overrides else {}
+    return from_dict({**base.to_dict(), **here, **overrides}), ck, path
 
 
 class _Saver:

@@ -52,7 +52,7 @@ LEGACY_EXTRAS = {"train_hashes": "known_hashes"}  # files of namesmith 0.1
 
 # ----- the metadata schema -------------------------------------------------------------------------
 def _count(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
 
 
 def _number(v) -> bool:

@@ -276,7 +276,7 @@ def resolve(cli: dict[str, Any], config_file: str | Path | None = None,
     preset = cli.get("preset", file_values.get("preset", merged.get("preset")))
     if preset is None:
         preset = "finetune" if cli.get("init_from", file_values.get("init_from")) else "default"
-    if preset not in PRESETS:
+    if not isinstance(preset, str) or preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     merged.update(PRESETS[preset])
     merged["preset"] = preset  # recorded in every checkpoint

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 from .errors import NamesmithError, OutputError
@@ -48,9 +49,9 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
                              f"(namesmith plot {path})")
     name = path.name.replace(".metrics.jsonl", "")
     target = Path(out) if out else path.with_name(name + ".loss.png")
-    if target.is_dir():
+    if os.path.isdir(target):
         target = target / (name + ".loss.png")
-    if not target.parent.is_dir():
+    if not os.path.isdir(target.parent):
         raise OutputError(f"{target.parent}: no such folder for the plot")
     refuse_inputs([target], [("metrics log", path), *(("run's file", p) for p in paths.all())])
     target = check_png(target)
@@ -90,7 +91,7 @@ def plot_confusion(report: dict, out: str | Path) -> Path:
     import numpy as np
 
     target = Path(out)
-    if not target.parent.is_dir():
+    if not os.path.isdir(target.parent):
         raise OutputError(f"{target.parent}: no such folder for the plot")
     target = check_png(target)
     styles, counts = report["styles"], np.asarray(report["confusion"], dtype=np.float64)

@@ -47,7 +47,11 @@ class RunPaths:
 
     @classmethod
     def of(cls, out: str | os.PathLike) -> "RunPaths":
+        if not isinstance(out, (str, os.PathLike)) or not os.fspath(out):
+            raise OutputError("the output path (-o) is empty; give a file name (e.g. -o model.npz)")
         out = Path(out)
+        if not out.name or out.name in (".", ".."):
+            raise OutputError(f"-o {os.fspath(out)} is a folder; give a file name (e.g. -o model.npz)")
         side = next((t for t in SIDE if out.name.endswith(t)), None)
         if side is not None:
             owner = out.name[: -len(side)] + ".npz"
@@ -122,6 +126,8 @@ def check_replace(path: str | os.PathLike, run_id: str | None, *, force: bool = 
     A file namesmith did not write is never replaced. ``legacy_is_mine``: a namesmith file
     without a run id (namesmith < 0.9) counts as this run's (a resumed run of that age).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise OutputError(f"an output is a file path, not {type(path).__name__}")
     target = output_target(path)
     who = owner(target)
     if who is None or (who.ours and (who.run == run_id or (who.run is None and legacy_is_mine))):

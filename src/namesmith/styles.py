@@ -71,6 +71,8 @@ def parse_styles(spec, styles: Sequence[str]) -> list[tuple[int, float]] | None:
     else:
         raise ConfigError(f"a style is a name, 'A=0.7,B=0.3' or a mapping of style to weight, "
                           f"not {type(spec).__name__}")
+    if not pairs:
+        raise ConfigError("an empty blend: give at least one style with a weight above 0")
     out: dict[int, float] = {}
     for name, weight in pairs:
         if not isinstance(name, str) or not name:
