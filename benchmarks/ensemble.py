@@ -43,9 +43,9 @@ def main() -> int:
     ap.add_argument("--test", default=str(SHARED / "data" / "names-ssa2018" / "test.txt"))
     a = ap.parse_args()
     loaded = [network(p) for p in a.models]
-    cfg = from_dict(loaded[0][0].meta["train"]["config"])
+    cfg = from_dict(loaded[0][0].meta.train.config)
     for ck, _ in loaded[1:]:
-        other = ck.meta["train"]["config"]
+        other = ck.meta.train.config
         if (other["corpus"], other["seed"], other["val_fraction"]) != (cfg.corpus, cfg.seed, cfg.val_fraction):
             sys.exit("the networks must come from runs on the same corpus, seed and validation split")
     data = load_data(cfg)

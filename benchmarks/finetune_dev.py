@@ -60,12 +60,12 @@ def main() -> int:
                 lists.append((f, te))
         for name, opts in a.variants.items():
             t = time.perf_counter()
-            nll = [namesmith.fit(f, init_from=tmp / "base.npz", **QUIET, **opts).evaluate(te)["nll"] for f, te in lists]
+            nll = [namesmith.fit(f, init_from=tmp / "base.npz", **QUIET, **opts).evaluate(te).nll for f, te in lists]
             print(json.dumps({"variant": name, "options": opts, "nll": nll, "mean": float(np.mean(nll)),
                               "seconds": time.perf_counter() - t}), flush=True)
         if a.reference:
-            ref = [min([namesmith.fit(f, preset="fast", **QUIET).evaluate(te)["nll"]]
-                       + [namesmith.fit(f, model="ngram", order=o, **QUIET).evaluate(te)["nll"] for o in (3, 4, 5)])
+            ref = [min([namesmith.fit(f, preset="fast", **QUIET).evaluate(te).nll]
+                       + [namesmith.fit(f, model="ngram", order=o, **QUIET).evaluate(te).nll for o in (3, 4, 5)])
                    for f, te in lists]
             print(json.dumps({"variant": "reference", "nll": ref, "mean": float(np.mean(ref))}))
     return 0

@@ -24,10 +24,10 @@ SHARED = Path(os.environ.get("NAMESMITH_SHARED", Path(__file__).resolve().parent
 train = read_corpus(str(SHARED / "data" / "names-ssa2018" / "train.txt"), lowercase=True)
 vocab = Vocab.from_names(train.names)
 sampler = Sampler(NGram.fit({"vocab_size": vocab.size, "order": 6}, vocab.encode_many(train.names)), vocab)
-sampler.sample(1000, SampleOptions(), seed=0)  # warm
+sampler.sample(SampleOptions(n=1000, seed=0))  # warm
 times = []
 for seed in range(5):
     t = time.perf_counter()
-    sampler.sample(10_000, SampleOptions(), seed=seed)
+    sampler.sample(SampleOptions(n=10_000, seed=seed))
     times.append(time.perf_counter() - t)
 print(sys.argv[1] if len(sys.argv) > 1 else "this", round(10_000 / statistics.median(times)))

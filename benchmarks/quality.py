@@ -84,7 +84,7 @@ def main() -> int:
     metrics_path = model.with_name(model.stem + ".metrics.jsonl")  # fitted (count) models have none
     metrics = [json.loads(x) for x in metrics_path.read_text().splitlines()] if metrics_path.exists() else []
     cps = [m["chars_per_s"] for m in metrics if "chars_per_s" in m]
-    train_meta = ck.meta.get("train", {})
+    train_meta = ck.meta.train
     parts = getattr(ck.model, "parts", [ck.model])
     networks = [m for m in parts if m.trainable]
     result = {
@@ -96,10 +96,10 @@ def main() -> int:
         "neural_params": sum(m.num_params() for m in networks),
         "test_nll": test["nll"],
         "test_bits_per_char": test["bits_per_char"],
-        "val_nll": ck.meta.get("metrics", {}).get("val_nll"),
+        "val_nll": ck.meta.metrics.val_nll,
         "neural_test_nll": evaluate(neural)["nll"] if neural.exists() else None,
         "networks_test_nll": networks_alone(ck, networks, a.test) if len(networks) > 1 else None,
-        "steps": train_meta.get("step"),
+        "steps": train_meta.step,
         "wall_seconds": wall,
         "chars_per_s": sorted(cps)[len(cps) // 2] if cps else None,
         "peak_rss_mb": rss,

@@ -63,7 +63,7 @@ def child(kind: str, path: str, out: str) -> dict:
     wall = time.perf_counter() - t0
     phases = dict(ck.run.phases)
     result = {"seconds": wall, "peak_rss_mb": peak_rss_mb(), "phases": phases, "npz_mb": Path(out).stat().st_size / 1e6,
-              "val_nll": ck.meta["metrics"]["val_nll"], "symbols": ck.vocab.size,
+              "val_nll": ck.meta.metrics.val_nll, "symbols": ck.vocab.size,
               "setup_seconds": wall - phases.get("training steps", 0.0), "chars_per_s": ck.run.chars_per_s}
     if kind == "kanji":
         ck.sample(100, seed=0)  # warm

@@ -78,7 +78,7 @@ def kn_bayes(train: Corpus, test: Corpus, order: int = 4) -> dict:
 def accuracy_gain(cond, test: Corpus, kn_right: np.ndarray) -> dict:
     """The conditional model's accuracy minus KN-4 Bayes's, in points, with its spread over resamples of the
     test names (paired: the same names for both)."""
-    right = np.array([r["style"] == s for r, s in zip(cond.classify(list(test.names)), test.labels)])
+    right = np.array([r.style == s for r, s in zip(cond.classify(list(test.names)), test.labels)])
     ones = np.ones(len(right))
     boot = paired_bootstrap(1.0 - kn_right, 1.0 - right, ones, 2000, np.random.default_rng(0))  # error rates
     return {"conditional_accuracy": float(right.mean()), "points": 100 * float(right.mean() - kn_right.mean()),
@@ -98,7 +98,7 @@ def separate_models(train: Corpus, test: Corpus, styles, tmp: Path, cond) -> dic
         fast_s = time.perf_counter() - t
         kn = namesmith.fit(f, model="ngram", order=5, **QUIET)
         out[s] = {"train_names": len(tr), "test_names": len(te), "fast_seconds": fast_s,
-                  "fast_nll": fast.evaluate(list(te.names))["nll"], "kn5_nll": kn.evaluate(list(te.names))["nll"]}
+                  "fast_nll": fast.evaluate(list(te.names)).nll, "kn5_nll": kn.evaluate(list(te.names)).nll}
         better = fast if out[s]["fast_nll"] <= out[s]["kn5_nll"] else kn
         (b, tokens), (c, _) = name_scores(better, list(te.names)), name_scores(cond, list(te.names), s)
         out[s]["paired_conditional_vs_separate"] = paired(b, c, tokens)
@@ -110,7 +110,7 @@ def blend_shares(ck, a: str, b: str, n: int = 400) -> list[dict]:
     for w in (0.0, 0.25, 0.5, 0.75, 1.0):
         names = [x.name for x in ck.sample(n, seed=11, style=f"{a}={w},{b}={1 - w}")]
         res = ck.classify(names)
-        share = float(np.mean([r["style"] == a for r in res]))
+        share = float(np.mean([r.style == a for r in res]))
         out.append({"weight_a": w, "share_classified_a": share})
     return out
 
@@ -133,11 +133,11 @@ def finetune(train: Corpus, test: Corpus, tmp: Path) -> dict:
             row = {"style": s, "names": size, "test_names": len(te)}
             t = time.perf_counter()
             tuned = namesmith.fit(f, init_from=tmp / "base.npz", **QUIET)
-            row["finetuned_nll"] = tuned.evaluate(te)["nll"]
+            row["finetuned_nll"] = tuned.evaluate(te).nll
             row["finetune_seconds"] = time.perf_counter() - t
             scratch = {"fast": namesmith.fit(f, preset="fast", **QUIET)}
             scratch.update({o: namesmith.fit(f, model="ngram", order=o, **QUIET) for o in (3, 4, 5)})
-            nll = {k: m.evaluate(te)["nll"] for k, m in scratch.items()}
+            nll = {k: m.evaluate(te).nll for k, m in scratch.items()}
             row["scratch_fast_nll"] = nll.pop("fast")
             row["kn_nll"] = nll
             best = min(scratch, key=lambda k: row["scratch_fast_nll"] if k == "fast" else nll[k])

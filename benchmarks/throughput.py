@@ -12,6 +12,7 @@ All on names-ssa2018/train.txt (read from ../shared).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -165,17 +166,17 @@ def cmd_sample(args):
 
     ck = load(args.model_path)
     sampler = ck.sampler()
-    opts = SampleOptions(temperature=1.0, max_len=50)
-    sampler.sample(1000, opts, seed=0)  # warm-up
+    opts = SampleOptions(n=1000, temperature=1.0, max_len=50, seed=0)
+    sampler.sample(opts)  # warm-up
     times = []
     for rep in range(args.reps):
         t = time.perf_counter()
-        report = sampler.sample(args.n, opts, seed=rep + 1)
+        report = sampler.sample(dataclasses.replace(opts, n=args.n, seed=rep + 1))
         times.append(time.perf_counter() - t)
     best = min(times)
     return {"model": ck.model.describe(), "n": args.n, "seconds_best": best, "seconds_median": sorted(times)[len(times) // 2],
             "names_per_s": args.n / best, "names_per_s_median": args.n / sorted(times)[len(times) // 2],
-            "mean_len": float(np.mean([len(s.name) for s in report.samples])), "peak_rss_mb": rss_mb()}
+            "mean_len": float(np.mean([len(s.name) for s in report])), "peak_rss_mb": rss_mb()}
 
 
 def main():

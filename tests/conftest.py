@@ -123,3 +123,19 @@ def perturbed(model, rng, scale=0.3):
     for k, v in model.params.items():
         model.params[k] = v + rng.normal(0.0, scale, v.shape)
     return model
+
+
+def draw(sampler, n, opts=None, seed=None):
+    """``sampler.sample`` of ``n`` names under ``opts`` with ``seed`` (the tests' shorthand)."""
+    import dataclasses
+
+    from namesmith.sample import SampleOptions
+    return sampler.sample(dataclasses.replace(opts or SampleOptions(), n=n, seed=seed))
+
+
+def kbest(sampler, k, opts=None, **kw):
+    """``sampler.best`` of the ``k`` most probable names under ``opts``."""
+    import dataclasses
+
+    from namesmith.sample import SampleOptions
+    return sampler.best(dataclasses.replace(opts or SampleOptions(), best=k), **kw)

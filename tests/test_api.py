@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import re
 
 import pytest
 
 import namesmith
 from namesmith.errors import ConfigError, NamesmithError
 
-from conftest import ROOT
 
 NAMES = ("anna bob eve otto ada abba emma ben noah liam mia zoe lea lucas hugo ines jules louise kara "
          "arthur rose leo alice paul clara victor nina oscar lina theo julia sam ivy max ruby finn").split()
@@ -24,25 +21,6 @@ def trained(tmp_path_factory):
     ck = namesmith.fit(corpus, d / "model.npz", model="gru", hidden=24, steps=120, eval_every=40, samples=0,
                        log=lambda s: None)
     return d, ck
-
-
-def test_readme_three_line_example_runs(trained, capsys):
-    d, _ = trained
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Python API"):]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    assert len([x for x in code.splitlines() if x.strip()]) == 4  # import + three lines
-    cwd = os.getcwd()
-    os.chdir(d)  # the example loads "model.npz"
-    try:
-        exec(compile(code, "README.md", "exec"), {})
-    finally:
-        os.chdir(cwd)
-    out = capsys.readouterr().out
-    names = re.findall(r"\('([^']+)', (-[\d.]+)\)", out)
-    assert len(names) == 5 and all(n.startswith("ka") and len(n) <= 8 for n, _ in names)
-    assert all(n not in NAMES for n, _ in names)  # novel=True against the names the model was given
-    assert re.search(r"\] \d+(\.\d+)?$", out.strip())  # the percentile
 
 
 def test_checkpoint_methods(trained):
@@ -59,8 +37,8 @@ def test_checkpoint_methods(trained):
     assert scores[0].percentile is not None and scores[1].logprob is None and scores[1].unknown_chars == ["ë"]
     assert ck.score(["Zoë"], fold_accents=True)[0].name == "zoe"
     report = ck.evaluate(["anna", "kara", "zoë"])
-    assert report["names"] == 2 and report["skipped"] == 1
-    assert ck.evaluate(d / "names.txt")["names"] == len(NAMES)
+    assert report.names == 2 and report.skipped == 1
+    assert ck.evaluate(d / "names.txt").names == len(NAMES)
     copy = ck.save(d / "copy.npz")
     assert namesmith.load(copy).sample(3, seed=1) == ck.sample(3, seed=1)
 
@@ -88,7 +66,7 @@ def test_fit_resume_continues_the_run(tmp_path):
     namesmith.fit(corpus, tmp_path / "r.npz", model="rnn", hidden=8, steps=10, eval_every=5, samples=0,
                   log=lambda s: None)
     ck = namesmith.fit(resume=tmp_path / "r.last.npz", steps=16, log=lambda s: None)
-    assert ck.run.steps == 16 and namesmith.load(tmp_path / "r.last.npz").step == 16
+    assert ck.run.steps == 16 and namesmith.load(tmp_path / "r.last.npz").meta.train.step == 16
 
 
 def test_namesmith_train_is_the_module():
@@ -160,11 +138,11 @@ def test_folds_average_networks_with_an_ngram_of_all_names(tmp_path):
     log = []
     ck = namesmith.fit(corpus, tmp_path / "bag.npz", log=log.append, **opts)
     parts = ck.model.parts
-    assert [p.kind for p in parts] == ["gru"] * 3 + ["ngram"] and ck.meta["train"]["stopped"] == "folds"
+    assert [p.kind for p in parts] == ["gru"] * 3 + ["ngram"] and ck.meta.train.stopped == "folds"
     w = ck.model.config["weights"]
     assert w[0] == w[1] == w[2] and sum(w) == pytest.approx(1.0)
     assert any("averaged 3 networks" in line and "out-of-fold NLL" in line for line in log)
-    assert len(ck.meta["metrics"]["member_val_nll"]) == 3 and ck.run.steps == 90
+    assert len(ck.meta.metrics.member_val_nll) == 3 and ck.run.steps == 90
     # the n-gram is fitted on every name; the weights are the out-of-fold optimum
     data = load_data(resolve({"corpus": str(corpus), "val_fraction": 0.0, **opts}))
     assert len(data.train) == len(load_corpus(str(corpus)))
@@ -177,7 +155,7 @@ def test_folds_average_networks_with_an_ngram_of_all_names(tmp_path):
     def oof(w_net):
         return np.log(w_net * np.exp(lp[0]) + (1 - w_net) * np.exp(lp[1])).mean()
     fitted = 3 * w[0]
-    assert -oof(fitted) == pytest.approx(ck.meta["metrics"]["val_nll"], rel=1e-9)
+    assert -oof(fitted) == pytest.approx(ck.meta.metrics.val_nll, rel=1e-9)
     assert oof(fitted) >= max(oof(fitted * 0.8), oof(min(1.0, fitted * 1.2)), oof(0.5)) - 1e-12
     again = namesmith.load(tmp_path / "bag.npz")
     assert again.model.config == ck.model.config
@@ -186,12 +164,12 @@ def test_folds_average_networks_with_an_ngram_of_all_names(tmp_path):
     assert [p.kind for p in plain.model.parts] == ["gru"] * 3 and plain.model.config["weights"] == [1 / 3] * 3
     oof_nets = -np.concatenate([component_logprobs([net], s.val_encoded)
                                 for net, s in zip(parts[:3], fold_data(data, 3, 1337))], axis=1).mean()
-    assert plain.meta["metrics"]["val_nll"] == pytest.approx(oof_nets, rel=1e-9)
+    assert plain.meta.metrics.val_nll == pytest.approx(oof_nets, rel=1e-9)
 
 
 @pytest.mark.parametrize("extra, message", [
     ({"val": "names.txt"}, "leave out --val"), ({"model": "ngram"}, "fitted from counts"),
-    ({"folds": 8}, "--folds must be in"), ({"folds": 30}, "--folds must be in"),
+    ({"folds": 8}, "folds must be in"), ({"folds": 30}, "folds must be in"),
 ])
 def test_folds_refuses_what_it_cannot_do(tmp_path, extra, message):
     (tmp_path / "names.txt").write_text("\n".join(NAMES) + "\n")
@@ -214,11 +192,11 @@ def test_folds_refuses_labelled_lists_and_too_few_names(tmp_path):
 
 
 def test_folds_interrupted_saves_nothing(tmp_path, monkeypatch):
-    from namesmith import api
+    from namesmith.run import NetworkRun
     from namesmith.errors import Interrupted
 
     (tmp_path / "names.txt").write_text("\n".join(NAMES) + "\n")
-    real, calls = api._Run.train_network, []
+    real, calls = NetworkRun.train, []
 
     def train_network(self):  # each fold's training loop
         calls.append(1)
@@ -226,7 +204,7 @@ def test_folds_interrupted_saves_nothing(tmp_path, monkeypatch):
             raise Interrupted("interrupted at step 3")
         return real(self)
 
-    monkeypatch.setattr(api._Run, "train_network", train_network)
+    monkeypatch.setattr(NetworkRun, "train", train_network)
     with pytest.raises(Interrupted, match="interrupted in fold 2 of 3; nothing saved"):
         namesmith.fit(tmp_path / "names.txt", tmp_path / "out.npz", model="gru", hidden=8, steps=5, folds=3,
                       samples=0, jobs=1, log=lambda s: None)  # one after the other (in parallel: test_ensemble.py)

@@ -158,6 +158,7 @@ def test_styles_blends_and_classify_in_a_real_browser(browser, server):
     assert page.inner_text("#blend-out") == "50% / 50%"
     page.eval_on_selector("#temperature", "e => { e.value = '1'; e.dispatchEvent(new Event('input')); }")
     page.fill("#n", "40")
+    page.click("#more summary")  # the seed is among the "More controls"
     page.fill("#seed", "7")
     page.click("#generate")
     page.wait_for_function("document.querySelectorAll('#results li').length === 40")

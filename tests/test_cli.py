@@ -39,7 +39,7 @@ def test_train_prints_nll_and_ten_names(tmp_path, capsys):
     assert code == 0
     assert "held-out NLL" in out and "nats/char" in out and "bits/char" in out
     assert "builtin:given-names" in err  # the built-in corpus is the default
-    names = out.split("sample names:\n")[1].split()
+    names = out.split("new names (not in the training list):\n")[1].split()
     assert len(names) == 10 and all(n[0].isupper() for n in names)
 
 
@@ -51,7 +51,7 @@ def test_sample_formats(model_path, capsys):
     code, js, _ = run(capsys, "sample", str(model_path), "-n", "4", "--seed", "3", "--format", "json")
     rows = json.loads(js)
     assert [r["name"] for r in rows] == raw.split()[:4]
-    assert set(rows[0]) == {"name", "logprob", "nats_per_char", "novel", "seed"}
+    assert set(rows[0]) == {"name", "display", "logprob", "nats_per_char", "novel", "seed"}
     code, cs, _ = run(capsys, "sample", str(model_path), "-n", "4", "--seed", "3", "--format", "csv")
     assert [r["name"] for r in csv.DictReader(io.StringIO(cs))] == raw.split()[:4]
     # a name's own seed regenerates it

@@ -45,23 +45,23 @@ def test_ensemble_mixes_networks_of_successive_seeds_on_one_split(corpus, tmp_pa
     log: list[str] = []
     ck = namesmith.fit(corpus, tmp_path / "ens.npz", ensemble=2, mix_ngram=3, jobs=1, log=log.append, **OPTS)
     nets, gram = ck.model.parts[:2], ck.model.parts[2]
-    assert [p.kind for p in ck.model.parts] == ["gru", "gru", "ngram"] and ck.meta["train"]["stopped"] == "ensemble"
-    assert ck.run.steps == 60 and len(ck.meta["metrics"]["member_val_nll"]) == 2
+    assert [p.kind for p in ck.model.parts] == ["gru", "gru", "ngram"] and ck.meta.train.stopped == "ensemble"
+    assert ck.run.steps == 60 and len(ck.meta.metrics.member_val_nll) == 2
     assert any("mixed 2 networks" in line and "validation NLL" in line for line in log)
     # network 1 is the plain run with the same seed; network 2 starts from seed + 1 on the same split
     one = namesmith.fit(corpus, mix_ngram=0, log=quiet, **OPTS)
     assert all(np.array_equal(nets[0].params[n], one.model.params[n]) for n in one.model.params)
     assert not any(np.array_equal(nets[0].params[n], nets[1].params[n]) for n in one.model.params)
-    assert ck.meta["metrics"]["member_val_nll"][0] == one.meta["metrics"]["val_nll"]
+    assert ck.meta.metrics.member_val_nll[0] == one.meta.metrics.val_nll
     # the n-gram is counted on the training split; the three weights are the validation EM optimum
     data = load_data(resolve({"corpus": str(corpus), **OPTS}))
-    assert ck.meta["corpus"]["fingerprint"] == data.train.fingerprint()
+    assert ck.meta.corpus.fingerprint == data.train.fingerprint()
     fitted = NGram.fit({"vocab_size": data.vocab.size, "order": 3}, data.encoded)
     assert all(np.array_equal(fitted.params[n], gram.params[n]) for n in gram.params)
     lp = component_logprobs([*nets, gram], data.val_encoded)  # (3, N)
     assert np.allclose(ck.model.config["weights"], em_weights(lp), atol=1e-9)
     w = np.array(ck.model.config["weights"])
-    assert ck.meta["metrics"]["val_nll"] == pytest.approx(-np.log(w @ np.exp(lp)).mean(), rel=1e-9)
+    assert ck.meta.metrics.val_nll == pytest.approx(-np.log(w @ np.exp(lp)).mean(), rel=1e-9)
     again = namesmith.fit(corpus, ensemble=2, mix_ngram=3, jobs=1, log=quiet, **OPTS)  # same seed, same run
     assert again.model.config == ck.model.config
     assert namesmith.load(tmp_path / "ens.npz").model.config == ck.model.config
@@ -74,7 +74,7 @@ def test_ensemble_in_parallel_equals_one_after_the_other(corpus):
     for a, b in zip(side.model.parts, seq.model.parts):
         assert a.params.keys() == b.params.keys()
         assert all(np.allclose(a.params[n], b.params[n], rtol=1e-5, atol=1e-7) for n in a.params)
-    assert side.meta["metrics"]["val_nll"] == pytest.approx(seq.meta["metrics"]["val_nll"], abs=1e-6)
+    assert side.meta.metrics.val_nll == pytest.approx(seq.meta.metrics.val_nll, abs=1e-6)
     assert any(line.startswith("namesmith: training 2 networks, 2 at a time") for line in log)
     assert any(line.startswith("[network 2 of 2] eval step 30") for line in log)  # the workers' lines come through
     assert side.run.steps == 60 and "training 2 networks side by side" in side.run.phases
@@ -89,8 +89,8 @@ def test_ensemble_without_the_ngram_is_a_weighted_average(corpus):
 
 @pytest.mark.parametrize("extra, message", [
     ({"folds": 3}, "leave out --ensemble"), ({"model": "ngram"}, "fitted from counts"),
-    ({"val_fraction": 0.0}, "validation names"), ({"ensemble": 9}, "--ensemble must be in"),
-    ({"ensemble": 0}, "--ensemble must be in"), ({"jobs": 0}, "--jobs must be in"),
+    ({"val_fraction": 0.0}, "validation names"), ({"ensemble": 9}, "ensemble must be in"),
+    ({"ensemble": 0}, "ensemble must be in"), ({"jobs": 0}, "jobs must be in"),
 ])
 def test_ensemble_refuses_what_it_cannot_do(corpus, extra, message):
     opts = {**OPTS, "ensemble": 2, **extra}
@@ -187,13 +187,13 @@ def test_ctrl_c_under_a_futures_lock_does_not_hang_the_exit():
     assert proc.returncode == 0 and proc.stdout.strip() == "interrupted", proc.stderr[-2000:]
 
 def test_api_ctrl_c_during_parallel_training_saves_nothing(corpus, tmp_path, monkeypatch):
-    from namesmith import api
+    from namesmith.run import NetworkRun
 
     def train_network(self):  # in the workers (forked after the patch): Ctrl-C reaches the parent mid-training
         os.kill(os.getppid(), signal.SIGINT)
         time.sleep(60)
 
-    monkeypatch.setattr(api._Run, "train_network", train_network)
+    monkeypatch.setattr(NetworkRun, "train", train_network)
     t = time.perf_counter()
     with pytest.raises(Interrupted, match="interrupted while training 2 networks; nothing saved"):
         namesmith.fit(corpus, tmp_path / "ens.npz", ensemble=2, jobs=2, log=quiet, **OPTS)
@@ -226,10 +226,10 @@ def test_the_best_presets_ensemble_gives_way_to_folds_and_fine_tuning(corpus, tm
     small = {"hidden": 8, "embed": 8, "steps": 5, "eval_every": 5, "samples": 0, "mix_ngram": 0}
     log: list[str] = []
     bag = namesmith.fit(corpus, preset="best", folds=2, jobs=1, log=log.append, **small)
-    assert bag.meta["train"]["stopped"] == "folds" and len(bag.model.parts) == 2
+    assert bag.meta.train.stopped == "folds" and len(bag.model.parts) == 2
     assert any("the preset's --ensemble 2" in line and "its folds" in line for line in log)
     ens = namesmith.fit(corpus, tmp_path / "base.npz", preset="best", jobs=1, log=quiet, **small)
-    assert ens.meta["train"]["stopped"] == "ensemble" and [p.kind for p in ens.model.parts] == ["lstm", "lstm"]
+    assert ens.meta.train.stopped == "ensemble" and [p.kind for p in ens.model.parts] == ["lstm", "lstm"]
     log.clear()
     tuned = namesmith.fit(corpus, init_from=tmp_path / "base.npz", preset="best", steps=5, samples=0, log=log.append)
     assert tuned.model.kind == "mixture" and sum(p.trainable for p in tuned.model.parts) == 1
@@ -264,12 +264,12 @@ def test_an_ensemble_run_writes_each_networks_metrics_and_plot_draws_them(corpus
 
 def test_the_networks_of_an_ensemble_skip_what_only_the_final_model_needs(corpus, monkeypatch):
     """Each network returns after its training loop: score quantiles and sample names are the mixture's, once."""
-    from namesmith import api
+    from namesmith import run as runmod
 
     quantiles, samples = [], []
-    real_q, real_s = api.nll_quantiles, api.Checkpoint.sample
-    monkeypatch.setattr(api, "nll_quantiles", lambda model, enc: quantiles.append(model) or real_q(model, enc))
-    monkeypatch.setattr(api.Checkpoint, "sample", lambda self, *a, **k: samples.append(1) or real_s(self, *a, **k))
+    real_q, real_s = runmod.nll_quantiles, runmod.final_names
+    monkeypatch.setattr(runmod, "nll_quantiles", lambda model, enc: quantiles.append(model) or real_q(model, enc))
+    monkeypatch.setattr(runmod, "final_names", lambda *a, **k: samples.append(1) or real_s(*a, **k))
     ck = namesmith.fit(corpus, ensemble=2, jobs=1, log=quiet, **OPTS)
     assert len(quantiles) == 1 and quantiles[0] is ck.model and len(samples) == 1
 
@@ -277,11 +277,11 @@ def test_the_networks_of_an_ensemble_skip_what_only_the_final_model_needs(corpus
 def test_only_the_run_that_saves_hashes_the_names(corpus, monkeypatch):
     """The known names' hashes (for --novel) are the final model's: computed once (train and validation names:
     two calls), not once per network."""
-    from namesmith import api
+    from namesmith import run as runmod
 
     calls = []
-    real = api.name_hashes
-    monkeypatch.setattr(api, "name_hashes", lambda names: calls.append(1) or real(names))
+    real = runmod.name_hashes
+    monkeypatch.setattr(runmod, "name_hashes", lambda names: calls.append(1) or real(names))
     ck = namesmith.fit(corpus, ensemble=2, jobs=1, log=quiet, **OPTS)
-    assert len(calls) == 2 and ck.extras["known_hashes"].size == len(set(ck.extras["known_hashes"]))
+    assert len(calls) == 2 and ck.known_hashes.size == len(set(ck.known_hashes))
     assert "hashing the names" in ck.run.phases

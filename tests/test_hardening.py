@@ -24,6 +24,7 @@ import pytest
 from namesmith.checkpoint import load_checkpoint, save_checkpoint
 from namesmith.cli import main
 from namesmith.errors import NamesmithError
+from namesmith.vocab import Vocab
 
 NAMES = ("anna bob eve otto ada abba emma ben noah liam mia zoe lea lucas hugo ines jules louise "
          "arthur rose leo alice paul clara victor nina oscar lina theo julia sam ivy max ruby finn").split()
@@ -571,9 +572,9 @@ def test_i25_unfiltered_sampling_draws_exactly_n(model):
     import namesmith
 
     ck = namesmith.load(model)
-    report = ck.sample_report(10, seed=1)
-    assert report.tries == 10 and len(report.samples) == 10
-    report = ck.sample_report(1000, seed=2, max_len=8)
+    report = ck.sample(10, seed=1)
+    assert report.tries == 10 and len(report) == 10
+    report = ck.sample(1000, seed=2, max_len=8)
     assert report.tries == 1000
 
 
@@ -608,7 +609,7 @@ def test_i27_python_api_validates_at_the_boundary(model, tmp_path):
     ck = namesmith.load(model)
     cases = [
         lambda: score_names(ck.model, ck.vocab, "Kara"),
-        lambda: score_names(ck.model, namesmith.Vocab.from_names(["xyz"]), ["xy"]),
+        lambda: score_names(ck.model, Vocab.from_names(["xyz"]), ["xy"]),
         lambda: evaluate(ck.model, ck.vocab, []),
         lambda: ck.score("Kara"),
         lambda: ck.score([5]),

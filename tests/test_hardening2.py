@@ -66,7 +66,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def run_id(path: Path) -> str:
-    return load_checkpoint(path).meta["run"]["id"]
+    return load_checkpoint(path).meta.run.id
 
 
 # ----- data loss ---------------------------------------------------------------------------------------
@@ -574,11 +574,11 @@ def test_mem_sampling_generates_a_bounded_batch_and_streams(model):
     got = []
     Sampler.generate = spy
     try:
-        report = ck.sampler().sample(3 * MAX_BATCH + 5, seed=3, emit=got.extend)
+        report = ck.sample(3 * MAX_BATCH + 5, seed=3, emit=got.extend)
     finally:
         Sampler.generate = real
-    assert max(sizes) <= MAX_BATCH and len(got) == report.accepted == 3 * MAX_BATCH + 5 and not report.samples
-    again = ck.sampler().sample(3 * MAX_BATCH + 5, seed=3).samples  # the same names, kept
+    assert max(sizes) <= MAX_BATCH and len(got) == report.accepted == 3 * MAX_BATCH + 5 and not report.names
+    again = ck.sample(3 * MAX_BATCH + 5, seed=3).names  # the same names, kept
     assert [s.name for s in again] == [s.name for s in got]
 
 

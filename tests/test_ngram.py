@@ -12,6 +12,8 @@ from namesmith.checkpoint import load_checkpoint, read_arrays, save_checkpoint
 from namesmith.errors import CheckpointError
 from namesmith.models.ngram import NGram
 from namesmith.sample import SampleOptions, Sampler
+
+from conftest import draw, kbest
 from namesmith.vocab import Vocab
 
 NAMES = ["anna", "annie", "ann", "bob", "bobby", "abba", "nina", "nia", "ian", "ben", "anabel", "bea"]
@@ -186,9 +188,9 @@ def test_sampling_and_kbest_work_unchanged():
     vocab = Vocab.from_names(NAMES)
     model = NGram.fit({"vocab_size": vocab.size, "order": 3}, vocab.encode_many(NAMES))
     s = Sampler(model, vocab)
-    out = s.sample(50, SampleOptions(prefix="an", max_len=8), seed=0).samples
+    out = draw(s, 50, SampleOptions(prefix="an", max_len=8), seed=0).names
     assert all(x.name.startswith("an") and len(x.name) <= 8 for x in out)
-    best = s.best(3, SampleOptions())
+    best = kbest(s, 3)
     assert [b.logprob for b in best] == sorted([b.logprob for b in best], reverse=True)
 
 

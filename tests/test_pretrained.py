@@ -29,7 +29,7 @@ def test_world_has_styles_and_names_right_after_install(capsys):
     assert main(["sample", "world", "--style", "Italian", "-n", "5", "--seed", "1"]) == 0
     assert len(capsys.readouterr().out.split()) == 5
     top = ck.classify(["oluwaseun", "häkkinen", "van der berg", "ferrari"], top=3)
-    assert [r["style"] for r in top] == ["Yoruba", "Finnish", "Dutch", "Italian"]
+    assert [r.style for r in top] == ["Yoruba", "Finnish", "Dutch", "Italian"]
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == list(PRETRAINED) and all(r["installed"] for r in rows)
@@ -59,7 +59,7 @@ def test_the_build_commands_still_describe_the_shipped_files():
         args = build_parser().parse_args([*command, "-o", "unused.npz"])
         explicit = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
         now = resolve(explicit).to_dict()
-        stored = namesmith.load(name).meta["train"]["config"]
+        stored = namesmith.load(name).meta.train.config
         skip = {"out", "corpus", "jobs"}  # where the file went, how the corpus was named, processes
         differ = {k: (stored[k], now[k]) for k in stored if k in now and k not in skip and stored[k] != now[k]}
         assert not differ, f"{name}: the build command now trains with {differ} (shipped, today)"

@@ -19,7 +19,7 @@ from namesmith.sample import SampleOptions, Sampler
 from namesmith.score import score_names
 from namesmith.vocab import Vocab
 
-from conftest import perturbed
+from conftest import draw, kbest, perturbed
 
 ALPHA = "abcdefghijklmnopqrstuvwxyz"
 TRAIN = ["anna", "emma", "mia", "leo", "noah", "liam", "ava", "eli", "ben", "zoe"]
@@ -92,12 +92,12 @@ def test_constraints_always_hold(sampler):
     @settings(max_examples=80, deadline=None, database=None, derandomize=True)
     def check(opts, seed):
         try:
-            report = sampler.sample(20, opts, seed=seed)
+            report = draw(sampler, 20, opts, seed=seed)
         except (ConstraintError, ConfigError):
             return  # contradictory or very narrow constraints: reported as an error, never violated
-        names = [s.name for s in report.samples]
+        names = [s.name for s in report.names]
         assert len(names) == 20
-        for s in report.samples:
+        for s in report.names:
             n = s.name
             assert n.startswith(opts.prefix)
             assert opts.min_len <= len(n) <= opts.max_len
@@ -119,33 +119,33 @@ def test_constraints_always_hold(sampler):
 @settings(max_examples=25, deadline=None)
 def test_filters_hold(sampler, seed):
     opts = SampleOptions(suffix="a", contains="n", pattern="^[^q]*$", max_len=12, max_tries=50_000)
-    report = sampler.sample(5, opts, seed=seed)
-    for s in report.samples:
+    report = draw(sampler, 5, opts, seed=seed)
+    for s in report.names:
         assert s.name.endswith("a") and "n" in s.name and re.search("^[^q]*$", s.name)
     assert 0 < report.acceptance <= 1 and report.tries >= 5
 
 
 def test_same_seed_same_names_and_per_name_seeds(sampler):
-    a = sampler.sample(30, SampleOptions(max_len=12), seed=123)
-    b = sampler.sample(30, SampleOptions(max_len=12), seed=123)
-    assert [s.name for s in a.samples] == [s.name for s in b.samples]
-    assert [s.name for s in sampler.sample(30, SampleOptions(max_len=12), seed=124).samples] != \
-        [s.name for s in a.samples]
-    for s in a.samples[:10]:
-        again = sampler.sample(1, SampleOptions(max_len=12), seed=s.seed).samples[0]
+    a = draw(sampler, 30, SampleOptions(max_len=12), seed=123)
+    b = draw(sampler, 30, SampleOptions(max_len=12), seed=123)
+    assert [s.name for s in a.names] == [s.name for s in b.names]
+    assert [s.name for s in draw(sampler, 30, SampleOptions(max_len=12), seed=124).names] != \
+        [s.name for s in a.names]
+    for s in a.names[:10]:
+        again = draw(sampler, 1, SampleOptions(max_len=12), seed=s.seed).names[0]
         assert again.name == s.name and again.logprob == pytest.approx(s.logprob)
 
 
 def test_greedy_is_deterministic_and_equals_top1(sampler):
-    g1 = {s.name for s in sampler.sample(20, SampleOptions(temperature=0), seed=1).samples}
-    g2 = {s.name for s in sampler.sample(20, SampleOptions(temperature=0), seed=99).samples}
+    g1 = {s.name for s in draw(sampler, 20, SampleOptions(temperature=0), seed=1).names}
+    g2 = {s.name for s in draw(sampler, 20, SampleOptions(temperature=0), seed=99).names}
     assert g1 == g2 and len(g1) == 1
-    assert {s.name for s in sampler.sample(5, SampleOptions(top_k=1), seed=3).samples} == g1
-    assert {s.name for s in sampler.sample(5, SampleOptions(top_p=1e-9), seed=4).samples} == g1
+    assert {s.name for s in draw(sampler, 5, SampleOptions(top_k=1), seed=3).names} == g1
+    assert {s.name for s in draw(sampler, 5, SampleOptions(top_p=1e-9), seed=4).names} == g1
 
 
 def test_logprob_is_the_models_score(sampler):
-    samples = sampler.sample(20, SampleOptions(prefix="ma", temperature=0.7, top_k=5, min_len=3), seed=7).samples
+    samples = draw(sampler, 20, SampleOptions(prefix="ma", temperature=0.7, top_k=5, min_len=3), seed=7).names
     scores = score_names(sampler.model, sampler.vocab, [s.name for s in samples])
     for s, sc in zip(samples, scores):
         assert s.logprob == pytest.approx(sc.logprob, rel=1e-9)
@@ -157,11 +157,11 @@ def test_sampling_distribution_matches_forward_probabilities(tiny):
     max_len = 3
     probs = exact_probs(tiny, max_len)
     assert sum(probs.values()) == pytest.approx(1.0)
-    report = tiny.sample(40_000, SampleOptions(min_len=0, max_len=max_len), seed=11)
+    report = draw(tiny, 40_000, SampleOptions(min_len=0, max_len=max_len), seed=11)
     counts = {k: 0 for k in probs}
-    for s in report.samples:
+    for s in report.names:
         counts[s.name] += 1
-    n = len(report.samples)
+    n = len(report.names)
     chi2 = sum((counts[k] - n * p) ** 2 / (n * p) for k, p in probs.items())
     # 15 categories, 14 degrees of freedom: the 0.1% critical value is 36.12
     assert chi2 < 36.12, chi2
@@ -169,9 +169,9 @@ def test_sampling_distribution_matches_forward_probabilities(tiny):
 
 def test_min_len_masks_exactly(tiny):
     probs = exact_probs(tiny, 3, min_len=2)
-    report = tiny.sample(20_000, SampleOptions(min_len=2, max_len=3), seed=2)
+    report = draw(tiny, 20_000, SampleOptions(min_len=2, max_len=3), seed=2)
     counts = {k: 0 for k in probs}
-    for s in report.samples:
+    for s in report.names:
         counts[s.name] += 1
     chi2 = sum((counts[k] - 20_000 * p) ** 2 / (20_000 * p) for k, p in probs.items())
     assert chi2 < 26.12, chi2  # 12 categories, 11 d.o.f., 0.1% critical value
@@ -182,7 +182,7 @@ def test_k_best_matches_exhaustive_search(tiny):
     max_len = 6
     names = ["".join(c) for n in range(1, max_len + 1) for c in itertools.product("ab", repeat=n)]
     ranked = sorted(score_names(tiny.model, tiny.vocab, names), key=lambda s: -s.logprob)
-    best = tiny.best(15, SampleOptions(max_len=max_len))
+    best = kbest(tiny, 15, SampleOptions(max_len=max_len))
     assert [b.name for b in best] == [s.name for s in ranked[:15]]
     for b, s in zip(best, ranked):
         assert b.logprob == pytest.approx(s.logprob, rel=1e-9)
@@ -202,13 +202,13 @@ def test_k_best_matches_exhaustive_search_for_every_family(kind, cfg):
     sampler = Sampler(model, vocab)
     names = ["".join(c) for n in range(1, 7) for c in itertools.product("ab", repeat=n)]
     ranked = sorted(score_names(model, vocab, names), key=lambda s: -s.logprob)
-    best = sampler.best(12, SampleOptions(max_len=6))
+    best = kbest(sampler, 12, SampleOptions(max_len=6))
     assert [b.name for b in best] == [s.name for s in ranked[:12]]
     np.testing.assert_allclose([b.logprob for b in best], [s.logprob for s in ranked[:12]], rtol=1e-9)
 
 
 def test_k_best_respects_constraints(sampler):
-    best = sampler.best(8, SampleOptions(prefix="m", min_len=3, max_len=6, novel=True, exclude_chars="z"))
+    best = kbest(sampler, 8, SampleOptions(prefix="m", min_len=3, max_len=6, novel=True, exclude_chars="z"))
     assert len(best) == 8
     for b in best:
         assert b.name.startswith("m") and 3 <= len(b.name) <= 6 and "z" not in b.name and b.novel
@@ -217,37 +217,37 @@ def test_k_best_respects_constraints(sampler):
 
 def test_budget_exhaustion_is_a_clear_error(sampler):
     with pytest.raises(ConstraintError, match="found only .* tries"):
-        sampler.sample(5, SampleOptions(suffix="qqqq", max_tries=500), seed=1)
+        draw(sampler, 5, SampleOptions(suffix="qqqq", max_tries=500), seed=1)
 
 
 def test_bad_options_are_clear_errors(sampler):
     with pytest.raises(VocabError, match="'7'"):
-        sampler.sample(1, SampleOptions(prefix="a7"))
+        draw(sampler, 1, SampleOptions(prefix="a7"))
     with pytest.raises(ConfigError):
-        sampler.sample(1, SampleOptions(min_len=5, max_len=3))
+        draw(sampler, 1, SampleOptions(min_len=5, max_len=3))
     with pytest.raises(ConfigError):
-        sampler.sample(1, SampleOptions(temperature=-1))
+        draw(sampler, 1, SampleOptions(temperature=-1))
     with pytest.raises(ConfigError):
-        sampler.sample(1, SampleOptions(top_p=0))
+        draw(sampler, 1, SampleOptions(top_p=0))
     with pytest.raises(ConfigError, match="regular expression"):
-        sampler.sample(1, SampleOptions(pattern="("))
+        draw(sampler, 1, SampleOptions(pattern="("))
     with pytest.raises(ConfigError, match="prefix"):
-        sampler.sample(1, SampleOptions(prefix="abc", max_len=2))
+        draw(sampler, 1, SampleOptions(prefix="abc", max_len=2))
     with pytest.raises(ConfigError, match="excluded"):
-        sampler.sample(1, SampleOptions(prefix="ab", exclude_chars="b"))
+        draw(sampler, 1, SampleOptions(prefix="ab", exclude_chars="b"))
     no_names = Sampler(sampler.model, sampler.vocab)
     with pytest.raises(ConfigError, match="no record"):
-        no_names.sample(1, SampleOptions(novel=True))
+        draw(no_names, 1, SampleOptions(novel=True))
 
 
 def test_prefix_is_normalised_to_the_models_case(sampler):
-    s = sampler.sample(3, SampleOptions(prefix="Ma"), seed=1).samples
+    s = draw(sampler, 3, SampleOptions(prefix="Ma"), seed=1).names
     assert all(x.name.startswith("ma") for x in s)
 
 
 def test_exclude_names(sampler):
     base = Sampler(sampler.model, sampler.vocab, exclude={"a", "e"})
-    names = [s.name for s in base.sample(200, SampleOptions(novel=True, max_len=1), seed=0).samples]
+    names = [s.name for s in draw(base, 200, SampleOptions(novel=True, max_len=1), seed=0).names]
     assert not {"a", "e"} & set(names)
 
 
@@ -256,5 +256,5 @@ def test_every_model_type_samples(tiny_vocab):
         if not cls.trainable:
             continue
         m = cls.create({"vocab_size": tiny_vocab.size, "hidden": 8}, np.random.default_rng(0))
-        out = Sampler(m, tiny_vocab).sample(50, SampleOptions(max_len=8), seed=0).samples
+        out = draw(Sampler(m, tiny_vocab), 50, SampleOptions(max_len=8), seed=0).names
         assert len(out) == 50 and all(len(s.name) <= 8 for s in out)

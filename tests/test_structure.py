@@ -15,9 +15,10 @@ PKG = ROOT / "src" / "namesmith"
 # The data flow of DEVELOPERS.md, first to last. A module may import only modules that stand
 # before it (or inside its own package); utilities come first.
 ORDER = [
-    "_version", "errors", "files", "text", "rng", "runtime",
-    "corpus", "vocab", "batch", "models", "optim", "config", "train", "checkpoint", "runfiles", "pretrained",
-    "sample", "score", "styles", "api", "plot", "recipes", "web", "cli", "__main__",
+    "_version", "errors", "files", "text", "rng", "runtime", "options",
+    "corpus", "vocab", "batch", "models", "optim", "config", "train", "meta", "checkpoint", "runfiles", "pretrained",
+    "decoding", "kbest", "sample", "score", "styles", "finetune", "run", "ensemble", "api", "plot", "recipes", "web",
+    "cli", "__main__",
 ]
 
 
@@ -81,15 +82,46 @@ def test_no_lazy_imports_or_import_order_exemptions():
 
 
 def test_functions_fit_on_a_screen():
-    """No function is longer than 80 lines, except argparse builders (declarative tables)."""
+    """No function is longer than 60 lines, except argparse builders (declarative tables)."""
     long = []
     for path in PKG.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "parser" not in node.name:
                 n = node.end_lineno - node.lineno + 1
-                if n > 80:
+                if n > 60:
                     long.append(f"{path.relative_to(PKG)}:{node.lineno} {node.name} ({n} lines)")
     assert not long, long
+
+
+# Classes above 150 lines, each with its reason and its ceiling: a model's forward/backward pairs and its
+# step() read best side by side (llm.c's layout); the sampler is the one generation path.
+LONG_CLASSES = {"NGram": 330, "RecurrentLM": 280, "Transformer": 260, "Sampler": 215}
+
+
+def test_classes_stay_small():
+    long = []
+    for path in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                n = node.end_lineno - node.lineno + 1
+                if n > LONG_CLASSES.get(node.name, 150):
+                    long.append(f"{path.relative_to(PKG)}:{node.lineno} {node.name} ({n} lines)")
+    assert not long, long
+
+
+def test_the_public_api_is_small():
+    import pydoc
+
+    import namesmith
+    assert len(namesmith.__all__) <= 12
+    for name in namesmith.__all__:
+        obj = getattr(namesmith, name)
+        if isinstance(obj, type) and not issubclass(obj, Exception) and name != "Checkpoint":
+            import dataclasses
+            assert dataclasses.is_dataclass(obj), f"{name}: every public result is a dataclass"
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
+    assert len((PKG / "api.py").read_text().splitlines()) <= 300
+    assert len(pydoc.render_doc(namesmith, renderer=pydoc.plaintext).splitlines()) <= 700  # see issue 26
 
 
 def test_committed_docs_carry_no_machine_paths():

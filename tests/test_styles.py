@@ -113,7 +113,7 @@ def test_style_balance_trains_small_styles_more_often(tmp_path):
 
     assert abs(small_share(1.0) - 0.1) < 0.01  # the corpus as given: every name once per epoch
     assert abs(small_share(0.0) - 0.5) < 0.06
-    with pytest.raises(ConfigError, match="style-balance"):
+    with pytest.raises(ConfigError, match="style_balance"):
         resolve({"style_balance": 1.5})
 
 
@@ -236,15 +236,15 @@ def test_blends(two_styles):
 def test_classify_and_per_style_eval(two_styles, capsys):
     d, ck, _ = two_styles
     res = ck.classify(["abba", "zzyx", "Héllo", "ace"], top=1)
-    assert [r["style"] for r in res] == ["Alpha", "Omega", None, "Alpha"]
-    assert res[0]["probability"] > 0.99 and list(res[0]) == ["name", "style", "probability", "styles",
-                                                            "unknown_chars"]
-    assert res[2]["unknown_chars"] == ["é", "l", "o"] and len(res[1]["styles"]) == 1
-    uniform = ck.classify(["abba"], uniform_prior=True)[0]["styles"]
+    assert [r.style for r in res] == ["Alpha", "Omega", None, "Alpha"]
+    assert res[0].probability > 0.99 and list(res[0].to_dict()) == ["name", "style", "probability", "styles",
+                                                                    "unknown_chars", "display"]
+    assert res[2].unknown_chars == ["é", "l", "o"] and len(res[1].styles) == 1
+    uniform = ck.classify(["abba"], uniform_prior=True)[0].styles
     assert set(uniform) == {"Alpha", "Omega"} and sum(uniform.values()) == pytest.approx(1.0)
     report = ck.evaluate(d / "two.tsv")
-    assert report["accuracy"] > 0.99 and report["macro_accuracy"] > 0.99
-    assert set(report["per_style"]) == {"Alpha", "Omega"} and report["per_style"]["Alpha"]["names"] == 1500
+    assert report.accuracy > 0.99 and report.macro_accuracy > 0.99
+    assert set(report.per_style) == {"Alpha", "Omega"} and report.per_style["Alpha"].names == 1500
     # each style's standard error comes from its own names, each scored under that style
     from namesmith.score import nll_standard_error
 
@@ -253,9 +253,9 @@ def test_classify_and_per_style_eval(two_styles, capsys):
         mine = [n for n, s in zip(labelled.names, labelled.labels) if s == style]
         scores = ck.score(mine, style=style)
         own = nll_standard_error(np.array([-x.logprob for x in scores]), np.array([len(n) + 1.0 for n in mine]))
-        assert report["per_style"][style]["nll_se"] == pytest.approx(own, rel=1e-6)
+        assert report.per_style[style].nll_se == pytest.approx(own, rel=1e-6)
     # knowing the style is worth about ln 2 nats per name (~0.13 nats/char at 5.5 symbols per name)
-    assert report["nll"] < ck.evaluate(load_corpus(d / "two.tsv").names)["nll"] - 0.1
+    assert report.nll < ck.evaluate(load_corpus(d / "two.tsv").names).nll - 0.1
     # the CLI: classify as JSON in input order, eval --json with the per-style keys
     assert main(["classify", str(d / "two.npz"), "zzz", "aaa", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -282,7 +282,7 @@ def test_checkpoint_refuses_styles_that_do_not_match(two_styles, tmp_path):
     d, ck, _ = two_styles
     arrays = read_arrays(d / "two.npz")
     meta = json.loads(bytes(arrays["__meta__"]).decode())
-    meta["styles"]["names"] = ["Alpha"]
+    meta["styles"]["names"], meta["styles"]["counts"] = ["Alpha"], meta["styles"]["counts"][:1]
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     write_arrays(tmp_path / "bad.npz", arrays)
     with pytest.raises(CheckpointError, match="2 styles but the file names 1"):
@@ -313,7 +313,7 @@ def test_styled_ngram_and_mixture_train_and_classify(two_styles):
     ng = namesmith.fit(d / "two.tsv", d / "ng.npz", model="ngram", order=4, samples=0, log=lambda s: None)
     loaded = namesmith.load(d / "ng.npz")
     assert loaded.styles == ["Alpha", "Omega"] and loaded.model.kind == "ngram-styled"
-    assert loaded.evaluate(d / "two.tsv")["accuracy"] > 0.99
+    assert loaded.evaluate(d / "two.tsv").accuracy > 0.99
     cold = [s.name for s in loaded.sample(200, seed=1, style="Omega", temperature=0.5)]
     assert _pure(cold, OMEGA) == 1.0
     assert [s.name for s in ng.sample(20, seed=2, style="Alpha")] == [s.name for s in loaded.sample(
@@ -322,7 +322,7 @@ def test_styled_ngram_and_mixture_train_and_classify(two_styles):
                        mix_ngram=3, samples=0, log=lambda s: None)
     assert mx.model.kind == "mixture" and mx.model.parts[1].kind == "ngram-styled"
     assert len(mx.model.config["style_weights"]) == 2  # one weight vector per style, fitted on its names
-    assert namesmith.load(d / "mx.npz").classify(["abba"])[0]["style"] == "Alpha"
+    assert namesmith.load(d / "mx.npz").classify(["abba"])[0].style == "Alpha"
 
 
 @pytest.mark.parametrize("kind, cfg", [("gru", {"hidden": 3, "styles": 3}),
@@ -475,7 +475,7 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
     assert any("the preset's --folds 5 is for unlabelled lists" in line for line in log)  # one network, said so
     net = ck.model.parts[0] if ck.model.kind == "mixture" else ck.model
     assert net.kind == "gru" and net.config["hidden"] == 16  # the base's architecture
-    assert ck.style_counts["Alpha"] > 1350 and ck.meta["train"]["config"]["preset"] == "finetune"
+    assert ck.style_counts["Alpha"] > 1350 and ck.meta.train.config["preset"] == "finetune"
     kappa = [s.name for s in ck.sample(50, seed=1, style="Kappa", temperature=0.5)]
     assert sum("q" in n for n in kappa) > 25  # the new style learned its new character
     with pytest.raises(ConfigError, match="keeps the base model's architecture"):
@@ -489,7 +489,7 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
         ft = namesmith.fit(small, init_from=d / "two.npz", steps=2, mix_ngram=0, samples=0, log=lambda s: None,
                            **given)
         assert (ft.model.config["dropout"], ft.model.config["style_dropout"]) == (0.4, 0.3)
-        assert ft.meta["train"]["config"]["dropout"] == 0.4
+        assert ft.meta.train.config["dropout"] == 0.4
     # an unlabelled list on a styled base starts as the styles it sounds like (here: all Omega)
     omega = tmp_path / "omega.txt"
     omega.write_text("".join(f"{a}{b}{a}\n" for a in "stuv" for b in "wxyz"), encoding="utf-8")
@@ -525,8 +525,8 @@ def test_labelled_list_on_the_finetune_preset_is_read_once(two_styles, tmp_path,
     log = []
     ck = namesmith.fit(small, init_from=d / "two.npz", steps=2, samples=0, log=log.append)
     assert any("the preset's --folds 5 is for unlabelled lists" in line for line in log)
-    assert len(reads) == 1 and ck.meta["train"]["config"]["folds"] == 1
-    assert ck.meta["corpus"]["val_names"] == 2 and ck.meta["corpus"]["names"] == 7  # 20% held out, as --folds 1
+    assert len(reads) == 1 and ck.meta.train.config["folds"] == 1
+    assert ck.meta.corpus.val_names == 2 and ck.meta.corpus.names == 7  # 20% held out, as --folds 1
 
 
 def test_finetuned_mixture_takes_the_base_ngram_of_the_style_the_list_sounds_like(two_styles, tmp_path,
@@ -562,21 +562,21 @@ def test_finetuned_mixture_takes_the_base_ngram_of_the_style_the_list_sounds_lik
 
     def oof(v):
         return float(logsumexp(lp + np.log(v / v.sum())[:, None], axis=0).mean())
-    assert -oof(pooled) == pytest.approx(bag.meta["metrics"]["val_nll"], rel=1e-9)
+    assert -oof(pooled) == pytest.approx(bag.meta.metrics.val_nll, rel=1e-9)
     for k in range(3):
         for f in (0.7, 1.4):
             assert oof(pooled) >= oof(pooled * np.where(np.arange(3) == k, f, 1.0)) - 1e-6  # EM stops at tol 1e-7
     assert w[3] > 0.01  # a list of Omega names leans on Omega's counts
     # one network on a validation split: the same part, weights fitted on the validation names; the list's
     # styles are worked out once for the network's start and the n-gram's choice
-    import namesmith.api as api
+    import namesmith.finetune as finetune
     calls = []
-    real = api._list_styles
-    monkeypatch.setattr(api, "_list_styles", lambda ck, names: calls.append(len(names)) or real(ck, names))
+    real = finetune.list_styles
+    monkeypatch.setattr(finetune, "list_styles", lambda ck, names: calls.append(len(names)) or real(ck, names))
     one = namesmith.fit(omega, **{**opts, "folds": 1})
     assert len(calls) == 1
     assert [p.kind for p in one.model.parts] == ["gru", "ngram", "ngram"]
-    assert one.meta["metrics"]["val_nll"] == pytest.approx(
+    assert one.meta.metrics.val_nll == pytest.approx(
         heldout_nll(one.model, load_data(resolve({"corpus": str(omega), "val_fraction": 0.2}),
                                          (base.vocab, base.styles)).val_encoded), rel=1e-6)
     # not with --mix-ngram 0, nor when the list adds characters the base never counted, nor for a labelled list
@@ -605,7 +605,7 @@ def test_per_style_eval_strict_and_skipped(two_styles):
 
     d, ck, _ = two_styles
     report = ck.evaluate(["abba", "zoé"], labels=["Alpha", "Omega"])
-    assert report["names"] == 1 and report["skipped"] == 1 and report["unknown_chars"] == ["o", "é"]
+    assert report.names == 1 and report.skipped == 1 and report.unknown_chars == ["o", "é"]
     with pytest.raises(VocabError, match="never saw"):
         ck.evaluate(["abba", "zoé"], labels=["Alpha", "Omega"], strict=True)
     with pytest.raises(ConfigError, match="unknown style 'Kappa'"):

@@ -53,7 +53,7 @@ def test_training_learns(corpus, tmp_path):
     assert ls[150] < ls[10] - 0.5
     assert res.val_nll is not None and res.run.steps == 150 and len(res.run.samples) == 10
     ck = load_checkpoint(tmp_path / "m.npz")
-    assert ck.meta["train"]["config"]["hidden"] == 32
+    assert ck.meta.train.config["hidden"] == 32
     assert ck.extras["known_hashes"].size == len(set(NAMES))  # every name given, the validation split's too
     assert ck.extras["train_nll_quantiles"].size == 1001
     assert (tmp_path / "m.last.npz").exists()
@@ -184,7 +184,7 @@ def test_toml_config_and_cli_override(corpus, tmp_path, capsys):
     err = capsys.readouterr().err
     assert '"hidden": 10' in err  # the resolved configuration is printed at start
     ck = load_checkpoint(tmp_path / "c.npz")
-    cfg = ck.meta["train"]["config"]
+    cfg = ck.meta.train.config
     assert cfg["hidden"] == 10 and cfg["steps"] == 6 and cfg["preset"] == "default"
     # the default preset interpolates the trained network with a 6-gram; the network is kept too
     assert ck.model.kind == "mixture" and cfg["mix_ngram"] == 6
@@ -341,7 +341,7 @@ def test_mix_makes_an_ensemble_of_runs_on_one_split(corpus, tmp_path, capsys):
     ens = namesmith.mix([tmp_path / "a.npz", tmp_path / "b.npz"], tmp_path / "e.npz", order=3, log=lambda s: None)
     kinds = [p.kind for p in ens.model.parts]
     assert kinds == ["gru", "mlp", "ngram"] and abs(sum(ens.model.config["weights"]) - 1) < 1e-9
-    data = load_data(from_dict(a.meta["train"]["config"]))
+    data = load_data(from_dict(a.meta.train.config))
     for part in ens.model.parts:
         assert ens.val_nll <= heldout_nll(part, data.val_encoded) + 1e-4  # EM: up to its tolerance
     assert ens.val_nll <= min(a.val_nll, b.val_nll) + 1e-4

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
+import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -78,7 +80,8 @@ def test_generate_obeys_constraints(server):
     names = [x["name"] for x in body["names"]]
     assert len(names) == 30 and len(set(names)) == 30
     assert all(n.startswith("ma") and 4 <= len(n) <= 7 and n not in TRAIN for n in names)
-    assert set(body["names"][0]) == {"name", "logprob", "nats_per_char", "novel", "seed"}
+    assert set(body["names"][0]) == {"name", "display", "logprob", "nats_per_char", "novel", "seed"}
+    assert body["names"][0]["display"] == body["names"][0]["name"].capitalize()
     # the same seed gives the same names
     assert request(server, "POST", "/api/generate",
                    {"model": "second", "n": 30, "prefix": "Ma", "min_len": 4, "max_len": 7, "novel": True,
@@ -121,7 +124,8 @@ def test_generate_best_and_score(server):
     ({"best": 0}, 400, "best"),
     ({"model": "third"}, 404, "no model"),
     ({"model": "../first.npz"}, 404, "no model"),
-    ({"pattern": "(a+)+$"}, 400, "unknown parameter 'pattern'"),
+    ({"pattern": "("}, 400, "not a valid regular expression"),
+    ({"pattern": "x" * 201}, 400, "pattern"),
     ({"suffix": "zqzqzq", "n": 3}, 422, "found only"),
     ([1, 2], 400, "JSON object"),
 ])
@@ -167,7 +171,7 @@ def test_a_post_without_a_body_uses_the_defaults(server):
     conn.putrequest("POST", "/api/generate")
     conn.endheaders()
     res = conn.getresponse()
-    assert res.status == 200 and len(json.loads(res.read())["names"]) == 20
+    assert res.status == 200 and len(json.loads(res.read())["names"]) == 10  # SampleOptions' n
     conn.close()
 
 
@@ -229,3 +233,25 @@ def test_default_model_is_trained_once_and_cached(tmp_path, monkeypatch):
     assert "preset" not in calls[0] and "training the built-in default model once" in logs[-1]
     assert srv.ensure_default_model(log=logs.append) == path and len(calls) == 1
     assert "cached at" in logs[-1]
+
+
+@pytest.mark.parametrize("ctype", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data", ""])
+def test_a_json_body_is_read_whatever_the_content_type_says(server, ctype):
+    """curl -d sends application/x-www-form-urlencoded: the README's examples must work as written."""
+    headers = {"Content-Type": ctype} if ctype else {}
+    status, body = request(server, "POST", "/api/score", raw=b'{"name": "Kaylee"}', headers=headers)
+    assert status == 200 and body["scores"][0]["name"] == "kaylee", body
+    status, body = request(server, "POST", "/api/generate", raw=b'{"n": 3, "seed": 1}', headers=headers)
+    assert status == 200 and len(body["names"]) == 3
+    status, body = request(server, "POST", "/api/score", raw=b"name=Kaylee", headers=headers)  # a real form
+    assert status == 400 and "JSON" in body["error"], body
+
+
+def test_curl_with_its_default_content_type(server):
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("needs curl")
+    host, port = server.address
+    out = subprocess.run([curl, "-s", "-X", "POST", f"http://{host}:{port}/api/score", "-d", '{"name": "Kaylee"}'],
+                         capture_output=True, text=True, timeout=30).stdout
+    assert json.loads(out)["scores"][0]["name"] == "kaylee", out

@@ -1,16 +1,23 @@
 """namesmith: character-level language models in plain NumPy that forge new names.
 
-The Python API in brief (see :mod:`namesmith.api`)::
-
     import namesmith
-    ck = namesmith.load("model.npz")                      # a validated checkpoint
-    for s in ck.sample(5, prefix="ka", seed=1):           # Sample(name, logprob, nats_per_char, novel, seed)
-        print(s.name, s.logprob)
-    ck.score(["Kara"])[0].percentile                      # more plausible than this % of the training names
-    ck.evaluate("test.txt")["nll"]                        # held-out NLL, nats per character
+    ck = namesmith.load("world")                              # a shipped model, or a .npz file
+    for s in ck.sample(5, style="Italian", seed=1):           # Samples: a list of Sample
+        print(s.display, s.logprob)                           # "Giulietta" -14.2
+    ck.sample(5, style={"Italian": 0.7, "Japanese": 0.3})     # a blend of styles
+    ck.best(3, prefix="ma")                                   # the 3 most probable names
+    ck.classify(["Giuseppe"])[0].style                        # 'Italian' (a Classification)
+    ck.score(["Kara"])[0].percentile                          # a NameScore
+    ck.evaluate("test.txt").nll                               # an Evaluation: nats/char and its standard error
 
-    ck = namesmith.fit("names.txt", out="names.npz", preset="fast")   # train
+    ck = namesmith.fit("names.txt", out="names.npz", preset="fast")   # train (a Checkpoint; .run: a RunReport)
     ens = namesmith.mix(["lstm.npz", "transformer.npz"], "ens.npz")     # two runs' networks + an n-gram
+
+Every option of ``sample`` is a field of :class:`SampleOptions`; every option of ``fit`` a
+field of :class:`namesmith.config.TrainConfig`. Errors are :class:`NamesmithError`
+subclasses with a one-line message. The building blocks (models, sampler, scorer,
+corpora) are in the submodules: ``namesmith.models``, ``namesmith.sample``,
+``namesmith.score``, ``namesmith.corpus``.
 """
 
 from importlib import import_module
@@ -20,14 +27,11 @@ from ._version import __version__ as __version__
 # The public names and the module each comes from, imported on first use (PEP 562): ``import namesmith`` stays
 # cheap, so the command line can answer a Ctrl-C during its start-up (namesmith.__main__).
 _EXPORTS = {
-    "Checkpoint": "api", "RunReport": "api", "fit": "api", "load": "api", "mix": "api",
-    "PRESETS": "config", "TrainConfig": "config",
-    "Corpus": "corpus", "builtin_corpora": "corpus", "load_corpus": "corpus", "read_corpus": "corpus",
-    "NamesmithError": "errors", "MODELS": "models",
-    "Sample": "sample", "SampleOptions": "sample", "Sampler": "sample",
-    "NameScore": "score", "evaluate": "score", "score_names": "score", "Vocab": "vocab",
+    "load": "api", "fit": "api", "mix": "api", "Checkpoint": "api", "RunReport": "api",
+    "Sample": "sample", "Samples": "sample", "SampleOptions": "sample",
+    "NameScore": "score", "Evaluation": "score", "Classification": "styles", "NamesmithError": "errors",
 }
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = list(_EXPORTS)  # and __version__
 
 
 def __getattr__(name: str):

@@ -7,12 +7,11 @@ Layout of the zip archive (every member is a plain ``.npy`` array)::
     optim/<slot>/<n>  optimizer state arrays (moments), same shapes as the parameters
     extra/<name>      other arrays: hashes of the user's names (for --novel), score quantiles
 
-The JSON holds ``format``, ``version``, ``model`` (type and config), ``vocab``,
-``train`` (the run's state: step, resolved configuration, best validation NLL,
-...), ``optimizer`` (type, step count, hyperparameters), ``rng`` (the seed every
-random stream is derived from), ``corpus`` (source, fingerprint, sizes, case)
-and ``metrics``. :data:`SCHEMA` gives the type of every field; loading checks
-all of them, so a hostile file cannot make a later command crash.
+The JSON holds ``format``, ``version``, ``namesmith`` (the version that wrote it),
+``model`` (type and config), ``vocab``, and the sections of :class:`~namesmith.meta.RunMeta`
+(``run``, ``train``, ``optimizer``, ``rng``, ``corpus``, ``metrics``, ``styles``), whose
+type hints are the schema: loading checks every field, so a hostile file cannot make a
+later command crash.
 
 Writing is atomic (:func:`~namesmith.files.atomic_write`): an existing
 checkpoint is never replaced by a partial or broken one. Parameters that are
@@ -26,12 +25,10 @@ parameter's shape, dtype and finiteness; any failure is one
 from __future__ import annotations
 
 import json
-import math
 import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 
@@ -39,6 +36,7 @@ from ._version import __version__
 from .corpus import display_name
 from .errors import CheckpointError, NamesmithError
 from .files import atomic_write
+from .meta import RunMeta
 from .models import MODELS, Model
 from .vocab import Vocab
 
@@ -50,109 +48,52 @@ EXTRA_DTYPES = {"known_hashes": np.uint64, "train_nll_quantiles": np.float64}
 LEGACY_EXTRAS = {"train_hashes": "known_hashes"}  # files of namesmith 0.1
 
 
-# ----- the metadata schema -------------------------------------------------------------------------
 def _count(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
-
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _text(v) -> bool:
-    return isinstance(v, str) and len(v) <= 100_000
-
-
-def _maybe(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda v: v is None or check(v)
-
-
-def _window(v) -> bool:
-    return isinstance(v, list) and len(v) == 3 and _number(v[0]) and _count(v[1]) and _count(v[2])
-
-
-def _is(t: type) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, t) and not isinstance(v, bool) if t is int else isinstance(v, t)
-
-
-SCHEMA: dict[str, dict[str, Callable[[Any], bool]]] = {
-    "model": {"type": _text, "config": _is(dict)},
-    "vocab": {"chars": _is(list)},
-    "train": {"step": _count, "epoch": _number, "config": _is(dict), "best_val_nll": _maybe(_number),
-              "evals_since_best": _count, "window": _window, "recipe": _text, "fit_seconds": _number,
-              "stopped": _text},
-    "optimizer": {"type": _text, "t": _count, "hyper": _is(dict)},
-    "rng": {"seed": _count, "scheme": _text},
-    "corpus": {"source": _text, "name": _text, "fingerprint": _text, "names": _count, "chars": _count,
-               "val_source": _text, "val_names": _count, "lowercase": _is(bool)},
-    "metrics": {"val_nll": _maybe(_number), "neural_val_nll": _maybe(_number)},
-    "run": {"id": lambda v: isinstance(v, str) and 1 <= len(v) <= 64, "started": _text},
-    "styles": {"names": lambda v: isinstance(v, list) and all(_text(x) for x in v) and len(set(v)) == len(v),
-               "counts": lambda v: isinstance(v, list) and all(_count(x) for x in v)},
-}
-
-
-def check_meta(meta: Any) -> dict:
-    """Check every known field's type; raises CheckpointError naming the first bad one."""
-    if not isinstance(meta, dict):
-        raise CheckpointError("the metadata is not a JSON object")
-    for section, fields_ in SCHEMA.items():
-        if section not in meta:
-            continue
-        value = meta[section]
-        if not isinstance(value, dict):
-            raise CheckpointError(f"metadata section {section!r} is not an object")
-        for key, ok in fields_.items():
-            if key in value and not ok(value[key]):
-                raise CheckpointError(f"metadata field {section}.{key} has an invalid value {value[key]!r:.60}")
-    return meta
 
 
 # ----- the checkpoint ------------------------------------------------------------------------------------
 @dataclass
 class CheckpointData:
-    """A loaded checkpoint: model, vocabulary, validated metadata, optimizer state and extra arrays."""
+    """A loaded checkpoint: model, vocabulary, typed metadata, optimizer state and extra arrays."""
 
     model: Model
     vocab: Vocab
-    meta: dict = field(default_factory=dict)
+    meta: RunMeta = field(default_factory=RunMeta)
     optim: dict[str, np.ndarray] = field(default_factory=dict)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def section(self, name: str) -> dict:
-        return self.meta.get(name) or {}
-
     @property
     def step(self) -> int:
-        return int(self.section("train").get("step", 0))
+        return self.meta.train.step
 
     @property
     def lowercase(self) -> bool:
         """Whether the training corpus was lowercased (user text is then lowercased too)."""
-        lc = self.section("corpus").get("lowercase")
+        lc = self.meta.corpus.lowercase
         return self.vocab.caseless if lc is None else lc
 
     @property
     def val_nll(self) -> float | None:
-        return self.section("metrics").get("val_nll")
+        return self.meta.metrics.val_nll
 
     @property
     def corpus_name(self) -> str | None:
         """The training corpus as users should see it: a built-in name or a file name, never a full path."""
-        c = self.section("corpus")
-        if c.get("name"):
-            return c["name"]
-        return None if c.get("source") is None else display_name(c["source"])
+        c = self.meta.corpus
+        if c.name:
+            return c.name
+        return None if c.source is None else display_name(c.source)
 
     @property
     def styles(self) -> list[str]:
         """The style names of a conditional model (style id = index); empty for a plain model."""
-        return list(self.section("styles").get("names", []))
+        return list(self.meta.styles.names) if self.meta.styles else []
 
     @property
     def style_counts(self) -> dict[str, int]:
         """Training names per style."""
-        return dict(zip(self.styles, self.section("styles").get("counts", [])))
+        return dict(zip(self.meta.styles.names, self.meta.styles.counts)) if self.meta.styles else {}
 
     @property
     def known_hashes(self) -> np.ndarray | None:
@@ -167,7 +108,7 @@ def save_checkpoint(
     path: str | Path,
     model: Model,
     vocab: Vocab,
-    meta: dict | None = None,
+    meta: RunMeta | dict | None = None,
     optim: dict[str, np.ndarray] | None = None,
     extras: dict[str, np.ndarray] | None = None,
     compress: bool = True,
@@ -182,7 +123,8 @@ def save_checkpoint(
         raise NamesmithError("save_checkpoint needs a namesmith model and its Vocab")
     if model.vocab_size != vocab.size:
         raise NamesmithError(f"the model has {model.vocab_size} symbols but the vocabulary {vocab.size}")
-    named = ((meta or {}).get("styles") or {}).get("names", [])
+    meta = meta if isinstance(meta, RunMeta) else RunMeta.from_dict(meta or {})
+    named = meta.styles.names if meta.styles else []
     if model.styles != len(named):
         raise NamesmithError(f"a model with {model.styles} styles is saved with their names "
                              f"(meta['styles'] = {{'names': [...], 'counts': [...]}}), got {len(named)}")
@@ -195,7 +137,7 @@ def save_checkpoint(
     for key, arr in arrays.items():
         if not isinstance(arr, np.ndarray) or arr.dtype.hasobject or arr.dtype.kind not in "fiu":
             raise NamesmithError(f"refusing to save {path}: {key} is not a numeric array")
-    doc = {"format": FORMAT, "version": VERSION, "namesmith": __version__, **(meta or {}),
+    doc = {"format": FORMAT, "version": VERSION, "namesmith": __version__, **meta.to_dict(),
            "model": {"type": model.kind, "config": model.config}, "vocab": vocab.to_dict()}
     try:
         raw = json.dumps(doc, allow_nan=False).encode("utf-8")
@@ -267,6 +209,7 @@ def load_checkpoint(path: str | Path, *, max_bytes: int = MAX_BYTES) -> Checkpoi
 
 
 def _parse_meta(raw: np.ndarray | None) -> dict:
+    """The JSON document of ``__meta__`` (format and version checked; its sections are :class:`RunMeta`'s)."""
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
         raise CheckpointError("missing metadata")
     if raw.size > MAX_META_BYTES:
@@ -280,19 +223,20 @@ def _parse_meta(raw: np.ndarray | None) -> dict:
     version = meta.get("version")
     if not _count(version) or not 1 <= version <= VERSION:
         raise CheckpointError(f"format version {version!r} is not supported by namesmith {__version__}")
-    return check_meta(meta)
+    return meta
 
 
 def _validate(arrays: dict[str, np.ndarray]) -> CheckpointData:
-    meta = _parse_meta(arrays.pop("__meta__", None))
-    model_doc = meta.get("model")
+    doc = _parse_meta(arrays.pop("__meta__", None))
+    meta = RunMeta.from_dict(doc)
+    model_doc = doc.get("model")
     if not isinstance(model_doc, dict) or not isinstance(model_doc.get("config"), dict):
         raise CheckpointError("model description missing")
     kind = model_doc.get("type")
-    if kind not in MODELS:
+    if not isinstance(kind, str) or kind not in MODELS:
         raise CheckpointError(f"unknown model type {kind!r}")
     cls = MODELS[kind]
-    vocab = Vocab.from_dict(meta.get("vocab"))
+    vocab = Vocab.from_dict(doc.get("vocab"))
     config = cls.check_config(model_doc["config"])
     if config["vocab_size"] != vocab.size:
         raise CheckpointError(f"vocabulary has {vocab.size} symbols but the model expects {config['vocab_size']}")
@@ -314,10 +258,9 @@ def _validate(arrays: dict[str, np.ndarray]) -> CheckpointData:
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise CheckpointError(f"parameter {name} holds NaN or infinite values")
     model = cls.from_arrays(config, groups["param"])
-    styles = meta.get("styles", {})
-    if len(styles.get("names", [])) != model.styles or len(styles.get("counts", [])) != model.styles:
-        raise CheckpointError(f"the model has {model.styles} styles but the file names "
-                              f"{len(styles.get('names', []))} with {len(styles.get('counts', []))} counts")
+    named = len(meta.styles.names) if meta.styles else 0
+    if named != model.styles:
+        raise CheckpointError(f"the model has {model.styles} styles but the file names {named}")
     for name, arr in groups["optim"].items():
         if arr.dtype.kind != "f" or not np.isfinite(arr).all():
             raise CheckpointError(f"optimizer state {name} is not finite floating point")

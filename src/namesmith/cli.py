@@ -17,13 +17,13 @@ import os
 import re
 import sys
 import warnings
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
 import numpy as np
 
 from ._version import __version__
 from .api import fit, load, mix, pretrained_models
-from .config import FIELDS, PRESETS, TrainConfig, choices
+from .config import FIELDS, PRESETS, TrainConfig
 from .corpus import LONGEST_NAME, builtin_corpora, load_corpus, read_corpus
 from .errors import ConfigError, NamesmithError, WriteFailed
 from .files import OutputLock, ensure_writable, output_target, refuse_inputs
@@ -31,81 +31,10 @@ from .plot import plot_confusion, plot_run
 from .rng import check_seed
 from .runfiles import check_png, check_replace, new_run
 from .runtime import blas_default, keep_freed_memory
+from .options import specs
 from .sample import SampleOptions
 from .score import generation_report, perplexity
-
-# ----- help texts for the training options (one per TrainConfig field) --------------
-TRAIN_HELP = {
-    "val": "validation file (default: a --val-fraction split of the corpus)",
-    "val_fraction": "share of the corpus held out for validation (default 0.1)",
-    "style_dropout": "labelled corpora: share of names trained as 'any style', so the model also gives the "
-                     "pooled distribution (default 0.1)",
-    "style_balance": "labelled corpora: each epoch draws the names of a style with n names in proportion to "
-                     "n ** B, so small styles are seen more often (1 = as in the corpus, 0 = every style "
-                     "equally often; default 1)",
-    "init_from": "fine-tune: start from this trained model (a .npz or a shipped model's name) and adapt it to "
-                 "CORPUS; new characters and styles are added, its architecture is kept; preset 'finetune'",
-    "folds": "cross-validation bagging: train K networks (2-7), each early-stopped on its own 1/K of the names "
-             "(replaces --val-fraction), and average them with an n-gram of all the names, the weights fitted on "
-             "the names each network did not see (K times the training; the finetune preset uses 5)",
-    "ensemble": "train N networks (1-8) on the same split, network k with seed SEED+k, and mix them with the "
-                "n-gram, the weights fitted on the validation names (the best preset uses 2)",
-    "jobs": "--folds/--ensemble: train this many networks at once, each in its own process with its share of "
-            "the cores (default: one per core)",
-    "val_max": "at most this many names in that split (default 10000: enough for the NLL to ~0.003 "
-               "nats/char, and evaluations stay cheap on a million names)",
-    "keep_case": "keep upper case (the default lowercases, as the notebook does)",
-    "max_item_len": f"refuse corpus items longer than this (default 64, at most {LONGEST_NAME})",
-    "model": "model type",
-    "hidden": "hidden units per layer (transformer: the width of each block's MLP)",
-    "layers": "stacked layers (recurrent layers, transformer blocks, MLP hidden layers)",
-    "embed": "embedding size (0 = one-hot input, as the notebook; recurrent models only)",
-    "dropout": "dropout between layers and before the output (training only)",
-    "learn_h0": "learn the initial hidden state (recurrent models)",
-    "ema": "evaluate and keep an exponential moving average of the weights with this decay (0 = off; the "
-           "default and best presets use 0.999); at step t the decay is min(D, (1+t)/(10+t)), so the average "
-           "spans about t/9 steps until D takes over (0.999: after step 9,000)",
-    "variational": "recurrent models: one dropout mask per name for all its positions (variational dropout)",
-    "weight_drop": "recurrent models: drop this share of the recurrent weights, one mask per batch (DropConnect)",
-    "heads": "transformer: attention heads (--embed must be a multiple; default 4)",
-    "block": "transformer: positions with their own embedding, the attention window (default 16); "
-             "mlp: how many previous characters it reads (default 8)",
-    "tie": "transformer: the output layer shares the token embedding's weights",
-    "order": "n-gram order (for --model ngram)",
-    "discount": "n-gram Kneser-Ney discount (default: estimated from the counts)",
-    "mix_ngram": "after training, interpolate the model with a Kneser-Ney n-gram of this order, "
-    "weights fitted on the validation names (0 = off)",
-    "dtype": "float32 (fast) or float64 (exact)",
-    "optimizer": "optimizer",
-    "lr": "learning rate",
-    "momentum": "momentum (for --optimizer momentum)",
-    "beta1": "Adam beta1",
-    "beta2": "Adam beta2",
-    "eps": "Adam/Adagrad epsilon",
-    "weight_decay": "weight decay (L2 for sgd/momentum/adam, decoupled for adamw)",
-    "clip": "gradient clipping: norm (global L2 norm), value (elementwise, the notebook's) or none",
-    "clip_value": "the clipping threshold",
-    "schedule": "learning-rate schedule",
-    "warmup": "linear warm-up steps",
-    "decay_every": "steps between decays (--schedule step)",
-    "decay_steps": "length of the cosine/linear decay in steps (default: the run's --steps; "
-    "set it to resume a shorter run into a longer one bit for bit)",
-    "gamma": "decay factor in (0, 1] (--schedule step)",
-    "min_lr": "final learning rate (--schedule cosine/linear)",
-    "batch_size": "names per batch",
-    "bucket": "group names of similar length into batches (less padding)",
-    "norm": "loss weight per character: 'mean' divides each batch's summed NLL by its expected number of "
-    "characters (unbiased with length buckets), 'batch' by its actual number",
-    "steps": "stop after this many optimizer steps in total (counted across resumes)",
-    "epochs": "stop after this many passes over the training names",
-    "time_limit": "stop after this many seconds of this run",
-    "eval_every": "evaluate on the validation names every N steps",
-    "patience": "stop early after N evaluations without improvement (0 = never)",
-    "log_every": "log the training loss every N steps",
-    "samples": "names printed at each evaluation",
-    "seed": "random seed (the same seed gives the same run)",
-}
-
+from .text import capitalised
 
 class UsageError(NamesmithError):
     """A command line argparse cannot parse."""
@@ -122,9 +51,30 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _type_of(name: str):
-    typ = str(FIELDS[name].type)
-    return int if typ.startswith("int") else float if typ.startswith("float") else str
+KIND_TYPES = {"int": int, "float": float, "text": str, "choice": str, "style": str}
+
+
+def add_declared(p, cls, skip=()) -> None:
+    """One flag per declared option of ``cls`` (:mod:`namesmith.options`): its spelling, type, choices and help
+    come from the declaration, bools as ``--x/--no-x`` (or ``--x`` alone when off by default)."""
+    for name, (f, s) in specs(cls).items():
+        if not s.cli or name in skip:
+            continue
+        flags = s.flags or (_flag(name),)
+        default = f.default if f.default is not MISSING else None
+        if s.kind == "bool":
+            action = "store_true" if default is False else argparse.BooleanOptionalAction
+            p.add_argument(*flags, action=action, default=argparse.SUPPRESS, dest=name, help=s.help)
+        else:
+            shown = "" if default in (None, "") else f" (default {default})"
+            p.add_argument(*flags, type=KIND_TYPES[s.kind], choices=s.choices() if s.choices else None,
+                           default=argparse.SUPPRESS, dest=name, metavar=None if s.choices else name.upper(),
+                           help=s.help + shown)
+
+
+def declared(args, cls) -> dict:
+    """The declared options of ``cls`` that the command line gave."""
+    return {name: getattr(args, name) for name in specs(cls) if hasattr(args, name)}
 
 
 def _port(text: str) -> int:
@@ -140,9 +90,10 @@ def _port(text: str) -> int:
 def _add_train(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a model (default: the built-in corpus, the default model, 2-4 minutes on 2 cores)",
-        description="Train a model on CORPUS (a file with one name per line, or a built-in corpus "
-        "name; default: the built-in corpus). Options override --preset and --config.",
+        help="train a model (default: the built-in corpus, the default model, about 2 minutes on 2 cores)",
+        description="Train a model on CORPUS (a file with one name per line, name<TAB>style lines, a folder of "
+        "STYLE.txt files or a built-in corpus name; default: the built-in given names). Options override "
+        "--preset and --config.",
     )
     p.add_argument("corpus", nargs="?", default=argparse.SUPPRESS, help="corpus file or built-in corpus name")
     p.add_argument("-o", "--out", default=argparse.SUPPRESS, help="where to save the best model (default model.npz)")
@@ -153,44 +104,14 @@ def _add_train(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="plain log lines even on a terminal")
     p.add_argument("--force", action="store_true",
                    help="replace the model and files of another run at -o (a file namesmith did not write never is)")
-    options = choices()
-    for f in fields(TrainConfig):
-        if f.name in ("corpus", "out", "preset"):
-            continue
-        helptext = TRAIN_HELP.get(f.name, "")
-        if str(f.type).startswith("bool"):
-            p.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                           help=helptext)
-        else:
-            p.add_argument(_flag(f.name), type=_type_of(f.name), choices=options.get(f.name),
-                           default=argparse.SUPPRESS, dest=f.name, help=helptext)
+    add_declared(p, TrainConfig)
     p.set_defaults(func=cmd_train)
 
 
 def _add_sample_options(p) -> None:
-    g = p.add_argument_group("generation controls")
-    g.add_argument("-n", "--num", type=int, default=10, help="how many names (default 10)")
-    g.add_argument("-t", "--temperature", type=float, default=1.0, help="0 = greedy; <1 safer, >1 wilder")
-    g.add_argument("--top-k", type=int, help="draw only from the K most likely characters")
-    g.add_argument("--top-p", type=float, help="draw only from the smallest set of characters with this mass")
-    g.add_argument("--prefix", default="", help="every name starts with this")
-    g.add_argument("--suffix", default="", help="every name ends with this (rejection sampling)")
-    g.add_argument("--contains", default="", help="every name contains this (rejection sampling)")
-    g.add_argument("--pattern", help="every name matches this Python regular expression (re.search)")
-    g.add_argument("--min-len", type=int, default=1, help="minimum length in characters (exact)")
-    g.add_argument("--max-len", type=int, default=50, help="maximum length in characters (exact, default 50)")
-    g.add_argument("--exclude-chars", default="", help="never use these characters")
-    g.add_argument("--only-chars", help="use only these characters")
-    g.add_argument("--novel", action="store_true", help="only names that are not in the training corpus")
+    g = p.add_argument_group("generation controls (namesmith.sample.SampleOptions)")
+    add_declared(g, SampleOptions)
     g.add_argument("--exclude-file", help="also avoid the names in this file (one per line)")
-    g.add_argument("--unique", action="store_true", help="no duplicates in the output")
-    g.add_argument("--fold-accents", action="store_true",
-                   help="read accented letters the model never saw as plain ones (ë as e) in the prefix etc.")
-    g.add_argument("--max-tries", type=int, help="candidate budget for the rejection filters (default 100*n+1000)")
-    g.add_argument("--seed", type=int, help="seed for reproducible names (each name's own seed is in --format json)")
-    g.add_argument("--best", type=int, metavar="K", help="the K most probable names instead of random ones")
-    g.add_argument("--style", help="a style of a model trained on a labelled corpus, or a blend "
-                   "'Italian=0.7,Japanese=0.3' (default: all styles pooled)")
 
 
 def build_parser() -> Parser:
@@ -295,12 +216,8 @@ def _out(text: str) -> None:
         raise WriteFailed(f"cannot write to standard output: {e.strerror or e}") from None
 
 
-def _cap(name: str) -> str:
-    return name[:1].upper() + name[1:]
-
-
 def cmd_train(args) -> int:
-    explicit = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    explicit = declared(args, TrainConfig)
     if args.recipe == "seed":
         return _train_seed(args, explicit)
     ck = fit(resume=args.resume, config=args.config, progress=not args.no_progress and sys.stderr.isatty(),
@@ -313,8 +230,9 @@ def cmd_train(args) -> int:
                      f"perplexity {perplexity(v):.3f}) on the validation names")
     lines.append(f"stopped: {run.stopped} after {run.steps} steps in {run.seconds:.1f}s")
     lines.append(_saved(run.paths))
-    lines.append("sample names:")
-    lines += [f"  {_cap(n)}" for n in run.samples]
+    lines.append(f"{len(run.samples)} new names (not in the training list):" if run.samples_novel else
+                 "sample names (the model makes few names that are not in its training list):")
+    lines += [f"  {capitalised(n) if ck.lowercase else n}" for n in run.samples]
     _out("\n".join(lines) + "\n")
     return 0
 
@@ -362,26 +280,15 @@ def _exclude(ck, exclude_file) -> set[str]:
     return set(read_corpus(exclude_file, lowercase=ck.lowercase, max_len=LONGEST_NAME).names)
 
 
-def sample_options(args) -> SampleOptions:
-    return SampleOptions(
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, prefix=args.prefix,
-        suffix=args.suffix, contains=args.contains, pattern=args.pattern, min_len=args.min_len,
-        max_len=args.max_len, exclude_chars=args.exclude_chars, only_chars=args.only_chars,
-        novel=args.novel, unique=args.unique, fold_accents=args.fold_accents, max_tries=args.max_tries,
-    )
-
-
 def cmd_sample(args) -> int:
     ck = load(args.model)
-    opts = sample_options(args)
-    if args.seed is not None:
-        check_seed(args.seed)
-    sampler = ck.sampler(_exclude(ck, args.exclude_file), args.style)
+    opts = SampleOptions(**declared(args, SampleOptions))
+    sampler = ck.sampler(_exclude(ck, args.exclude_file), opts.style)
     write = _Rows(args.format, args.raw)
-    if args.best is not None:
-        write(sampler.best(args.best, opts))
+    if opts.best is not None:
+        write(sampler.best(opts))
     else:  # streamed: each batch is printed as it is found, so memory stays flat for any -n
-        report = sampler.sample(args.num, opts, seed=args.seed, emit=write)
+        report = sampler.sample(opts, emit=write)
         if report.tries > report.accepted:
             print(f"accepted {report.accepted} of {report.tries} candidates ({report.acceptance:.1%})",
                   file=sys.stderr)
@@ -392,7 +299,7 @@ def cmd_sample(args) -> int:
 class _Rows:
     """Names written to stdout as they come, in text (capitalised unless raw), JSON or CSV."""
 
-    FIELDS = ["name", "logprob", "nats_per_char", "novel", "seed"]
+    FIELDS = ["name", "display", "logprob", "nats_per_char", "novel", "seed"]
 
     def __init__(self, fmt: str, raw: bool):
         self.fmt, self.raw, self.rows = fmt, raw, 0
@@ -408,7 +315,7 @@ class _Rows:
             csv.DictWriter(buf, fieldnames=self.FIELDS, lineterminator="\n").writerows(s.to_dict() for s in samples)
             text = buf.getvalue()
         else:
-            text = "".join((s.name if self.raw else _cap(s.name)) + "\n" for s in samples)
+            text = "".join((s.name if self.raw else s.display) + "\n" for s in samples)
         self.rows += len(samples)
         _out(text)
 
@@ -442,37 +349,33 @@ def cmd_eval(args) -> int:
                          uniform_prior=args.uniform_prior)
     if args.confusion:
         print(f"wrote {plot_confusion(report, args.confusion)}", file=sys.stderr)
-    if report["skipped"]:
-        chars = ", ".join(map(repr, report["unknown_chars"][:10]))
-        print(f"namesmith: skipped {report['skipped']} of {report['skipped'] + report['names']} names with "
-              f"characters the model never saw ({chars}); --fold-accents may read them, --strict refuses them",
-              file=sys.stderr)
+    if report.skipped:
+        chars = ", ".join(map(repr, report.unknown_chars[:10]))
+        print(f"namesmith: skipped {report.skipped} of {report.skipped + report.names} names with characters the "
+              f"model never saw ({chars}); --fold-accents may read them, --strict refuses them", file=sys.stderr)
     if args.samples:
-        report["generation"] = generation_report(ck.sampler(), corpus.names, args.samples, seed=seed)
-    if args.json:
-        _out(json.dumps(report, indent=2) + "\n")
-        return 0
-    lines = [
-        f"corpus      {corpus.name}: {_n(report['names'], 'name')}, {_n(report['chars'], 'character')} "
-        f"(+{_n(report['names'], 'end token')})",
-        f"NLL         {report['nll']:.4f}{_se(report['nll_se'])} nats/char (end token included"
-        f"{'; ± one standard error over the names' if report['nll_se'] is not None else ''})",
-        f"bits/char   {report['bits_per_char']:.4f}",
-        f"perplexity  {report['perplexity']:.3f}",
-    ]
-    if "accuracy" in report:
-        lines.append(f"style       accuracy {report['accuracy']:.1%}, macro accuracy {report['macro_accuracy']:.1%} "
-                     "(NLL above: each name under its own style)")
-        for style, r in report["per_style"].items():
-            lines.append(f"  {style:<20} {r['names']:>7,} names  NLL {r['nll']:.4f}{_se(r['nll_se'])}  "
-                         f"accuracy {r['accuracy']:.1%}")
-    for g in report.get("generation", []):
-        lines.append(
-            f"T={g['temperature']:<4} novel {g['novel']:.1%}  unique {g['unique']:.1%}  "
-            f"held-out real {g['heldout_real']:.1%}  length TV distance {g['length_tv']:.3f}  "
-            f"mean length {g['mean_len']:.2f} (corpus {g['corpus_mean_len']:.2f})")
-    _out("\n".join(lines) + "\n")
+        report.generation = generation_report(ck.sampler(), corpus.names, args.samples, seed=seed)
+    _out(json.dumps(report.to_dict(), indent=2) + "\n" if args.json else "\n".join(_eval_lines(report, corpus.name))
+         + "\n")
     return 0
+
+
+def _eval_lines(r, corpus: str) -> list[str]:
+    lines = [f"corpus      {corpus}: {_n(r.names, 'name')}, {_n(r.chars, 'character')} (+{_n(r.names, 'end token')})",
+             f"NLL         {r.nll:.4f}{_se(r.nll_se)} nats/char (end token included"
+             f"{'; ± one standard error over the names' if r.nll_se is not None else ''})",
+             f"bits/char   {r.bits_per_char:.4f}", f"perplexity  {r.perplexity:.3f}"]
+    if r.accuracy is not None:
+        lines.append(f"style       accuracy {r.accuracy:.1%}, macro accuracy {r.macro_accuracy:.1%} "
+                     "(NLL above: each name under its own style)")
+        for style, v in r.per_style.items():
+            lines.append(f"  {style:<20} {v.names:>7,} names  NLL {v.nll:.4f}{_se(v.nll_se)}  "
+                         f"accuracy {v.accuracy:.1%}")
+    for g in r.generation or []:
+        lines.append(f"T={g['temperature']:<4} novel {g['novel']:.1%}  unique {g['unique']:.1%}  "
+                     f"held-out real {g['heldout_real']:.1%}  length TV distance {g['length_tv']:.3f}  "
+                     f"mean length {g['mean_len']:.2f} (corpus {g['corpus_mean_len']:.2f})")
+    return lines
 
 
 def _n(count: int, noun: str) -> str:
@@ -501,11 +404,11 @@ def cmd_score(args) -> int:
     lines = []
     for s in scores:
         if s.logprob is None:
-            lines.append(f"{_cap(s.name):<20} cannot be scored: the model never saw "
+            lines.append(f"{s.display:<20} cannot be scored: the model never saw "
                          f"{', '.join(map(repr, s.unknown_chars))}")
             continue
         pct = "" if s.percentile is None else f"  more plausible than {s.percentile:.1f}% of training names"
-        lines.append(f"{_cap(s.name):<20} logprob {s.logprob:8.3f}  {s.nats_per_char:.3f} nats/char{pct}")
+        lines.append(f"{s.display:<20} logprob {s.logprob:8.3f}  {s.nats_per_char:.3f} nats/char{pct}")
         if args.explain:
             worst = max(s.surprisal, key=lambda cs: cs[1])
             lines.append("    " + "  ".join(f"{c if c != '<end>' else '⏎'}:{v:.2f}" for c, v in s.surprisal)
@@ -524,15 +427,15 @@ def cmd_classify(args) -> int:
     top = args.top if args.top is not None or args.json else 3
     results = ck.classify(names, top=top, uniform_prior=args.uniform_prior, fold_accents=args.fold_accents)
     if args.json:
-        _out(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        _out(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False) + "\n")
         return 0
     lines = []
     for r in results:
-        if r["style"] is None:
-            lines.append(f"{_cap(r['name']):<20} cannot be classified: the model never saw "
-                         f"{', '.join(map(repr, r['unknown_chars']))}")
+        if r.style is None:
+            lines.append(f"{r.display:<20} cannot be classified: the model never saw "
+                         f"{', '.join(map(repr, r.unknown_chars))}")
         else:
-            lines.append(f"{_cap(r['name']):<20} " + "  ".join(f"{s} {p:.1%}" for s, p in r["styles"].items()))
+            lines.append(f"{r.display:<20} " + "  ".join(f"{s} {p:.1%}" for s, p in r.styles.items()))
     _out("\n".join(lines) + "\n")
     return 0
 
@@ -599,10 +502,13 @@ def _blas_threads(args):
 
 
 def _as_flags(message: str) -> str:
-    """An API error as the command line says it: Python parameter names (``max_tries``) become flags."""
-    names = {f.name for f in fields(SampleOptions)} | set(FIELDS) | {"uniform_prior", "exclude_file"}
+    """An API error as the command line says it: Python parameter names become flags (``max_tries`` anywhere, a
+    one-word name such as ``lr`` when it starts the message)."""
+    names = {f.name for f in fields(SampleOptions)} | set(FIELDS) | {"uniform_prior", "exclude_file", "force"}
     pattern = r"\b(" + "|".join(sorted((n for n in names if "_" in n), key=len, reverse=True)) + r")\b"
-    return re.sub(pattern, lambda m: "--" + m.group(1).replace("_", "-"), message)
+    message = re.sub(pattern, lambda m: "--" + m.group(1).replace("_", "-"), message)
+    first = message.split(" ", 1)[0]
+    return f"--{first} {message.split(' ', 1)[1]}" if first in names and " " in message else message
 
 
 def _short(message: str, most: int = 600) -> str:

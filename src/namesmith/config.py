@@ -11,7 +11,6 @@ run and stored in every checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -28,6 +27,7 @@ from .files import read_limited
 from .models import buildable_kinds, model_class
 from .models.base import DTYPES
 from .optim import OPTIMIZERS, SCHEDULES
+from .options import check, option, specs
 
 MAX_TOML_BYTES = 1 << 20
 MAX_SEED = 2**63 - 1
@@ -36,74 +36,118 @@ NORMS = ("mean", "batch")
 
 
 def choices() -> dict[str, list[str]]:
-    """The allowed values of every option that has a fixed list (the CLI's choices come from here)."""
-    return {"model": buildable_kinds(), "optimizer": list(OPTIMIZERS), "schedule": list(SCHEDULES),
-            "clip": list(CLIP_MODES), "norm": list(NORMS), "dtype": list(DTYPES)}
+    """The allowed values of every option that has a fixed list (read from the declarations)."""
+    return {name: s.choices() for name, (f, s) in specs(TrainConfig).items() if s.choices is not None}
+
+
+def _models() -> list[str]:
+    return buildable_kinds()
+
+
+FIXED = {"resume": False}  # a run that has started keeps this option (--resume refuses to change it)
+ARCH = {"resume": False, "finetune": "architecture"}  # fine-tuning takes it from the base model, never the user
+REG = {"resume": False, "finetune": "regularizer"}  # fine-tuning takes it from the base unless the user gives it
+MODEL_RANGE = "its range is the model's (checked by the model class)"
 
 
 @dataclass
 class TrainConfig:
+    """Every training option, declared once (:func:`namesmith.options.option`): the CLI's ``--flags`` and
+    their help, the TOML keys, the range checks, the resume and fine-tuning rules all come from here."""
+
     # ----- data
-    corpus: str | None = None  # path or built-in corpus name; None = the default corpus
-    val: str | None = None  # explicit validation file; else a split of the corpus
-    val_fraction: float = 0.1
-    folds: int = 1  # K > 1: train K networks, each validated on its own 1/K of the names, and average them
-    ensemble: int = 1  # N > 1: train N networks on the same split (seeds seed, seed+1, ...) and mix them
-    jobs: int | None = None  # --folds/--ensemble: networks trained at once in separate processes; None = one per core
-    val_max: int = 10_000  # at most this many names in a --val-fraction split (makemore: min(1000, 10%))
-    keep_case: bool = False
-    max_item_len: int = 64
+    corpus: str | None = option(None, "a corpus file, a folder of STYLE.txt files or a built-in corpus's name "
+                                      "(default: the built-in given names)", cli=False, **FIXED)
+    val: str | None = option(None, "validation file (default: a --val-fraction split of the corpus)", **FIXED)
+    val_fraction: float = option(0.1, "share of the corpus held out for validation", lo=0, hi=1, hi_open=True,
+                                 **FIXED)
+    folds: int = option(1, "cross-validation bagging: train K networks, each early-stopped on its own 1/K of the "
+                           "names (replaces --val-fraction), and average them with an n-gram of all the names, the "
+                           "weights fitted on the names each network did not see (the finetune preset uses 5)",
+                        lo=1, hi=7, **FIXED)
+    ensemble: int = option(1, "train N networks on the same split (seeds SEED, SEED+1, ...) and mix them with the "
+                              "n-gram, the weights fitted on the validation names (the best preset uses 2)",
+                           lo=1, hi=8, **FIXED)
+    jobs: int | None = option(None, "--folds/--ensemble: networks trained at once, each in its own process with its "
+                                    "share of the cores (default: one per core)", lo=1, hi=64)
+    val_max: int = option(10_000, "at most this many names in a --val-fraction split (enough for the NLL to about "
+                                  "0.003 nats/char; evaluations stay cheap on a million names)", lo=1, hi=10_000_000,
+                          **FIXED)
+    keep_case: bool = option(False, "keep upper case (the default lowercases, as the notebook does)", **FIXED)
+    max_item_len: int = option(64, f"refuse corpus items longer than this (at most {LONGEST_NAME})", lo=1,
+                               hi=LONGEST_NAME, **FIXED)
     # ----- model
-    model: str = "lstm"
-    hidden: int = 256
-    layers: int = 1
-    embed: int = 32
-    dropout: float = 0.25
-    learn_h0: bool = False
-    variational: bool = False  # recurrent models: one dropout mask per name for all its positions
-    weight_drop: float = 0.0  # recurrent models: DropConnect on the recurrent weights (one mask per batch)
-    heads: int = 4  # transformer: attention heads (embed must be a multiple)
-    block: int | None = None  # transformer: learned positions; mlp: window of characters; None = the model's own
-    tie: bool = False  # transformer: the output layer reuses the token embedding
-    style_dropout: float = 0.1  # labelled corpora: share of names trained as "any style" (the pooled model)
-    style_balance: float = 1.0  # labelled corpora: draw style s's names in proportion to n_s ** this (1 = as given)
-    order: int = 6  # n-gram order
-    discount: float | None = None  # n-gram discount; None = estimated from counts
-    mix_ngram: int = 6  # after training, interpolate with a Kneser-Ney n-gram of this order (0 = no)
-    dtype: str = "float32"
+    model: str = option("lstm", "model type", choices=_models, **ARCH)
+    hidden: int = option(256, f"hidden units per layer (transformer: each block's MLP width); {MODEL_RANGE}", **ARCH)
+    layers: int = option(1, "stacked layers (recurrent layers, transformer blocks, MLP hidden layers)", **ARCH)
+    embed: int = option(32, "embedding size (0 = one-hot input, as the notebook; recurrent models)", **ARCH)
+    dropout: float = option(0.25, "dropout between layers and before the output (training only)", **REG)
+    learn_h0: bool = option(False, "learn the initial hidden state (recurrent models)", **ARCH)
+    variational: bool = option(False, "recurrent models: one dropout mask per name for all its positions", **REG)
+    weight_drop: float = option(0.0, "recurrent models: drop this share of the recurrent weights, one mask per "
+                                     "batch (DropConnect)", **REG)
+    heads: int = option(4, "transformer: attention heads (--embed must be a multiple)", **ARCH)
+    block: int | None = option(None, "transformer: positions with their own embedding, the attention window "
+                                     "(default 16); mlp: how many previous characters it reads (default 8)", **ARCH)
+    tie: bool = option(False, "transformer: the output layer shares the token embedding's weights", **ARCH)
+    style_dropout: float = option(0.1, "labelled corpora: share of names trained as 'any style', so the model also "
+                                       "gives the pooled distribution", lo=0, hi=1, **REG)
+    style_balance: float = option(1.0, "labelled corpora: each epoch draws the names of a style with n names in "
+                                       "proportion to n ** B (1 = as in the corpus, 0 = every style equally often)",
+                                  lo=0, hi=1, **FIXED)
+    order: int = option(6, "n-gram order (for --model ngram)", **FIXED)
+    discount: float | None = option(None, "n-gram Kneser-Ney discount (default: estimated from the counts)", lo=0,
+                                    hi=1, lo_open=True, hi_open=True, **FIXED)
+    mix_ngram: int = option(6, "after training, interpolate the model with a Kneser-Ney n-gram of this order, "
+                               "weights fitted on the validation names", lo=1, hi=10, off=0)
+    dtype: str = option("float32", "float32 (fast) or float64 (exact)", choices=lambda: list(DTYPES), **ARCH)
     # ----- optimisation
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    momentum: float = 0.9
-    beta1: float = 0.9
-    beta2: float = 0.99
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    clip: str = "norm"  # norm | value | none
-    clip_value: float = 5.0
-    schedule: str = "cosine"  # constant | step | cosine | linear
-    warmup: int = 0
-    decay_every: int = 1000
-    decay_steps: int | None = None  # length of cosine/linear decay; None = the run's total steps
-    gamma: float = 0.5
-    min_lr: float = 0.0
-    ema: float = 0.0  # evaluate and keep a moving average of the weights with this decay (0 = off; presets: 0.999)
-    batch_size: int = 64
-    bucket: bool = True
-    norm: str = "mean"  # per-token weight: "mean" (constant, unbiased) or "batch" (each batch's own count)
+    optimizer: str = option("adam", "optimizer", choices=lambda: list(OPTIMIZERS), **FIXED)
+    lr: float = option(3e-3, "learning rate", lo=0, lo_open=True)
+    momentum: float = option(0.9, "momentum (for --optimizer momentum)", lo=0, hi=1, hi_open=True, **FIXED)
+    beta1: float = option(0.9, "Adam beta1", lo=0, hi=1, hi_open=True, **FIXED)
+    beta2: float = option(0.99, "Adam beta2", lo=0, hi=1, hi_open=True, **FIXED)
+    eps: float = option(1e-8, "Adam/Adagrad epsilon", lo=0, hi=1, lo_open=True, **FIXED)
+    weight_decay: float = option(0.0, "weight decay (L2 for sgd/momentum/adam, decoupled for adamw)", lo=0, hi=10,
+                                 **FIXED)
+    clip: str = option("norm", "gradient clipping: norm (global L2 norm), value (elementwise, the notebook's) or none",
+                       choices=lambda: list(CLIP_MODES))
+    clip_value: float = option(5.0, "the clipping threshold", lo=0, hi=1e6, lo_open=True)
+    schedule: str = option("cosine", "learning-rate schedule", choices=lambda: list(SCHEDULES))
+    warmup: int = option(0, "linear warm-up steps", lo=0, hi=10**9)
+    decay_every: int = option(1000, "steps between decays (--schedule step)", lo=1, hi=10**9)
+    decay_steps: int | None = option(None, "length of the cosine/linear decay in steps (default: the run's --steps; "
+                                           "set it to resume a shorter run into a longer one bit for bit)", lo=1,
+                                     hi=10**9)
+    gamma: float = option(0.5, "decay factor (--schedule step)", lo=0, hi=1, lo_open=True)
+    min_lr: float = option(0.0, "final learning rate (--schedule cosine/linear), at most --lr", lo=0)
+    ema: float = option(0.0, "evaluate and keep an exponential moving average of the weights with this decay (the "
+                             "default and best presets use 0.999); at step t the decay is min(D, (1+t)/(10+t)), so "
+                             "the average spans about t/9 steps until D takes over (0.999: after step 9,000)",
+                        lo=0.5, hi=1, hi_open=True, off=0.0, **FIXED)
+    batch_size: int = option(64, "names per batch", lo=1, hi=65_536, **FIXED)
+    bucket: bool = option(True, "group names of similar length into batches (less padding)", **FIXED)
+    norm: str = option("mean", "loss weight per character: 'mean' divides each batch's summed NLL by its expected "
+                               "number of characters (unbiased with length buckets), 'batch' by its actual number",
+                       choices=lambda: list(NORMS), **FIXED)
     # ----- stopping and evaluation
-    steps: int | None = 9000
-    epochs: float | None = None
-    time_limit: float | None = None
-    eval_every: int = 250
-    patience: int | None = 10  # evaluations without improvement before stopping
+    steps: int | None = option(9000, "stop after this many optimizer steps in total (counted across resumes)", lo=0,
+                               hi=10**9)
+    epochs: float | None = option(None, "stop after this many passes over the training names", lo=0, hi=1e6,
+                                  lo_open=True)
+    time_limit: float | None = option(None, "stop after this many seconds of this run", lo=0, hi=1e7, lo_open=True)
+    eval_every: int = option(250, "evaluate on the validation names every N steps", lo=1, hi=10**9)
+    patience: int | None = option(10, "stop early after N evaluations without improvement", lo=1, hi=10**6, off=0)
     # ----- output
-    out: str | None = None  # where the best model goes (the CLI's default: model.npz); None = write nothing
-    log_every: int = 100
-    samples: int = 5  # names printed at each evaluation
-    seed: int = 1337
-    preset: str | None = None
-    init_from: str | None = None  # fine-tune: a checkpoint (or shipped model) whose network starts the run
+    out: str | None = option(None, "where the best model goes (the CLI's default: model.npz); None: write nothing",
+                             cli=False)
+    log_every: int = option(100, "log the training loss every N steps", lo=1, hi=10**9)
+    samples: int = option(5, "names printed at each evaluation", lo=0, hi=1000)
+    seed: int = option(1337, "random seed (the same seed gives the same run)", lo=0, hi=MAX_SEED, **FIXED)
+    preset: str | None = option(None, "a named configuration", cli=False, **FIXED)
+    init_from: str | None = option(None, "fine-tune: start from this trained model (a .npz or a shipped model's "
+                                         "name) and adapt it to CORPUS; new characters and styles are added, its "
+                                         "architecture is kept; preset 'finetune'", **FIXED)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -117,79 +161,36 @@ class TrainConfig:
         return {**own, "vocab_size": vocab_size, "dtype": self.dtype}
 
     def validate(self) -> "TrainConfig":
-        for name, value in self.to_dict().items():
-            _coerce(name, value)  # types (a dataclass does not check them)
-        for name, allowed in choices().items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"--{_flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        _check_ranges(self)
+        for name, (f, s) in specs(TrainConfig).items():
+            value = check(name, f, s, getattr(self, name))
+            if s.kind == "float" and value is not None:
+                setattr(self, name, float(value))
+        _cross_checks(self)
         model_class(self.model).check_config(self.model_config(vocab_size=2))
         return self
 
 
-def _flag(name: str) -> str:
-    return name.replace("_", "-")
-
-
-def _check_ranges(c: TrainConfig) -> None:
+def _cross_checks(c: TrainConfig) -> None:
+    """The rules that tie two options together (each option's own range is in its declaration)."""
     def need(cond: bool, msg: str) -> None:
         if not cond:
             raise ConfigError(msg)
 
-    need(0.0 <= c.style_dropout <= 1.0, f"--style-dropout must be in [0, 1], got {c.style_dropout}")
-    need(0.0 <= c.style_balance <= 1.0, f"--style-balance must be in [0, 1], got {c.style_balance}")
-    need(1 <= c.folds <= 7, f"--folds must be in [1, 7], got {c.folds}")
     need(c.folds == 1 or c.val is None, "--folds holds out its own validation names; leave out --val")
-    need(1 <= c.ensemble <= 8, f"--ensemble must be in [1, 8], got {c.ensemble}")
-    need(c.jobs is None or 1 <= c.jobs <= 64, f"--jobs must be in [1, 64], got {c.jobs}")
-    need(0.0 <= c.val_fraction < 1.0, f"--val-fraction must be in [0, 1), got {c.val_fraction}")
-    need(1 <= c.val_max <= 10_000_000, f"--val-max must be in [1, 10000000], got {c.val_max}")
-    need(1 <= c.max_item_len <= LONGEST_NAME, f"--max-item-len must be in [1, {LONGEST_NAME}]")
-    need(c.mix_ngram == 0 or 1 <= c.mix_ngram <= 10, "--mix-ngram must be an n-gram order in [1, 10], or 0 for none")
-    need(c.discount is None or 0 < c.discount < 1, f"--discount must be in (0, 1), got {c.discount}")
-    need(c.lr > 0, f"--lr must be a number above 0, got {c.lr}")
-    need(0 <= c.momentum < 1, f"--momentum must be in [0, 1), got {c.momentum}")
-    need(0 <= c.beta1 < 1 and 0 <= c.beta2 < 1, "--beta1/--beta2 must be in [0, 1)")
-    need(0 < c.eps <= 1, f"--eps must be in (0, 1], got {c.eps}")
-    need(c.ema == 0 or 0.5 <= c.ema < 1, f"--ema must be 0 (off) or a decay in [0.5, 1), got {c.ema}")
-    need(0 <= c.weight_decay <= 10, f"--weight-decay must be in [0, 10], got {c.weight_decay}")
-    need(0 < c.clip_value <= 1e6, f"--clip-value must be in (0, 1e6], got {c.clip_value}")
-    need(0 < c.gamma <= 1, f"--gamma (the decay factor) must be in (0, 1], got {c.gamma}")
-    need(0 <= c.min_lr <= c.lr, f"--min-lr must be in [0, --lr], got {c.min_lr}")
-    need(1 <= c.decay_every <= 10**9, "--decay-every must be in [1, 1e9]")
-    need(c.decay_steps is None or 1 <= c.decay_steps <= 10**9, "--decay-steps must be in [1, 1e9]")
-    need(1 <= c.batch_size <= 65_536, f"--batch-size must be in [1, 65536], got {c.batch_size}")
-    need(c.steps is None or 0 <= c.steps <= 10**9, "--steps must be in [0, 1e9]")
-    need(c.epochs is None or 0 < c.epochs <= 1e6, "--epochs must be a number in (0, 1e6]")
-    need(c.time_limit is None or 0 < c.time_limit <= 1e7, "--time-limit must be a number of seconds in (0, 1e7]")
-    need(0 <= c.warmup <= 10**9, "--warmup must be in [0, 1e9]")
+    need(c.min_lr <= c.lr, f"min_lr must be at most lr ({c.lr:g}), got {c.min_lr:g}")
     need(c.steps is None or c.warmup < max(c.steps, 1),
-         f"--warmup ({c.warmup} steps) must be shorter than the run (--steps {c.steps})")
-    need(1 <= c.eval_every <= 10**9 and 1 <= c.log_every <= 10**9, "--eval-every and --log-every must be >= 1")
-    need(c.patience is None or 1 <= c.patience <= 10**6, "--patience must be >= 1 (or 0 for none)")
-    need(0 <= c.samples <= 1000, "--samples must be in [0, 1000]")
-    need(0 <= c.seed <= MAX_SEED, "--seed must be in [0, 2**63)")
-    need(c.out is None or bool(c.out), "the output path (-o) is empty; give a file name")
-    need(c.val is None or bool(c.val), "--val is empty; give a file of validation names (or leave --val out)")
-    need(c.init_from is None or bool(c.init_from),
-         "--init-from is empty; give a model file or a shipped model's name (namesmith models)")
-    need(c.corpus is None or bool(c.corpus), "the corpus is empty; give a file, a folder or a built-in corpus")
+         f"warmup ({c.warmup} steps) must be shorter than the run (steps {c.steps})")
+    for name in ("out", "val", "init_from", "corpus"):
+        need(getattr(c, name) is None or bool(getattr(c, name)),
+             f"{name} is empty; give a file name (or leave it out)")
 
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
-
-# Options that define the model, the data or the optimizer: fixed once a run has started.
-RESUME_FIXED = {
-    "corpus", "val", "val_fraction", "val_max", "folds", "ensemble", "keep_case", "max_item_len", "model", "hidden",
-    "layers", "embed", "dropout", "learn_h0", "variational", "weight_drop", "heads", "block", "tie", "style_dropout",
-    "style_balance", "order", "discount", "dtype",
-    "optimizer", "momentum", "beta1", "beta2", "eps", "weight_decay", "ema", "batch_size", "bucket", "norm", "seed",
-    "preset", "init_from",
-}
-# What fine-tuning takes from the base model, never from the command line.
-ARCHITECTURE = ("model", "hidden", "layers", "embed", "learn_h0", "heads", "block", "tie", "dtype")
-# What fine-tuning takes from the base model unless the command line or the TOML file gives it.
-REGULARIZERS = ("dropout", "style_dropout", "variational", "weight_drop")
+SAME_SPLIT = ("corpus", "val", "val_fraction", "val_max", "seed", "keep_case", "max_item_len")  # one split
+SPECS = specs(TrainConfig)
+RESUME_FIXED = {name for name, (f, s) in SPECS.items() if not s.resume}  # --resume cannot change these
+ARCHITECTURE = tuple(name for name, (f, s) in SPECS.items() if s.finetune == "architecture")  # from the base
+REGULARIZERS = tuple(name for name, (f, s) in SPECS.items() if s.finetune == "regularizer")  # the base's, or given
 
 
 # Presets: measured in BENCHMARKS.md. The field defaults above, with the "default" entry's changes, are the
@@ -222,30 +223,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def _coerce(name: str, value: Any) -> Any:
-    """``value`` as the type of option ``name``, or a ConfigError naming the option."""
-    f = FIELDS.get(name)
-    if f is None:
+    """``value`` checked against the declaration of option ``name``; an unknown option is a ConfigError."""
+    if name not in SPECS:
         raise ConfigError(f"unknown training option {name!r}")
-    typ = str(f.type)
-    if value is None:
-        if "None" not in typ:
-            raise ConfigError(f"option {name} cannot be empty")
-        return None
-    if typ.startswith("bool"):
-        if not isinstance(value, bool):
-            raise ConfigError(f"option {name} must be true or false, got {value!r}")
-        return value
-    if typ.startswith("int"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"option {name} must be a whole number, got {value!r}")
-        return value
-    if typ.startswith("float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"option {name} must be a finite number, got {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"option {name} must be text, got {value!r}")
-    return value
+    f, s = SPECS[name]
+    value = check(name, f, s, value)
+    return float(value) if s.kind == "float" and value is not None else value
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -286,7 +269,7 @@ def resolve(cli: dict[str, Any], config_file: str | Path | None = None,
     if ({"epochs", "time_limit"} & explicit) and "steps" not in explicit:
         merged["steps"] = None  # an explicit epoch or time budget replaces the default step budget
     if merged.get("patience") == 0:
-        merged["patience"] = None  # --patience 0: no early stopping
+        merged["patience"] = None  # --patience 0: no early stopping (its declared "off" value)
     cfg = from_dict(merged)
     if not cfg.init_from:  # fine-tuning takes the model type from its base (checked there)
         _check_applies(cfg.model, explicit)
@@ -301,7 +284,8 @@ def _check_applies(model: str, explicit: set[str]) -> None:
     own = set(model_class(model).defaults)
     for name in sorted((explicit & family_options) - own - {"styles", "discount"}):
         users = [k for k in buildable_kinds() if name in model_class(k).defaults]
-        raise ConfigError(f"--{_flag(name)} is an option of --model {'/'.join(users)}, not of --model {model}")
+        raise ConfigError(f"--{name.replace('_', '-')} is an option of --model {'/'.join(users)}, "
+                          f"not of --model {model}")
 
 
 def from_dict(values: dict[str, Any]) -> TrainConfig:

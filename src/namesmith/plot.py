@@ -94,7 +94,7 @@ def plot_confusion(report: dict, out: str | Path) -> Path:
     if not os.path.isdir(target.parent):
         raise OutputError(f"{target.parent}: no such folder for the plot")
     target = check_png(target)
-    styles, counts = report["styles"], np.asarray(report["confusion"], dtype=np.float64)
+    styles, counts = report.styles, np.asarray(report.confusion, dtype=np.float64)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = min(2.0 + 0.35 * len(styles), 24.0)
     fig = Figure(figsize=(size + 1.5, size), dpi=110)
@@ -111,7 +111,7 @@ def plot_confusion(report: dict, out: str | Path) -> Path:
                             color="white" if shares[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted style")
     ax.set_ylabel("given style")
-    ax.set_title(f"accuracy {report['accuracy']:.1%}, macro {report['macro_accuracy']:.1%}")
+    ax.set_title(f"accuracy {report.accuracy:.1%}, macro {report.macro_accuracy:.1%}")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     png = io.BytesIO()

@@ -8,46 +8,50 @@ end token drop out of the batch. Constraints are applied in two ways:
   ``min_len`` (end token masked while the name is too short), ``max_len`` (end
   token forced at the limit), ``exclude_chars`` / ``only_chars``, the
   ``prefix`` (fed through the model first, teacher-forced), and the decoding
-  rules ``temperature`` (0 = greedy), ``top_k`` and ``top_p``;
+  rules of :mod:`namesmith.decoding` (``temperature``, ``top_k``, ``top_p``);
 * by rejection, with a budget of ``max_tries`` candidates and a clear error
   when it runs out: ``suffix``, ``contains``, ``pattern`` (a regular expression
   in Python's syntax searched in the name, by the ``regex`` package with a time
   limit per name, so a pattern that backtracks catastrophically is an error, not
-  a hang), ``novel`` (not a training name, checked
-  against the hashes stored in the checkpoint, plus any ``exclude`` names)
-  and ``unique``.
+  a hang), ``novel`` (not a training name, checked against the hashes stored in
+  the checkpoint, plus any ``exclude`` names) and ``unique``.
 
-Each candidate name has its own seed and draws its randomness from a
-counter-based stream (:mod:`namesmith.rng`), so a name can be regenerated from
-its seed alone: ``sample(n=1, seed=<its seed>)`` with the same options returns it.
-Every name's ``logprob`` is its natural-log probability under the model itself
-(temperature 1, no masks), end token included: the number ``score`` reports.
-
-:meth:`Sampler.best` returns the K most probable names exactly, by best-first
-search over prefixes (a prefix's probability only falls as it grows).
+Every control is a field of :class:`SampleOptions`, declared once with its help and
+limits (:mod:`namesmith.options`): the command line, the web API and its page read them
+from there. Each candidate name has its own seed and draws its randomness from a
+counter-based stream (:mod:`namesmith.rng`), so a name can be regenerated from its seed
+alone: ``sample(n=1, seed=<its seed>)`` with the same options returns it. Every name's
+``logprob`` is its natural-log probability under the model itself (temperature 1, no
+masks), end token included: the number ``score`` reports. :meth:`Sampler.best` returns
+the K most probable names exactly (:mod:`namesmith.kbest`).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 import time
-from dataclasses import dataclass, field, fields
-from typing import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
 
 import numpy as np
 import regex
 
 from .corpus import LONGEST_NAME, in_hashes
+from .decoding import next_symbols
 from .errors import ConfigError, ConstraintError, NamesmithError
-from .models.base import Model
-from .models.layers import log_softmax, logsumexp
-from .rng import check_seed, child_seeds, fresh_seed, uniforms
-from .text import fold_accents, normalize
+from .kbest import search
+from .models.base import Model, State, StepFn
+from .models.layers import log_softmax
+from .options import check_all, from_kwargs, option
+from .rng import SEED_MASK, child_seeds, fresh_seed
+from .text import capitalised, fold_accents, normalize
 from .vocab import Vocab
 
 MAX_BATCH = 4_096  # candidates generated at once: memory stays flat for any n (LSTM-256: about 30 MB)
 PATTERN_SECONDS = 0.05  # the most one name may take to match --pattern (a legitimate one takes microseconds)
+MAX_LEN = 32  # the default longest name: the CLI, the Python API, the web API and the page alike
+WEB_TEXT = 64  # the web API's bound on every text option
 
 
 def candidate_budget(n: int) -> int:
@@ -55,92 +59,112 @@ def candidate_budget(n: int) -> int:
     return 100 * n + 1000
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 @dataclass(frozen=True)
 class SampleOptions:
-    """Generation controls; every value is type- and range-checked on construction (ConfigError)."""
+    """Every generation control, declared once; every value is type- and range-checked on construction.
 
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    prefix: str = ""
-    suffix: str = ""
-    contains: str = ""
-    pattern: str | None = None
-    min_len: int = 1
-    max_len: int = 50
-    exclude_chars: str = ""
-    only_chars: str | None = None
-    novel: bool = False
-    unique: bool = False
-    fold_accents: bool = False
-    max_tries: int | None = None  # default: candidate_budget(n)
+    ``web=`` and ``page=`` are where the web API (its request model, ``/openapi.json``) and its
+    page differ from the Python API and the command line, which share every default.
+    """
+
+    n: int = option(10, "how many names", lo=0, hi=10**7, flags=("-n", "--num"), label="How many",
+                    web={"lo": 1, "hi": 500}, page={"default": 20, "group": "main"})
+    temperature: float = option(1.0, "0 = the most likely letter only; below 1 safer, above 1 wilder", lo=0, hi=100,
+                                flags=("-t", "--temperature"), label="Temperature", web={"hi": 5},
+                                page={"hi": 2, "step": 0.05, "widget": "range", "group": "main"})
+    top_k: int | None = option(None, "draw only from the K most likely characters", lo=1, hi=10**6, label="Top-k",
+                               web={"hi": 1000})
+    top_p: float | None = option(None, "draw only from the smallest set of characters with this share of the "
+                                       "probability", lo=0, hi=1, lo_open=True, label="Top-p", page={"step": 0.01})
+    prefix: str = option("", "every name starts with this (exact)", longest=LONGEST_NAME, label="Starts with",
+                         web={"longest": WEB_TEXT}, page={"group": "main"})
+    suffix: str = option("", "every name ends with this (by rejection)", longest=LONGEST_NAME, label="Ends with",
+                         web={"longest": WEB_TEXT}, page={"group": "main"})
+    contains: str = option("", "every name contains this (by rejection)", longest=LONGEST_NAME, label="Contains",
+                           web={"longest": WEB_TEXT}, page={"group": "main"})
+    pattern: str | None = option(None, "every name matches this regular expression (Python syntax, searched)",
+                                 longest=LONGEST_NAME, label="Matches (regular expression)",
+                                 web={"longest": WEB_TEXT})
+    min_len: int = option(1, "the shortest name, in characters (exact)", lo=0, hi=LONGEST_NAME, label="Min length",
+                          web={"hi": WEB_TEXT}, page={"default": 3, "group": "main"})
+    max_len: int = option(MAX_LEN, "the longest name, in characters (exact)", lo=1, hi=LONGEST_NAME,
+                          label="Max length", web={"hi": WEB_TEXT}, page={"group": "main"})
+    exclude_chars: str = option("", "never use these characters", longest=LONGEST_NAME, label="Never use",
+                                web={"longest": 200})
+    only_chars: str | None = option(None, "use only these characters", longest=LONGEST_NAME, label="Use only",
+                                    web={"longest": 200})
+    novel: bool = option(False, "only names that are not in the training list", label="New names only",
+                         page={"default": True, "group": "checks"})
+    unique: bool = option(False, "no name twice", label="No duplicates", page={"default": True, "group": "checks"})
+    fold_accents: bool = option(False, "read accented letters the model never saw as plain ones (ë as e) in the "
+                                       "prefix, suffix and contains text", label="Fold accents",
+                                page={"default": True, "hidden": True})
+    max_tries: int | None = option(None, "the candidates the rejection filters may draw (default 100 n + 1000)",
+                                   lo=1, hi=10**9, label="Max tries", web={"hi": 20_000})
+    seed: int | None = option(None, "seed for reproducible names (each name's own seed regenerates it)", lo=0,
+                              hi=SEED_MASK, label="Seed")
+    best: int | None = option(None, "the K most probable names instead of random ones", lo=1, hi=10**5,
+                              label="Most probable", web={"hi": 100}, page={"hidden": True})
+    style: str | Mapping | None = option(None, "a style of a model trained on a labelled corpus, or a blend "
+                                               "'Italian=0.7,Japanese=0.3' (default: all styles pooled)",
+                                         kind="style", label="Style", page={"hidden": True})
 
     def __post_init__(self):
-        def need(ok: bool, msg: str) -> None:
-            if not ok:
-                raise ConfigError(msg)
-
-        need(_is_number(self.temperature) and 0 <= self.temperature <= 100,
-             f"temperature must be a number in [0, 100], got {self.temperature!r}")
-        need(self.top_k is None or (_is_int(self.top_k) and self.top_k >= 1),
-             f"top_k must be a whole number >= 1, got {self.top_k!r}")
-        need(self.top_p is None or (_is_number(self.top_p) and 0 < self.top_p <= 1),
-             f"top_p must be a number in (0, 1], got {self.top_p!r}")
-        for name in ("prefix", "suffix", "contains", "exclude_chars"):
-            value = getattr(self, name)
-            need(isinstance(value, str) and len(value) <= LONGEST_NAME, f"{name} must be text, got {value!r}")
-        for name in ("pattern", "only_chars"):
-            value = getattr(self, name)
-            need(value is None or (isinstance(value, str) and len(value) <= LONGEST_NAME),
-                 f"{name} must be text, got {value!r}")
-        need(_is_int(self.min_len) and _is_int(self.max_len), "min_len and max_len must be whole numbers")
-        need(1 <= self.max_len <= LONGEST_NAME, f"max_len must be in [1, {LONGEST_NAME}], got {self.max_len}")
-        need(0 <= self.min_len <= self.max_len,
-             f"need 0 <= min_len <= max_len, got min {self.min_len}, max {self.max_len}")
-        for name in ("novel", "unique", "fold_accents"):
-            need(isinstance(getattr(self, name), bool), f"{name} must be True or False, got {getattr(self, name)!r}")
-        need(self.max_tries is None or (_is_int(self.max_tries) and 1 <= self.max_tries <= 10**9),
-             f"max_tries must be a whole number >= 1, got {self.max_tries!r}")
+        check_all(self)
+        if self.min_len > self.max_len:
+            raise ConfigError(f"min_len ({self.min_len}) is larger than max_len ({self.max_len})")
+        if self.style is not None and not isinstance(self.style, (str, Mapping)):
+            raise ConfigError(f"style must be a style's name, 'A=0.7,B=0.3' or a mapping of style to weight, "
+                              f"not {type(self.style).__name__}")
 
     @classmethod
     def from_kwargs(cls, **options) -> "SampleOptions":
         """Options by keyword; an unknown keyword is a ConfigError listing the known ones."""
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise ConfigError(f"unknown sampling option {unknown[0]!r}; the options are {', '.join(known)}")
-        return cls(**options)
+        return from_kwargs(cls, "sampling", **options)
+
+    @property
+    def filtering(self) -> bool:
+        """Whether candidates can be rejected (so more than ``n`` may be drawn)."""
+        return bool(self.suffix or self.contains or self.pattern or self.novel or self.unique)
+
+    @property
+    def budget(self) -> int:
+        return self.max_tries if self.max_tries is not None else candidate_budget(self.n)
 
 
 @dataclass(slots=True)
 class Sample:
-    name: str
+    name: str  # as the model writes it (lowercase for the built-in corpora)
     logprob: float  # natural log, end token included
     nats_per_char: float  # -logprob / (len(name) + 1)
     novel: bool | None  # None when the model file has no record of its training names
     seed: int | None  # regenerates the name (None for the k most probable names: no randomness)
+    display: str = ""  # the name as printed: each part capitalised, unless the model keeps case
 
     def to_dict(self) -> dict:
         # built directly: dataclasses.asdict deep-copies and costs more than generating the name
-        return {"name": self.name, "logprob": self.logprob, "nats_per_char": self.nats_per_char,
-                "novel": self.novel, "seed": self.seed}
+        return {"name": self.name, "display": self.display, "logprob": self.logprob,
+                "nats_per_char": self.nats_per_char, "novel": self.novel, "seed": self.seed}
 
 
 @dataclass
-class SampleReport:
-    samples: list[Sample]  # empty when they were streamed to ``emit``
-    tries: int  # candidates generated
-    seed: int  # the run's seed (name 0's seed)
-    rejected: dict[str, int] = field(default_factory=dict)
-    accepted: int = 0  # names found (== len(samples) unless streamed)
+class Samples:
+    """The names of one call, and how they were found. A list of :class:`Sample` to iterate, index and count."""
+
+    names: list[Sample]  # empty when they were streamed to ``emit``
+    tries: int = 0  # candidates generated
+    seed: int | None = None  # the run's seed (name 0's seed); None for the k most probable
+    rejected: dict[str, int] = field(default_factory=dict)  # candidates each filter rejected
+    accepted: int = 0  # names found (== len(names) unless streamed)
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i):
+        return self.names[i]
 
     @property
     def acceptance(self) -> float:
@@ -175,13 +199,14 @@ class Pattern:
 class Prepared:
     """Options turned into what generation needs: normalised texts, the allowed characters, the filter."""
 
+    opts: SampleOptions
     prefix: str
     suffix: str
     contains: str
     pattern: Pattern | None
     allowed: np.ndarray  # (V,) bool, which characters may be drawn (the end token is governed by lengths)
 
-    def rejects(self, name: str, opts: SampleOptions, known: bool | None, seen: set[str]) -> str | None:
+    def rejects(self, name: str, known: bool | None, seen: set[str]) -> str | None:
         """Why a complete name fails the rejection filters (None: it passes). Shared by sample and best."""
         if self.suffix and not name.endswith(self.suffix):
             return "suffix"
@@ -189,45 +214,63 @@ class Prepared:
             return "contains"
         if self.pattern is not None and not self.pattern.search(name):
             return "pattern"
-        if opts.novel and known:
+        if self.opts.novel and known:
             return "known"
-        if opts.unique and name in seen:
+        if self.opts.unique and name in seen:
             return "duplicate"
         return None
+
+
+class Fed(NamedTuple):
+    """The model after ``<s>`` and the prefix were fed once."""
+
+    before_last: State  # the state before the last fed symbol (k-best expands from there)
+    last: int  # that symbol
+    logits: np.ndarray  # (1, V) after every fed symbol
+    state: State  # after every fed symbol
+    logprob: float  # of the prefix
+
+
+def feed(model: Model, step: StepFn, prefix_ids: np.ndarray) -> Fed:
+    """Feed ``<s>`` and the prefix through the model (the one prefix-feeding path of sampling and k-best)."""
+    fed = [0, *map(int, prefix_ids)]
+    state = before = model.initial_state(1)
+    logits, lp = None, 0.0
+    with np.errstate(all="ignore"):
+        for i, c in enumerate(fed):
+            before = state
+            logits, state = step(np.array([c], dtype=np.int32), state)
+            if i + 1 < len(fed):
+                lp += float(log_softmax(logits)[0, fed[i + 1]])
+    return Fed(before, fed[-1], logits, state, lp)
 
 
 class OutOfTime(ConstraintError):
     """The request's time budget ran out during generation."""
 
 
-def _out_of_time(found: int, n: int, tries: int) -> OutOfTime:
+def _deadline_passed(deadline: float | None, found: int, n: int, tries: int) -> OutOfTime | None:
+    if deadline is None or time.perf_counter() <= deadline:
+        return None
     return OutOfTime(f"found only {found} of {n} names before the time budget ran out "
                      f"({tries} candidates tried); loosen the constraints")
 
 
-def _deadline_passed(deadline: float | None, found: int, n: int, tries: int) -> OutOfTime | None:
-    return _out_of_time(found, n, tries) if deadline is not None and time.perf_counter() > deadline else None
+def non_finite() -> NamesmithError:
+    return NamesmithError("the model gives non-finite probabilities (its weights overflow); "
+                          "this model file cannot be used")
 
 
 class Sampler:
     """Generates names from one model. Thread-safe: it keeps no state between calls."""
 
-    def __init__(
-        self,
-        model: Model,
-        vocab: Vocab,
-        *,
-        known_hashes: np.ndarray | None = None,
-        exclude: set[str] | frozenset[str] = frozenset(),
-        lowercase: bool | None = None,
-    ):
+    def __init__(self, model: Model, vocab: Vocab, *, known_hashes: np.ndarray | None = None,
+                 exclude: set[str] | frozenset[str] = frozenset(), lowercase: bool | None = None):
         if not isinstance(model, Model) or not isinstance(vocab, Vocab):
             raise ConfigError("a Sampler needs a namesmith model and its Vocab")
         if vocab.size != model.vocab_size:
             raise ConfigError(f"the vocabulary has {vocab.size} symbols but the model {model.vocab_size}")
-        self.model = model
-        self.vocab = vocab
-        self.known_hashes = known_hashes
+        self.model, self.vocab, self.known_hashes = model, vocab, known_hashes
         self.exclude = frozenset(exclude)
         # user text is lowercased when the model's alphabet has no upper case (the default corpora)
         self.lowercase = vocab.caseless if lowercase is None else lowercase
@@ -244,17 +287,9 @@ class Sampler:
         v = self.vocab
         prefix, suffix, contains = (self.normalize(s, opts.fold_accents) for s in (opts.prefix, opts.suffix,
                                                                                    opts.contains))
-        v.check(prefix, "prefix")
-        v.check(suffix, "suffix")
-        v.check(contains, "contains text")
-        allowed = np.ones(v.size, dtype=bool)  # which characters may be generated
-        if opts.only_chars is not None:
-            allowed[:] = False
-            allowed[[v.index(c) for c in self.normalize(opts.only_chars) if c in v]] = True
-        for c in self.normalize(opts.exclude_chars):
-            if c in v:
-                allowed[v.index(c)] = False
-        allowed[0] = False  # the end token is governed by the length rules
+        for text, what in ((prefix, "prefix"), (suffix, "suffix"), (contains, "contains text")):
+            v.check(text, what, hint="; fold_accents reads accented letters as plain ones")
+        allowed = self._allowed(opts)
         for text, what in ((prefix, "prefix"), (suffix, "suffix"), (contains, "contains text")):
             bad = sorted({c for c in text if not allowed[v.index(c)]})
             if bad:
@@ -265,10 +300,22 @@ class Sampler:
             raise ConfigError("the suffix or contains text is longer than max_len")
         if not allowed.any() and opts.min_len > len(prefix):
             raise ConfigError("no character is allowed, so no name can reach min_len")
-        pattern = Pattern(opts.pattern) if opts.pattern else None
         if opts.novel and self.known_hashes is None and not self.exclude:
             raise ConfigError("novel-only needs the training names, and this model file has no record of them")
-        return Prepared(prefix, suffix, contains, pattern, allowed)
+        return Prepared(opts, prefix, suffix, contains, Pattern(opts.pattern) if opts.pattern else None, allowed)
+
+    def _allowed(self, opts: SampleOptions) -> np.ndarray:
+        """(V,) which characters may be generated under ``only_chars`` and ``exclude_chars``."""
+        v = self.vocab
+        allowed = np.ones(v.size, dtype=bool)
+        if opts.only_chars is not None:
+            allowed[:] = False
+            allowed[[v.index(c) for c in self.normalize(opts.only_chars) if c in v]] = True
+        for c in self.normalize(opts.exclude_chars):
+            if c in v:
+                allowed[v.index(c)] = False
+        allowed[0] = False  # the end token is governed by the length rules
+        return allowed
 
     def _is_known(self, names: list[str]) -> np.ndarray | None:
         """Which names the user gave (or excluded); None when the model has no record of them."""
@@ -279,42 +326,33 @@ class Sampler:
             known |= np.array([n in self.exclude for n in names], dtype=bool)
         return known
 
-    # ----- the core: one batch of candidates -------------------------------------
-    def _feed_prefix(self, step, prefix_ids: np.ndarray):
-        """Feed start + prefix through the model once; returns logits (1, V), state, logprob."""
-        state = self.model.initial_state(1)
-        logits, state = step(np.zeros(1, dtype=np.int32), state)
-        lp = 0.0
-        for c in prefix_ids:
-            lp += float(log_softmax(logits)[0, c])
-            logits, state = step(np.array([c], dtype=np.int32), state)
-        return logits, state, lp
+    def _sample(self, name: str, lp: float, known, seed: int | None) -> Sample:
+        return Sample(name, lp, -lp / (len(name) + 1), None if known is None else not known, seed,
+                      capitalised(name) if self.lowercase else name)
 
-    def generate(self, seeds: np.ndarray, opts: SampleOptions, prepared: Prepared | None = None,
-                 deadline: float | None = None) -> tuple[list[str], np.ndarray]:
+    # ----- the core: one batch of candidates -------------------------------------
+    def generate(self, seeds: np.ndarray, prep: Prepared, deadline: float | None = None) -> tuple[list[str],
+                                                                                                 np.ndarray]:
         """One candidate per seed, unfiltered: (names, log-probabilities). Checks ``deadline`` every step."""
-        prep = prepared or self.prepare(opts)
-        allowed, prefix = prep.allowed, prep.prefix
+        opts, allowed, prefix = prep.opts, prep.allowed, prep.prefix
         m = len(seeds)
         step = self.model.stepper()  # valid for this call: the parameters do not change during it
-        logits1, state1, lp_prefix = self._feed_prefix(step, self.vocab.encode(prefix, "prefix"))
+        fed = feed(self.model, step, self.vocab.encode(prefix, "prefix"))
         L0 = len(prefix)
         steps = opts.max_len - L0 + 1  # at most this many symbols (end token included)
         out = np.zeros((m, steps), dtype=np.int32)  # generated ids, 0 after the end
-        logprob = np.full(m, lp_prefix)  # (m,)
+        logprob = np.full(m, fed.logprob)  # (m,)
         active = np.arange(m)  # rows still generating
-        logits = np.repeat(logits1, m, axis=0)  # (m, V)
-        state = tuple(np.repeat(s, m, axis=0) for s in state1)
+        logits = np.repeat(fed.logits, m, axis=0)  # (m, V)
+        state = tuple(np.repeat(s, m, axis=0) for s in fed.state)
         for t in range(steps):
             late = _deadline_passed(deadline, 0, m, m)
             if late is not None:
                 raise late
             length = L0 + t  # characters so far, the same for every active row
-            mask = allowed.copy()
-            if length >= opts.max_len:
-                mask[:] = False
+            mask = allowed.copy() if length < opts.max_len else np.zeros_like(allowed)
             mask[0] = length >= opts.min_len or not mask.any()  # end when nothing else is possible
-            choice, lp = self._draw(logits, mask, opts, seeds[active], t)
+            choice, lp = next_symbols(logits, mask, opts.temperature, opts.top_k, opts.top_p, seeds[active], t)
             logprob[active] += lp
             out[active, t] = choice
             going = choice != 0
@@ -328,172 +366,104 @@ class Sampler:
         # NUL for the end token, each row viewed as one string is the name (NumPy drops trailing NULs)
         table = np.array(("",) + self.vocab.chars[1:], dtype="<U1")
         names = table[out].view(f"<U{steps}").ravel().tolist()
-        if prefix:
-            names = [prefix + n for n in names]
-        return names, logprob
-
-    @staticmethod
-    def _draw(logits: np.ndarray, mask: np.ndarray, opts: SampleOptions, seeds: np.ndarray, t: int):
-        """Each row's next symbol under the decoding rules, and its log-probability under the model itself."""
-        V = logits.shape[1]
-        rows = np.arange(logits.shape[0])
-        lse = logsumexp(logits, axis=1)  # (a,) the model's own normaliser
-        z = np.where(mask, logits, -np.inf)  # (a, V) the allowed part of the distribution
-        if opts.temperature == 0:
-            choice = z.argmax(axis=1)
-        else:
-            z -= z.max(axis=1, keepdims=True)  # the best allowed symbol gets weight exactly 1
-            if opts.temperature != 1:
-                z /= opts.temperature
-            if opts.top_k is not None and opts.top_k < V:
-                kth = np.partition(z, V - opts.top_k, axis=1)[:, V - opts.top_k][:, None]
-                z[z < kth] = -np.inf  # ties at the k-th value are kept
-            p = np.exp(z)  # (a, V) unnormalised, 0 where masked
-            if opts.top_p is not None and opts.top_p < 1:
-                order = np.argsort(-p, axis=1, kind="stable")
-                ps = np.take_along_axis(p, order, axis=1)
-                cum = np.cumsum(ps, axis=1)
-                # keep the smallest set whose mass reaches top_p (always the most likely one)
-                keep_sorted = (cum - ps) < opts.top_p * cum[:, -1:]
-                keep = np.zeros_like(keep_sorted)
-                np.put_along_axis(keep, order, keep_sorted, axis=1)
-                p[~keep] = 0.0
-            cdf = np.cumsum(p, axis=1)  # (a, V)
-            u = uniforms(seeds, t) * cdf[:, -1]  # (a,) in (0, total)
-            choice = np.minimum((cdf < u[:, None]).sum(axis=1), V - 1)
-        return choice, logits[rows, choice] - lse
+        return ([prefix + n for n in names] if prefix else names), logprob
 
     # ----- public API ------------------------------------------------------------
-    def sample(self, n: int, opts: SampleOptions = SampleOptions(), seed: int | None = None,
-               deadline: float | None = None, emit: Callable[[list[Sample]], None] | None = None) -> SampleReport:
-        """``n`` names satisfying ``opts``; raises :class:`ConstraintError` if the budget runs out.
+    def sample(self, opts: SampleOptions = SampleOptions(), deadline: float | None = None,
+               emit: Callable[[list[Sample]], None] | None = None) -> Samples:
+        """``opts.n`` names satisfying ``opts``; raises :class:`ConstraintError` if the budget runs out.
 
         ``deadline`` (a ``time.perf_counter()`` value) bounds the wall time, checked
         at every generated character. Candidates are generated ``MAX_BATCH`` at a time;
         with ``emit`` each batch's accepted names are passed to it as they are found and
-        not kept (``report.samples`` stays empty), so memory stays flat for any ``n``.
+        not kept (``names`` stays empty), so memory stays flat for any ``n``.
         """
-        if not _is_int(n) or not 0 <= n <= 10**7:
-            raise ConfigError(f"the number of names must be a whole number in [0, 1e7], got {n!r}")
         prep = self.prepare(opts)
-        seed = fresh_seed() if seed is None else check_seed(seed)
-        budget = opts.max_tries if opts.max_tries is not None else candidate_budget(n)
-        accepted: list[Sample] = []  # kept, unless streamed to emit
+        n, seed, budget = opts.n, fresh_seed() if opts.seed is None else opts.seed, opts.budget
+        out = Samples([], 0, seed)
         seen: set[str] = set()
-        rejected: dict[str, int] = {}
-        tries = found = 0
-        filtering = bool(prep.suffix or prep.contains or prep.pattern or opts.novel or opts.unique)
         with np.errstate(all="ignore"):
-            while found < n:
-                if tries >= budget:
+            while out.accepted < n:
+                if out.tries >= budget:
                     raise ConstraintError(
-                        f"found only {found} of {n} names in {tries} tries "
-                        f"(acceptance {found / max(tries, 1):.2%}); "
-                        "loosen the constraints or allow more tries (max_tries)")
-                need = n - found
-                rate = (found + 1) / (tries + 1) if filtering else 1.0
-                grow = max(need, np.ceil(1.2 * need / rate))
-                m = int(min(need, MAX_BATCH)) if not filtering else int(min(budget - tries, MAX_BATCH, grow))
-                seeds = child_seeds(seed, tries, m)
-                try:
-                    names, logprobs = self.generate(seeds, opts, prep, deadline)
-                except OutOfTime:
-                    raise _out_of_time(found, n, tries) from None
-                if not np.isfinite(logprobs).all():
-                    raise NamesmithError("the model gives non-finite probabilities (its weights overflow); "
-                                         "this model file cannot be used")
-                known = self._is_known(names)
-                batch: list[Sample] = []
-                for i, name in enumerate(names):
-                    why = prep.rejects(name, opts, None if known is None else bool(known[i]), seen)
-                    if why is not None:
-                        rejected[why] = rejected.get(why, 0) + 1
-                        continue
-                    if opts.unique:
-                        seen.add(name)
-                    lp = float(logprobs[i])
-                    batch.append(Sample(name, lp, -lp / (len(name) + 1),
-                                        None if known is None else not bool(known[i]), int(seeds[i])))
-                    if found + len(batch) == n:
-                        tries += i + 1  # the tries actually used: up to this candidate
-                        break
-                else:
-                    tries += m
-                found += len(batch)
+                        f"found only {out.accepted} of {n} names in {out.tries} tries (acceptance "
+                        f"{out.accepted / max(out.tries, 1):.2%}); loosen the constraints or allow more tries "
+                        "(max_tries)")
+                m = self._batch_size(opts, out, budget)
+                seeds = child_seeds(seed, out.tries, m)
+                names, logprobs = self.generate(seeds, prep, deadline)
+                batch = self._accept(prep, names, logprobs, seeds, out, seen)
+                out.accepted += len(batch)
                 if emit is None:
-                    accepted.extend(batch)
+                    out.names.extend(batch)
                 elif batch:
                     emit(batch)
-                late = _deadline_passed(deadline, found, n, tries) if found < n else None
+                late = _deadline_passed(deadline, out.accepted, n, out.tries) if out.accepted < n else None
                 if late is not None:
                     raise late
-        return SampleReport(accepted, tries, seed, rejected, found)
+        return out
 
-    def best(self, k: int, opts: SampleOptions = SampleOptions(), *, max_expansions: int = 200_000,
-             batch: int = 256, deadline: float | None = None) -> list[Sample]:
-        """The ``k`` most probable names under the model that satisfy ``opts``, most probable first.
+    @staticmethod
+    def _batch_size(opts: SampleOptions, out: Samples, budget: int) -> int:
+        """How many candidates the next batch draws: what is still needed, grown by the acceptance so far."""
+        need = opts.n - out.accepted
+        if not opts.filtering:
+            return int(min(need, MAX_BATCH))
+        rate = (out.accepted + 1) / (out.tries + 1)
+        return int(min(budget - out.tries, MAX_BATCH, max(need, math.ceil(1.2 * need / rate))))
 
-        Exact best-first search: the frontier is a heap of prefixes by log-probability;
-        a complete name (end token chosen) is emitted only when it is at the top of
-        the heap, so no unexplored prefix can beat it. Popped prefixes are expanded
-        ``batch`` at a time through one ``step()``. Temperature, top-k and top-p do
-        not apply (the order is the model's own probability).
+    def _accept(self, prep: Prepared, names: list[str], logprobs: np.ndarray, seeds: np.ndarray, out: Samples,
+                seen: set[str]) -> list[Sample]:
+        """The candidates of one batch that pass the filters, up to the number still needed; counts the tries."""
+        if not np.isfinite(logprobs).all():
+            raise non_finite()
+        known = self._is_known(names)
+        need, batch = prep.opts.n - out.accepted, []
+        for i, name in enumerate(names):
+            why = prep.rejects(name, None if known is None else bool(known[i]), seen)
+            if why is not None:
+                out.rejected[why] = out.rejected.get(why, 0) + 1
+                continue
+            if prep.opts.unique:
+                seen.add(name)
+            batch.append(self._sample(name, float(logprobs[i]), None if known is None else bool(known[i]),
+                                      int(seeds[i])))
+            if len(batch) == need:
+                out.tries += i + 1  # the tries actually used: up to this candidate
+                return batch
+        out.tries += len(names)
+        return batch
+
+    def best(self, opts: SampleOptions = SampleOptions(), *, max_expansions: int = 200_000, batch: int = 256,
+             deadline: float | None = None) -> Samples:
+        """The ``opts.best`` (else ``opts.n``) most probable names that satisfy ``opts``, most probable first.
+
+        Exact best-first search (:mod:`namesmith.kbest`). Temperature, top-k and top-p do not
+        apply (the order is the model's own probability); the rejection filters do.
         """
-        if not _is_int(k) or not 1 <= k <= 10**5:
-            raise ConfigError(f"the number of most probable names must be a whole number in [1, 1e5], got {k!r}")
+        k = opts.best if opts.best is not None else opts.n
+        if not 1 <= k <= 10**5:
+            raise ConfigError(f"best must be a whole number in [1, 100000], got {k!r}")
         prep = self.prepare(opts)
         step = self.model.stepper()
-        # root: the state before the last fed symbol, so that popping it runs one step
-        state = self.model.initial_state(1)
-        fed = np.concatenate([[0], self.vocab.encode(prep.prefix, "prefix")]).astype(np.int32)
-        lp0 = 0.0
-        with np.errstate(all="ignore"):
-            for i, c in enumerate(fed[:-1]):
-                logits, state = step(np.array([c], dtype=np.int32), state)
-                lp0 += float(log_softmax(logits)[0, fed[i + 1]])
-        store = [tuple(s[0] for s in state)]  # states by id
-        counter = 0
-        heap = [(-lp0, counter, False, (), 0, int(fed[-1]))]  # (-lp, tie, terminal, ids, state id, last)
-        results: list[Sample] = []
-        seen: set[str] = set()
-        expansions, L0, chars = 0, len(prep.prefix), self.vocab.chars
-        while len(results) < k and heap:
-            if heap[0][2]:
-                neg_lp, _, _, ids, _, _ = heapq.heappop(heap)
-                name = prep.prefix + "".join(chars[i] for i in ids)
-                known = self._is_known([name])
-                known = None if known is None else bool(known[0])
-                if prep.rejects(name, opts, known, seen) is None:
-                    seen.add(name)
-                    results.append(Sample(name, float(-neg_lp), float(neg_lp) / (len(name) + 1),
-                                          None if known is None else not known, None))
-                continue
-            popped = []
-            while heap and not heap[0][2] and len(popped) < batch:
-                popped.append(heapq.heappop(heap))
-            expansions += len(popped)
-            late = _deadline_passed(deadline, len(results), k, expansions)
-            if expansions > max_expansions or late is not None:
-                raise late or ConstraintError(
-                    f"k-best search stopped after {max_expansions} expansions with {len(results)} of {k} "
-                    "names; loosen the constraints or ask for fewer names")
-            states = tuple(np.stack([store[e[4]][j] for e in popped]) for j in range(len(store[0])))
-            last = np.array([e[5] for e in popped], dtype=np.int32)
-            with np.errstate(all="ignore"):
-                logits, new_state = step(last, states)
-                logp = log_softmax(logits.astype(np.float64))  # (b, V)
-            if not np.isfinite(logp).any(axis=1).all():
-                raise NamesmithError("the model gives non-finite probabilities (its weights overflow); "
-                                     "this model file cannot be used")
-            for r, (neg_lp, _, _, ids, _, _) in enumerate(popped):
-                length = L0 + len(ids)
-                sid = len(store)
-                store.append(tuple(s[r] for s in new_state))
-                if length >= opts.min_len and np.isfinite(logp[r, 0]):
-                    counter += 1
-                    heapq.heappush(heap, (neg_lp - logp[r, 0], counter, True, ids, -1, 0))
-                if length < opts.max_len:
-                    for c in np.flatnonzero(prep.allowed & np.isfinite(logp[r])):
-                        counter += 1
-                        heapq.heappush(heap, (neg_lp - logp[r, c], counter, False, ids + (int(c),), sid, int(c)))
-        return results
+        fed = feed(self.model, step, self.vocab.encode(prep.prefix, "prefix"))
+        chars, seen = self.vocab.chars, set()
+
+        def accept(ids: tuple[int, ...], lp: float) -> bool:
+            name = prep.prefix + "".join(chars[i] for i in ids)
+            known = self._is_known([name])
+            if prep.rejects(name, None if known is None else bool(known[0]), seen) is not None:
+                return False
+            seen.add(name)
+            return True
+
+        found = search(step, fed.before_last, fed.logprob, fed.last, k, prefix_len=len(prep.prefix),
+                       min_len=opts.min_len, max_len=opts.max_len, allowed=prep.allowed, accept=accept,
+                       max_expansions=max_expansions, batch=batch,
+                       late=lambda got, tries: _deadline_passed(deadline, got, k, tries))
+        names = []
+        for ids, lp in found:
+            name = prep.prefix + "".join(chars[i] for i in ids)
+            known = self._is_known([name])
+            names.append(self._sample(name, float(lp), None if known is None else bool(known[0]), None))
+        return Samples(names, len(found), None, {}, len(names))

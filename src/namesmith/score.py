@@ -15,17 +15,16 @@ instead); :func:`score_names` marks each one and scores the others.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from .batch import length_sorted_batches, pad
 from .corpus import in_hashes
 from .errors import ConfigError, NamesmithError, VocabError, check_bool
-from .models.base import Model
+from .models.base import Model, batched_nll
 from .sample import SampleOptions, Sampler
-from .text import fold_accents, normalize
+from .text import capitalised, fold_accents, normalize
 from .vocab import EOS, Encoded, Vocab
 
 LN2 = math.log(2.0)
@@ -70,20 +69,17 @@ def per_name_nll(model: Model, encoded: Encoded, rows: int = 1024) -> list[np.nd
     """Per-prediction NLL of each encoded name (an array of length len + 1), in input order."""
     out: list[np.ndarray] = [None] * len(encoded)  # type: ignore[list-item]
     lengths = encoded.lengths
-    with np.errstate(all="ignore"):
-        for idx in length_sorted_batches(encoded, rows, model.vocab_size):
-            nll = model.nll(pad(encoded, idx, dtype=model.dtype, norm="sum")).astype(np.float64)
-            for row, i in enumerate(idx):
-                out[i] = nll[row, : lengths[i] + 1]
+    for b in batched_nll(model, encoded, rows):
+        for row, i in enumerate(b.idx):
+            out[i] = b.nll[row, : lengths[i] + 1]
     return out
 
 
 def name_totals(model: Model, encoded: Encoded, rows: int = 1024) -> np.ndarray:
     """Each name's total NLL (nats, end token included), (N,), without per-name Python objects."""
     out = np.zeros(len(encoded))
-    with np.errstate(all="ignore"):
-        for idx in length_sorted_batches(encoded, rows, model.vocab_size):
-            out[idx] = model.nll(pad(encoded, idx, dtype=model.dtype, norm="sum")).sum(axis=1)
+    for b in batched_nll(model, encoded, rows):
+        out[b.idx] = b.nll.sum(axis=1)
     return out
 
 
@@ -125,8 +121,44 @@ def nll_standard_error(totals: np.ndarray, steps: np.ndarray) -> float | None:
     return float(np.sqrt(n / (n - 1) * np.sum(resid**2)) / steps.sum())
 
 
+@dataclass
+class StyleScore:
+    """One style's part of a labelled evaluation."""
+
+    nll: float
+    nll_se: float | None
+    accuracy: float
+    names: int
+
+
+@dataclass
+class Evaluation:
+    """Held-out NLL of a list of names (nats per character, end token included), with its standard error over
+    the names; for a labelled list on a styled model also the classification and each style's part."""
+
+    nll: float
+    nll_se: float | None  # None for a single name
+    bits_per_char: float
+    perplexity: float
+    names: int  # scored
+    chars: int
+    tokens: int  # chars + one end token per name
+    skipped: int  # names with characters the model never saw
+    unknown_chars: list[str]
+    accuracy: float | None = None
+    macro_accuracy: float | None = None  # the mean of the styles' accuracies
+    per_style: dict[str, StyleScore] | None = None
+    styles: list[str] | None = None
+    confusion: list[list[int]] | None = None  # rows: given style, columns: predicted (in ``styles`` order)
+    generation: list[dict] | None = None  # namesmith eval --samples
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        return {k: v for k, v in out.items() if v is not None or k == "nll_se"}
+
+
 def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None, fold_accents: bool = False,
-             strict: bool = False) -> dict:
+             strict: bool = False) -> Evaluation:
     """Mean NLL per character (nats, end token included) of ``names`` under ``model``.
 
     Names with characters outside the model's alphabet are left out and counted
@@ -154,17 +186,8 @@ def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None
     if not math.isfinite(total):
         raise non_finite()
     nll = total / encoded.tokens
-    return {
-        "nll": nll,
-        "nll_se": nll_standard_error(totals, encoded.lengths + 1.0),
-        "bits_per_char": nll / LN2,
-        "perplexity": perplexity(nll),
-        "names": len(ok),
-        "chars": encoded.tokens - len(ok),
-        "tokens": encoded.tokens,
-        "skipped": len(names) - len(ok),
-        "unknown_chars": unknown,
-    }
+    return Evaluation(nll, nll_standard_error(totals, encoded.lengths + 1.0), nll / LN2, perplexity(nll), len(ok),
+                      encoded.tokens - len(ok), encoded.tokens, len(names) - len(ok), unknown)
 
 
 QUANTILE_SAMPLE = 20_000  # names enough for percentiles to ~0.5 points; keeps the set-up linear at 1M names
@@ -190,11 +213,12 @@ class NameScore:
     surprisal: list[tuple[str, float]]  # (character or "<end>", -log p in nats) per prediction
     percentile: float | None  # % of training names the model finds less plausible
     unknown_chars: list[str] = field(default_factory=list)  # why the name cannot be scored
+    display: str = ""  # the name as printed: each part capitalised, unless the model keeps case
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "logprob": self.logprob, "nats_per_char": self.nats_per_char,
-                "surprisal": [{"char": c, "nats": s} for c, s in self.surprisal], "percentile": self.percentile,
-                "unknown_chars": self.unknown_chars}
+        return {"name": self.name, "display": self.display, "logprob": self.logprob,
+                "nats_per_char": self.nats_per_char, "surprisal": [{"char": c, "nats": s} for c, s in self.surprisal],
+                "percentile": self.percentile, "unknown_chars": self.unknown_chars}
 
 
 def percentile_of(nats_per_char: float, quantiles: np.ndarray | None) -> float | None:
@@ -221,8 +245,9 @@ def score_names(model: Model, vocab: Vocab, names, *, quantiles: np.ndarray | No
     scored = dict(zip(ok, nlls))
     out = []
     for i, name in enumerate(prep.names):
+        shown = capitalised(name) if lowercase else name
         if i not in scored:
-            out.append(NameScore(name, None, None, [], None, prep.unknown[i]))
+            out.append(NameScore(name, None, None, [], None, prep.unknown[i], shown))
             continue
         nll = scored[i]
         total = float(nll.sum())
@@ -231,7 +256,7 @@ def score_names(model: Model, vocab: Vocab, names, *, quantiles: np.ndarray | No
         per_char = total / len(nll)
         labels = list(name) + ["<end>"]
         out.append(NameScore(name, -total, per_char, [(c, float(s)) for c, s in zip(labels, nll)],
-                             percentile_of(per_char, quantiles)))
+                             percentile_of(per_char, quantiles), [], shown))
     return out
 
 
@@ -252,8 +277,7 @@ def generation_report(sampler: Sampler, corpus_names, n: int, *, seed: int = 0,
     p_real = lengths_real / max(lengths_real.sum(), 1)
     rows = []
     for temp in temperatures:
-        report = sampler.sample(n, SampleOptions(temperature=temp, max_len=max_len), seed=seed)
-        names = [s.name for s in report.samples]
+        names = [s.name for s in sampler.sample(SampleOptions(n=n, temperature=temp, max_len=max_len, seed=seed))]
         known = in_hashes(names, hashes)
         heldout = np.array([(nm in corpus_set) and not k for nm, k in zip(names, known)])
         lens = np.bincount([len(x) for x in names], minlength=max_len + 1)[: max_len + 1]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
@@ -35,7 +36,9 @@ import numpy as np
 from .errors import ConfigError, VocabError, check_bool
 from .models.base import Model
 from .models.mixture import Blend
-from .score import LN2, check_pair, name_list, name_totals, nll_standard_error, non_finite, perplexity, prepare_names
+from .score import (LN2, Evaluation, StyleScore, check_pair, name_list, name_totals, nll_standard_error, non_finite,
+                    perplexity, prepare_names)
+from .text import capitalised
 from .vocab import Vocab
 
 
@@ -124,9 +127,24 @@ def style_loglik(model: Model, vocab: Vocab, names: list[str], n_styles: int) ->
     return out
 
 
+@dataclass
+class Classification:
+    """Which style a name sounds like: ``p(style | name)`` of each style (the ``top`` most probable first)."""
+
+    name: str
+    style: str | None  # the most probable; None when the name has characters the model never saw
+    probability: float | None
+    styles: dict[str, float]
+    unknown_chars: list[str]
+    display: str = ""  # the name as printed: each part capitalised, unless the model keeps case
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts: Mapping[str, int] | None = None,
              uniform_prior: bool = False, lowercase: bool | None = None, fold_accents: bool = False,
-             top: int | None = None) -> list[dict]:
+             top: int | None = None) -> list[Classification]:
     """``p(style | name)`` for each name, in input order.
 
     Each result: ``name``, ``style`` (the most probable), ``probability`` (its
@@ -141,10 +159,11 @@ def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts
     names = name_list(names)
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise ConfigError(f"top must be a whole number ≥ 1, got {top!r}")
-    prep = prepare_names(vocab, names, vocab.caseless if lowercase is None else lowercase, fold_accents)
+    lowercase = vocab.caseless if lowercase is None else lowercase
+    prep = prepare_names(vocab, names, lowercase, fold_accents)
     ok = prep.ok
-    results: list[dict] = [{"name": n, "style": None, "probability": None, "styles": {}, "unknown_chars": u}
-                           for n, u in zip(prep.names, prep.unknown)]
+    results = [Classification(n, None, None, {}, u, capitalised(n) if lowercase else n)
+               for n, u in zip(prep.names, prep.unknown)]
     if ok:
         joint = style_loglik(model, vocab, [prep.names[i] for i in ok], len(styles))
         joint += _priors(styles, counts, uniform_prior)[:, None]  # (S, N) log p(s) + log P_s(name)
@@ -152,8 +171,9 @@ def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts
         post /= post.sum(axis=0)  # (S, N)
         for col, i in enumerate(ok):
             order = np.argsort(-post[:, col], kind="stable")[:top]
-            results[i].update(style=styles[order[0]], probability=float(post[order[0], col]),
-                              styles={styles[s]: float(post[s, col]) for s in order})
+            r = results[i]
+            r.style, r.probability = styles[order[0]], float(post[order[0], col])
+            r.styles = {styles[s]: float(post[s, col]) for s in order}
     return results
 
 
@@ -197,14 +217,12 @@ def evaluate_styles(model: Model, vocab: Vocab, names, labels: Sequence[str], st
     per_style = {}
     for s in np.unique(given):
         rows = given == s
-        per_style[styles[s]] = {"nll": float(nll_own[rows].sum() / steps[rows].sum()),
-                                "nll_se": nll_standard_error(nll_own[rows], steps[rows]),
-                                "accuracy": float(right[rows].mean()), "names": int(rows.sum())}
+        per_style[styles[s]] = StyleScore(float(nll_own[rows].sum() / steps[rows].sum()),
+                                          nll_standard_error(nll_own[rows], steps[rows]), float(right[rows].mean()),
+                                          int(rows.sum()))
     nll = float(nll_own.sum() / steps.sum())
     unknown = sorted({c for u in prep.unknown for c in u})
-    return {"nll": nll, "nll_se": nll_standard_error(nll_own, steps), "bits_per_char": nll / LN2,
-            "perplexity": perplexity(nll), "names": len(kept),
-            "chars": int(steps.sum()) - len(kept), "tokens": int(steps.sum()), "skipped": len(names) - len(kept),
-            "unknown_chars": unknown, "accuracy": float(right.mean()),
-            "macro_accuracy": float(np.mean([v["accuracy"] for v in per_style.values()])),
-            "per_style": per_style, "styles": list(styles), "confusion": confusion.tolist()}
+    return Evaluation(nll, nll_standard_error(nll_own, steps), nll / LN2, perplexity(nll), len(kept),
+                      int(steps.sum()) - len(kept), int(steps.sum()), len(names) - len(kept), unknown,
+                      float(right.mean()), float(np.mean([v.accuracy for v in per_style.values()])), per_style,
+                      list(styles), confusion.tolist())

@@ -43,3 +43,13 @@ def fold_accents(text: str, alphabet: Container[str]) -> str:
 def is_control(ch: str) -> bool:
     """C0/C1 control characters (tab included) and the Unicode line/paragraph separators."""
     return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def capitalised(name: str) -> str:
+    """A lowercased name as people write it: each part after a space or a hyphen starts with a capital
+    ("mary-jane smith" -> "Mary-Jane Smith"); the rest of the name is kept as it is."""
+    out, start = [], True
+    for c in name:
+        out.append(c.upper() if start and c.islower() else c)
+        start = c in " -"
+    return "".join(out)

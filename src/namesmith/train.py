@@ -45,11 +45,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .batch import Batch, balanced_draw, batch_order, length_sorted_batches, pad
+from .batch import Batch, balanced_draw, batch_order, pad
 from .config import TrainConfig
 from .corpus import Corpus, load_corpus
 from .errors import ConfigError, TrainingDiverged
 from .models import Model, TrainableModel
+from .models.base import batched_nll
 from .models.mixture import Mixture, component_logprobs, em_weights, fit_style_weights, fit_weights
 from .models.layers import logsumexp
 from .models.ngram import NGram
@@ -127,10 +128,7 @@ def split_data(corpus: Corpus, cfg: TrainConfig, base: tuple[Vocab, list[str]] |
 
 def heldout_nll(model: Model, encoded: Encoded, rows: int = 1024) -> float:
     """Mean NLL per predicted symbol (nats; end tokens included) of the encoded names."""
-    total = 0.0
-    with np.errstate(all="ignore"):
-        for idx in length_sorted_batches(encoded, rows, model.vocab_size):
-            total += float(model.nll(pad(encoded, idx, dtype=model.dtype, norm="sum")).sum())
+    total = sum(float(b.nll.sum()) for b in batched_nll(model, encoded, rows))
     return total / max(encoded.tokens, 1)
 
 

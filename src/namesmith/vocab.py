@@ -154,14 +154,15 @@ class Vocab:
         """Characters of ``text`` a name cannot contain here, in order of first appearance."""
         return list(dict.fromkeys(c for c in text if c not in self._index or c == EOS))
 
-    def check(self, text: str, what: str = "text") -> None:
+    def check(self, text: str, what: str = "text", hint: str = "") -> None:
+        """Refuse text with characters outside the alphabet (``hint`` ends the message: what else to try)."""
         if EOS in text:
             raise VocabError(f"{what} {text!r} contains a line break; a name is one line of text")
         bad = self.unknown(text)
         if bad:
             shown = ", ".join(_show(c) for c in bad)
             raise VocabError(f"{what} {text!r} has characters the model never saw: {shown} "
-                             f"(its alphabet: {self.alphabet()})")
+                             f"(its alphabet: {self.alphabet()}){hint}")
 
     def encode(self, text: str, what: str = "name") -> np.ndarray:
         """Character ids of ``text`` (no end token), as int32. Unknown characters and line breaks raise."""
@@ -190,11 +191,6 @@ class Vocab:
         """The text of ``ids``; end tokens are dropped."""
         chars = self.chars
         return "".join(chars[i] for i in ids if i != 0)
-
-    def ids_of(self, chars: Iterable[str], what: str = "characters") -> np.ndarray:
-        chars = "".join(chars)
-        self.check(chars, what)
-        return np.array(sorted({self._index[c] for c in chars}), dtype=np.int64)
 
     def alphabet(self, limit: int = 200) -> str:
         """The characters in plain words, with runs shortened: ``"a-z"``, ``"' - a-z"``.

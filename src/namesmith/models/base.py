@@ -44,11 +44,12 @@ when its module is imported; ``models/__init__.py`` imports them all.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, TypedDict
+from typing import Any, Callable, ClassVar, Iterator, NamedTuple, TypedDict
 
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from ..batch import length_sorted_batches, pad
 from ..vocab import Encoded
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -228,3 +229,23 @@ def model_class(kind: str) -> type[Model]:
 def buildable_kinds() -> list[str]:
     """The model types that can be built from a corpus (what ``--model`` offers)."""
     return [k for k, cls in REGISTRY.items() if cls.buildable]
+
+
+class ScoredBatch(NamedTuple):
+    idx: np.ndarray  # (B,) which names of the encoded list
+    nll: np.ndarray  # (B, T) float64: -log P of each predicted symbol, 0 on padding
+    mask: np.ndarray  # (B, T) bool: real symbols (the end token included)
+
+
+def batched_nll(model: Model, encoded: Encoded, rows: int = 1024) -> Iterator[ScoredBatch]:
+    """The per-symbol NLL of every encoded name, in length-sorted batches of at most ``rows`` names.
+
+    The one evaluation pass that held-out NLL (training), scoring and mixture
+    weights share: batches padded in the model's dtype, NLL returned as float64 so
+    sums over many names do not lose precision, overflow left to the caller to
+    judge (a non-finite value is returned, not raised).
+    """
+    with np.errstate(all="ignore"):
+        for idx in length_sorted_batches(encoded, rows, model.vocab_size):
+            batch = pad(encoded, idx, dtype=model.dtype, norm="sum")
+            yield ScoredBatch(idx, model.nll(batch).astype(np.float64), batch.mask.astype(bool))

@@ -29,10 +29,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..batch import length_sorted_batches, pad
 from ..errors import ConfigError
 from ..vocab import Encoded
-from .base import REGISTRY, Cache, Model, State, StepFn
+from .base import REGISTRY, Cache, Model, State, StepFn, batched_nll
 from .layers import log_softmax, logsumexp
 
 
@@ -224,12 +223,8 @@ class Mixture(Blend):
 
 def component_logprobs(models: list[Model], encoded: Encoded, rows: int = 1024) -> np.ndarray:
     """``log P_i(symbol)`` of every predicted symbol of the encoded names under each model: (C, N)."""
-    cols = []
-    for idx in length_sorted_batches(encoded, rows, models[0].vocab_size):
-        batch = pad(encoded, idx, norm="sum")
-        mask = batch.mask.astype(bool)
-        cols.append(np.stack([-m.nll(batch)[mask].astype(np.float64) for m in models]))
-    return np.concatenate(cols, axis=1)
+    # the batches (and so the symbols' order) are the same for every model: they share the alphabet
+    return np.stack([np.concatenate([-b.nll[b.mask] for b in batched_nll(m, encoded, rows)]) for m in models])
 
 
 def fit_weights(models: list[Model], encoded: Encoded, iters: int = 100, tol: float = 1e-7) -> list[float]:

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..batch import make_batch
 from ..checkpoint import save_checkpoint
+from ..meta import CorpusInfo, RngInfo, RunInfo, RunMeta, TrainInfo
 from ..corpus import Corpus, load_text, name_hashes
 from ..errors import CorpusError
 from ..models.layers import softmax
@@ -175,15 +176,15 @@ def save_seed_checkpoint(result: SeedResult, out: str | Path, source: str, run: 
     and the carried-over hidden state, which a checkpoint does not hold.
     """
     names = [n for n in result.examples if n]
-    meta = {
-        "run": run or new_run(),
-        "train": {"step": result.iterations, "recipe": "seed",
-                  "config": {"recipe": "seed", "corpus": source, "steps": result.iterations, "hidden": HIDDEN,
-                             "lr": LEARNING_RATE, "clip": "value", "clip_value": CLIP}},
-        "corpus": {"source": source, "fingerprint": Corpus(tuple(result.examples)).fingerprint(),
-                   "names": len(result.examples), "lowercase": True},
-        "rng": {"scheme": "the notebook's legacy global seeding: 1 for the initialisation, 0 for the shuffle"},
-    }
+    meta = RunMeta(
+        run=RunInfo(**(run or new_run())),
+        train=TrainInfo({"recipe": "seed", "corpus": source, "steps": result.iterations, "hidden": HIDDEN,
+                         "lr": LEARNING_RATE, "clip": "value", "clip_value": CLIP},
+                        step=result.iterations, recipe="seed"),
+        corpus=CorpusInfo(source=source, fingerprint=Corpus(tuple(result.examples)).fingerprint(),
+                          names=len(result.examples), lowercase=True),
+        rng=RngInfo(scheme="the notebook's legacy global seeding: 1 for the initialisation, 0 for the shuffle"),
+    )
     extras = {"known_hashes": name_hashes(names)}
     if names:
         extras["train_nll_quantiles"] = nll_quantiles(result.model, result.vocab.encode_many(names))

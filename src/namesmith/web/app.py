@@ -16,17 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from ..api import Checkpoint, load
 from ..errors import ConfigError, NamesmithError
+from ..options import bounds, optional, overrides, schema, specs
 from ..sample import SampleOptions, candidate_budget
 
 MAX_BODY = 16 * 1024
-MAX_NAMES = 500
 MAX_LEN = 64
 MAX_SCORE = 50
-MAX_TRIES = 20_000
 MAX_BLEND = 16
 TIME_BUDGET = 2.0  # seconds of generation per request
 
@@ -57,37 +56,50 @@ class Request(BaseModel):
         None, description="a served model's name (see /api/models); default: the first")
 
 
-class GenerateRequest(Request):
-    n: int = Field(20, ge=1, le=MAX_NAMES, description="how many names")
-    temperature: float = Field(1.0, ge=0.0, le=5.0, allow_inf_nan=False, description="0 = greedy")
-    top_k: Optional[int] = Field(None, ge=1, le=1000)
-    top_p: Optional[float] = Field(None, gt=0.0, le=1.0, allow_inf_nan=False)
-    prefix: Text = ""
-    suffix: Text = ""
-    contains: Text = ""
-    min_len: int = Field(1, ge=0, le=MAX_LEN)
-    max_len: int = Field(16, ge=1, le=MAX_LEN)
-    exclude_chars: Chars = ""
-    only_chars: Optional[Chars] = None
-    novel: bool = False
-    unique: bool = False
-    fold_accents: bool = Field(False, description="read accented letters the model never saw as plain ones")
-    seed: Optional[int] = Field(None, ge=0, le=2**53 - 1)
-    best: Optional[int] = Field(None, ge=1, le=100, description="the k most probable names instead of random ones")
-    style: Optional[Style] = Field(None, description=STYLE_DOC)
+def _annotation(name: str, s, over: dict):
+    """The pydantic type of one declared option for the web API (its limits from the declaration, web first)."""
+    lo, hi = bounds(s, "web")
+    limits = {}
+    if lo is not None:
+        limits["gt" if s.lo_open else "ge"] = lo
+    if hi is not None:
+        limits["lt" if s.hi_open else "le"] = hi
+    if s.kind == "style":
+        return Style, {}
+    if s.kind in ("text", "choice"):
+        return Annotated[str, StringConstraints(max_length=over.get("longest", s.longest))], {}
+    if s.kind == "float":
+        return float, {**limits, "allow_inf_nan": False}
+    return {"int": int, "bool": bool}[s.kind], limits
 
-    @model_validator(mode="after")
-    def _lengths(self):
-        if self.min_len > self.max_len:
-            raise ValueError(f"min_len ({self.min_len}) is larger than max_len ({self.max_len})")
-        return self
 
-    def options(self) -> SampleOptions:
-        return SampleOptions(
-            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, prefix=self.prefix,
-            suffix=self.suffix, contains=self.contains, min_len=self.min_len, max_len=self.max_len,
-            exclude_chars=self.exclude_chars, only_chars=self.only_chars or None, novel=self.novel,
-            unique=self.unique, fold_accents=self.fold_accents, max_tries=min(MAX_TRIES, candidate_budget(self.n)))
+def request_model(cls=SampleOptions) -> type[BaseModel]:
+    """The request of ``POST /api/generate``: ``model`` and one field per declared option of ``cls``
+    (:class:`~namesmith.sample.SampleOptions`), with its help, default and limits (the web's where it says)."""
+    declared = {}
+    for name, (f, s) in specs(cls).items():
+        over = overrides(s, "web")
+        annotation, limits = _annotation(name, s, over)
+        if optional(f, s):
+            annotation = Optional[annotation]
+        default = over.get("default", f.default)
+        declared[name] = (annotation, Field(default, description=s.help, **limits))
+    return create_model("GenerateRequest", __base__=Request, **declared)
+
+
+GenerateRequest = request_model()
+
+
+def sample_options(req: BaseModel, cls=SampleOptions) -> SampleOptions:
+    """The request's options; an empty optional text means "not given", and the candidate budget is capped
+    at the web's ``max_tries`` limit."""
+    values = {name: getattr(req, name) for name in specs(cls)}
+    for name, (f, s) in specs(cls).items():
+        if optional(f, s) and s.kind == "text" and values[name] == "":
+            values[name] = None
+    if values["max_tries"] is None:
+        values["max_tries"] = min(bounds(specs(cls)["max_tries"][1], "web")[1], candidate_budget(values["n"]))
+    return cls(**values)
 
 
 class NamesRequest(Request):
@@ -114,6 +126,7 @@ class ClassifyRequest(NamesRequest):
 # ----- responses (declared for the OpenAPI schema) --------------------------------------------
 class NameOut(BaseModel):
     name: str
+    display: str
     logprob: float
     nats_per_char: float
     novel: Optional[bool]
@@ -207,7 +220,7 @@ class Served:
         val = ck.val_nll
         return {"name": self.name, "type": ck.model.kind, "description": ck.model.describe(),
                 "params": ck.model.num_params(), "corpus": ck.corpus_name,
-                "corpus_names": ck.section("corpus").get("names"), "val_nll": val,
+                "corpus_names": ck.meta.corpus.names or None, "val_nll": val,
                 "val_bits_per_char": val / math.log(2) if val is not None else None,
                 "alphabet": "".join(ck.vocab.chars[1:]), "lowercase": ck.lowercase,
                 "novelty_check": ck.known_hashes is not None,
@@ -236,19 +249,21 @@ class App:
             raise ApiError(404, f"no model named {req.model!r}; see /api/models")
         return req.model
 
-    def generate(self, req: GenerateRequest) -> dict:
+    def generate(self, req: BaseModel) -> dict:
         name = self.model(req)
-        opts = req.options()
-        sampler = self.samplers[name] if req.style is None else self.models[name].ckpt.sampler(style=req.style)
+        opts = sample_options(req)
+        sampler = self.samplers[name] if opts.style is None else self.models[name].ckpt.sampler(style=opts.style)
         t0 = time.perf_counter()
-        if req.best is not None:
-            samples = sampler.best(req.best, opts, max_expansions=20_000, deadline=t0 + self.time_budget)
-            tries, used_seed = None, None
+        if opts.best is not None:
+            found = sampler.best(opts, max_expansions=20_000, deadline=t0 + self.time_budget)
         else:
-            report = sampler.sample(req.n, opts, seed=req.seed, deadline=t0 + self.time_budget)
-            samples, tries, used_seed = report.samples, report.tries, report.seed
-        return {"model": name, "seed": used_seed, "tries": tries, "names": [s.to_dict() for s in samples],
-                "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 2)}
+            found = sampler.sample(opts, deadline=t0 + self.time_budget)
+        return {"model": name, "seed": found.seed, "tries": found.tries if opts.best is None else None,
+                "names": [s.to_dict() for s in found], "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 2)}
+
+    def options(self) -> dict:
+        """The generation controls as the page builds its form from them (declared in SampleOptions)."""
+        return {"options": schema(SampleOptions, "page")}
 
     def score(self, req: ScoreRequest) -> dict:
         name = self.model(req)
@@ -266,8 +281,9 @@ class App:
         ck = self.models[name].ckpt
         if not ck.styles:
             raise ApiError(400, f"the model {name!r} has no styles (it was not trained on a labelled corpus)")
-        return {"model": name, "results": ck.classify(req.all_names(), top=req.top, uniform_prior=req.uniform_prior,
-                                                      fold_accents=req.fold_accents)}
+        results = ck.classify(req.all_names(), top=req.top, uniform_prior=req.uniform_prior,
+                              fold_accents=req.fold_accents)
+        return {"model": name, "results": [r.to_dict() for r in results]}
 
     def model_list(self) -> dict:
         return {"models": [s.info() for s in self.models.values()]}

@@ -103,7 +103,9 @@ def plain_error(err: dict, model: type | None) -> tuple[int, str]:
 class BodyGuard:
     """ASGI middleware: a body over ``limit`` bytes gets 413, one slower than ``timeout`` seconds 408.
 
-    The body is read (bounded) before the application sees it and then replayed.
+    The body is read (bounded) before the application sees it and then replayed. A POST body is read as
+    JSON whatever its ``Content-Type`` says: ``curl -d '{...}'`` sends a form type, and every body this API
+    takes is JSON.
     """
 
     def __init__(self, app, limit: int = MAX_BODY, timeout: float = BODY_TIMEOUT):
@@ -131,6 +133,9 @@ class BodyGuard:
         except asyncio.TimeoutError:
             return await _error(408, f"the request body did not arrive within {self.timeout:g} s")(
                 scope, receive, send)
+        if scope.get("method") == "POST":  # every body is JSON: read it so whatever the Content-Type says
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+                     + [(b"content-type", b"application/json")]}
         sent = False
 
         async def replay():
@@ -297,11 +302,10 @@ class RequestLimit:
 
 
 # ----- the application -------------------------------------------------------------------------
-def create_app(app: App, body_timeout: float = BODY_TIMEOUT, limit: int = LIMIT_REQUESTS,
-               rebalance: int = 0) -> FastAPI:
-    """The FastAPI application serving ``app``'s models (no docs page: it would load assets from a CDN)."""
-    api = FastAPI(title="namesmith", version=__version__, docs_url=None, redoc_url=None,
-                  description="Generate, score and classify names with character-level language models.")
+def _add_error_handlers(api: FastAPI) -> None:
+    """Every failure as ``{"error": "<plain words>"}`` with its status: validation (400, naming the field and
+    its bound), API errors, namesmith's errors (400, or 422 for constraints that cannot be met), HTTP errors
+    (404, 405) and anything unexpected (500, no traceback)."""
     bodies = {"/api/generate": GenerateRequest, "/api/score": ScoreRequest, "/api/classify": ClassifyRequest}
 
     @api.exception_handler(RequestValidationError)
@@ -326,6 +330,14 @@ def create_app(app: App, body_timeout: float = BODY_TIMEOUT, limit: int = LIMIT_
     async def _crash(request: Request, exc: Exception):
         return _error(500, f"internal error: {type(exc).__name__}")
 
+
+def create_app(app: App, body_timeout: float = BODY_TIMEOUT, limit: int = LIMIT_REQUESTS,
+               rebalance: int = 0) -> FastAPI:
+    """The FastAPI application serving ``app``'s models (no docs page: it would load assets from a CDN)."""
+    api = FastAPI(title="namesmith", version=__version__, docs_url=None, redoc_url=None,
+                  description="Generate, score and classify names with character-level language models.")
+    _add_error_handlers(api)
+
     @api.get("/", include_in_schema=False)
     @api.get("/index.html", include_in_schema=False)
     def page():
@@ -344,6 +356,12 @@ def create_app(app: App, body_timeout: float = BODY_TIMEOUT, limit: int = LIMIT_
     @api.get("/api/models", response_model=ModelsResponse)
     async def models():
         return app.model_list()
+
+    @api.get("/api/options")
+    async def options():
+        """The generation controls, declared once (namesmith.sample.SampleOptions): name, kind, the page's
+        default, limits, label and help of each; the page builds its form from them."""
+        return app.options()
 
     @api.post("/api/generate", response_model=GenerateResponse, responses=ERRORS)
     async def generate(req: Optional[GenerateRequest] = Body(None)):

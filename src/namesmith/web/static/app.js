@@ -5,15 +5,76 @@ const $ = (id) => document.getElementById(id);
 let models = [];
 let lastNames = [];
 
-const LABELS = {
-  min_len: "min length", max_len: "max length", top_k: "top-k", top_p: "top-p", n: "how many",
-  prefix: "starts with", suffix: "ends with", contains: "contains", temperature: "temperature", seed: "seed",
-};
+let options = [];  // the generation controls, as declared (GET /api/options)
 
 function plainWords(message) {
   // the API names its parameters; the page shows the labels the user sees
-  return message.replace(/'?\b(min_len|max_len|top_k|top_p|n|prefix|suffix|contains|temperature|seed)\b'?/g,
-    (m, key) => `“${LABELS[key]}”`);
+  return message.replace(/'?\b([a-z_]+)\b'?/g, (m, key) => {
+    const o = options.find((x) => x.name === key);
+    return o && !o.hidden ? `“${o.label.toLowerCase()}”` : m;
+  });
+}
+
+function control(o) {
+  // one form field for a declared option: its label, limits, default and help from the declaration
+  const wrap = document.createElement(o.kind === "bool" ? "label" : "div");
+  const input = document.createElement("input");
+  input.id = input.name = o.name;
+  if (o.kind === "bool") {
+    input.type = "checkbox";
+    input.checked = !!o.default;
+    wrap.append(input, ` ${o.label}`);
+    wrap.title = o.help;
+    return wrap;
+  }
+  wrap.className = "field";
+  const label = document.createElement("label");
+  label.htmlFor = o.name;
+  label.textContent = o.label;
+  if (o.optional && o.kind !== "text") {
+    const opt = document.createElement("span");
+    opt.className = "opt";
+    opt.textContent = o.name === "seed" ? " (blank = random)" : " (optional)";
+    label.append(opt);
+  }
+  if (o.kind === "int" || o.kind === "float") {
+    input.type = o.widget === "range" ? "range" : "number";
+    input.inputMode = o.kind === "int" ? "numeric" : "decimal";
+    if (o.min !== null) input.min = o.exclusive_min ? (o.step || 0.01) : o.min;
+    if (o.max !== null) input.max = o.max;
+    input.step = o.step || (o.kind === "int" ? 1 : "any");
+    if (o.default !== null) input.value = o.default;
+  } else {
+    input.type = "text";
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    if (o.longest) input.maxLength = o.longest;
+    input.value = o.default || "";
+  }
+  const hint = document.createElement("p");
+  hint.className = "hint";
+  hint.id = `${o.name}-hint`;
+  hint.textContent = o.help;
+  input.setAttribute("aria-describedby", hint.id);
+  if (input.type === "range") {
+    const out = document.createElement("output");
+    out.id = `${o.name}-out`;
+    out.htmlFor = o.name;
+    out.textContent = Number(input.value).toFixed(2);
+    label.append(" ", out);
+    input.addEventListener("input", () => { out.textContent = Number(input.value).toFixed(2); });
+  }
+  wrap.append(label, input, hint);
+  return wrap;
+}
+
+async function loadOptions() {
+  options = (await api("/api/options")).options;
+  const groups = { main: $("main-controls"), checks: $("check-controls") };
+  for (const o of options) {
+    if (o.hidden) continue;
+    (groups[o.group] || $("more-controls")).appendChild(control(o));
+  }
 }
 
 function showError(el, message) {
@@ -106,29 +167,23 @@ async function loadModels() {
   describeModel();
 }
 
-function numberOrNull(id, parse) {
-  const v = $(id).value.trim();
-  return v === "" ? null : parse(v);
-}
-
 function generateRequest() {
-  const body = {
-    model: $("model").value || undefined,
-    n: numberOrNull("n", (v) => parseInt(v, 10)),
-    temperature: parseFloat($("temperature").value),
-    prefix: $("prefix").value, suffix: $("suffix").value, contains: $("contains").value,
-    min_len: numberOrNull("min_len", (v) => parseInt(v, 10)),
-    max_len: numberOrNull("max_len", (v) => parseInt(v, 10)),
-    top_k: numberOrNull("top_k", (v) => parseInt(v, 10)),
-    top_p: numberOrNull("top_p", parseFloat),
-    seed: numberOrNull("seed", (v) => parseInt(v, 10)),
-    novel: $("novel").checked, unique: $("unique").checked,
-    fold_accents: true,  // a typed "Zoë" reads as "Zoe" when the model has no "ë"
-    style: styleRequest(),
-  };
-  for (const [k, v] of Object.entries(body)) {
-    if (typeof v === "number" && Number.isNaN(v)) throw new Error(`"${k.replace("_", " ")}" is not a number.`);
+  // every declared control's value (hidden ones: their declared default), then the model and the style
+  const body = { model: $("model").value || undefined };
+  for (const o of options) {
+    if (o.name === "style") continue;
+    const el = $(o.name);
+    if (!el) { if (o.default !== null) body[o.name] = o.default; continue; }
+    if (o.kind === "bool") body[o.name] = el.checked;
+    else if (o.kind === "int" || o.kind === "float") {
+      const v = el.value.trim();
+      if (v === "") { if (!o.optional && o.default !== null) body[o.name] = o.default; else body[o.name] = null; continue; }
+      const x = o.kind === "int" ? Number(v) : parseFloat(v);
+      if (!Number.isFinite(x)) throw new Error(`“${o.label}” is not a number.`);
+      body[o.name] = x;
+    } else body[o.name] = o.optional && el.value === "" ? null : el.value;
   }
+  body.style = styleRequest();
   return body;
 }
 
@@ -155,7 +210,7 @@ function renderResults(names) {
     const li = document.createElement("li");
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = capitalise(s.name);
+    name.textContent = s.display;
     const frac = best === worst ? 1 : (-s.nats_per_char - worst) / (best - worst);
     const bar = makeBar(15 + 85 * frac, `plausibility: ${s.nats_per_char.toFixed(2)} nats per character`,
       `log-probability ${s.logprob.toFixed(2)} (${s.nats_per_char.toFixed(2)} nats/char)`);
@@ -166,8 +221,8 @@ function renderResults(names) {
     copy.type = "button";
     copy.className = "copy";
     copy.textContent = "Copy";
-    copy.setAttribute("aria-label", `Copy ${capitalise(s.name)}`);
-    copy.addEventListener("click", () => copyText(capitalise(s.name), copy));
+    copy.setAttribute("aria-label", `Copy ${s.display}`);
+    copy.addEventListener("click", () => copyText(s.display, copy));
     li.append(name, bar, tag, copy);
     li.dataset.seed = s.seed;
     list.appendChild(li);
@@ -190,7 +245,7 @@ function csvField(v) {
 
 function downloadCsv() {
   const rows = [["name", "logprob", "nats_per_char", "novel", "seed"]];
-  for (const s of lastNames) rows.push([capitalise(s.name), s.logprob, s.nats_per_char, s.novel, s.seed]);
+  for (const s of lastNames) rows.push([s.display, s.logprob, s.nats_per_char, s.novel, s.seed]);
   const blob = new Blob([rows.map((r) => r.map(csvField).join(",")).join("\n") + "\n"], { type: "text/csv" });
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
@@ -309,8 +364,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("classify-form").addEventListener("submit", onClassify);
   for (const id of ["style", "style2", "blend"]) $(id).addEventListener("input", syncBlend);
   $("model").addEventListener("change", describeModel);
-  $("temperature").addEventListener("input", () => { $("temperature-out").textContent = parseFloat($("temperature").value).toFixed(2); });
-  $("copy-all").addEventListener("click", () => copyText(lastNames.map((s) => capitalise(s.name)).join("\n"), $("copy-all")));
+  $("copy-all").addEventListener("click", () => copyText(lastNames.map((s) => s.display).join("\n"), $("copy-all")));
   $("download").addEventListener("click", downloadCsv);
-  loadModels();
+  loadOptions().then(loadModels, (e) => showError($("gen-error"), e.message));
 });
