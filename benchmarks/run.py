@@ -397,6 +397,13 @@ def sec_slowloris(r):
     r["slowloris"]["date"] = dt.date.today().isoformat()
 
 
+def sec_style_guidance(r):
+    """Style fidelity against --style-strength on the shipped world model (benchmarks/style_guidance.py)."""
+    r["style_guidance"] = bench("style_guidance.py", "world", "--strengths", "0,0.5,1,1.5,2", "--per-style", "200",
+                                label="style guidance")
+    r["style_guidance"]["date"] = dt.date.today().isoformat()
+
+
 def sec_contention(r):
     r["contention"] = bench("contention.py", "--reps", "5", label="BLAS threads under contention")
 
@@ -422,6 +429,7 @@ SECTIONS = {
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
     "contention": sec_contention, "parallel": sec_parallel, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
     "serving": sec_serving, "slowloris": sec_slowloris, "styles_finetune": sec_styles_finetune, "paired": sec_paired,  # paired: after presets
+    "style_guidance": sec_style_guidance,
 }
 PARTIAL = {"styles_finetune"}  # reruns of part of a section: only with --only
 
@@ -672,6 +680,8 @@ def render(r: dict) -> str:
               f"{sl['probes']} answered 200, p50 {f(sl['probe_p50_ms'], 1)} ms, p99 {f(sl['probe_p99_ms'], 1)} ms"
               + (f". {sl['before']}" if sl.get("before") else "") + ".", ""]
 
+    if "style_guidance" in r:
+        L += render_style_guidance(r["style_guidance"])
     if "web" in r:
         L += ["## Web API under load", "",
               "`POST /api/generate` with n = 20, 8 concurrent keep-alive clients for 20 s on loopback "
@@ -681,6 +691,30 @@ def render(r: dict) -> str:
             L.append(f"| {name} | {f(w['requests_per_s'], 0)} | {f(w['p50_ms'], 1)} | {f(w['p99_ms'], 1)} | {w['errors']} |")
         L += ["", f"Command: `{r['web']['rnn128']['_command']}`", ""]
     return "\n".join(L) + "\n"
+
+
+def render_style_guidance(sg: dict) -> list[str]:
+    L = ["## Style guidance: samples that stay in their style", "",
+         f"Measured {sg.get('date', '?')} with `{sg['command']}` on the shipped `{sg['model']}` model (35 styles): "
+         f"{sg['per_style_samples']} samples per style at temperature 1 for each `--style-strength` g, judged by an "
+         "independent per-style Kneser-Ney 4-gram Bayes classifier counted on a 90% split of the corpus. "
+         "*Fidelity* = the share of a style's samples the judge labels with that style ÷ the share of its real "
+         "held-out names (the other 10%) it labels so; above 1, the samples are easier to place than real names "
+         "(many real names of the `world` corpus are listed under several origins). *Held-out NLL*: the real "
+         "names of the 10%, each under its own style guided with g (the model saw some of them in training, so "
+         "it compares the strengths, it is not a test NLL). *Novel*: samples not in the corpus.", "",
+         "| g | styles with fidelity ≥ 0.9 | median fidelity | lowest | novel | held-out NLL |",
+         "|---|---|---|---|---|---|"]
+    for row in sg["rows"]:
+        L.append(f"| {row['strength']:g} | {row['styles_at_0.9']} of {row['styles']} | "
+                 f"{f(row['median_fidelity'], 2)} | {f(row['min_fidelity'], 2)} | {row['mean_novel']:.1%} | "
+                 f"{f(row.get('heldout_nll'), 4)} |")
+    L += ["", "The default, g = 0.5, is where the styles' fidelity rises most at no cost in the likelihood of real "
+          "names (+0.001 nats/char); g = 1 costs 0.09 and g = 2 0.54, and reads as caricature (`Gafzzedo`, `Pizzipci`, "
+          "`Äloäknänen`). g = 0 is the style exactly as trained. Guidance changes the letters, not the length "
+          "(the end token keeps the style's probability), and leaves letters the style finds rare (below 1e-3) "
+          "as they were.", ""]
+    return L
 
 
 def render_ensembles(r: dict) -> list[str]:

@@ -141,9 +141,9 @@ def command(lang: str, code: str, port: int | None) -> list[str]:
     return ["bash", "-c", shell_script(code, port)]
 
 
-def run_doc(doc: Path, folder: Path, files: dict[str, str], port: int | None) -> str | None:
-    """Every example of ``doc`` in order in ``folder``; the first failure as a message, or None."""
-    folder.mkdir()
+def prepare(folder: Path, files: dict[str, str]) -> dict[str, str]:
+    """A scratch folder with the examples' files and a ``namesmith`` command; the environment to run in."""
+    folder.mkdir(parents=True)
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     (folder / "my-styles").mkdir()
@@ -153,9 +153,36 @@ def run_doc(doc: Path, folder: Path, files: dict[str, str], port: int | None) ->
     shim.mkdir()
     (shim / "namesmith").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m namesmith "$@"\n')
     (shim / "namesmith").chmod(0o755)
-    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}",
-           "NAMESMITH_CACHE": str(folder / "cache"), "PYTHONPATH": ""}
-    for line, lang, code in blocks(doc):
+    return {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}",
+            "NAMESMITH_CACHE": str(folder / "cache"), "PYTHONPATH": ""}
+
+
+def units(doc: Path) -> list[list[tuple[int, str, str]]]:
+    """The blocks of ``doc`` in independent runs: one per ``##`` section, a section joined to the ones before
+    it when it uses a model file it does not make (the tour's ``model.npz`` comes from "Two commands")."""
+    text = doc.read_text(encoding="utf-8")
+    starts = [0] + [m.start() for m in re.finditer(r"^## ", text, re.M)] + [len(text)]
+    found, out = blocks(doc), []
+    for a, b in zip(starts, starts[1:]):
+        first, last = text[:a].count("\n") + 1, text[:b].count("\n") + 1
+        mine = [x for x in found if first <= x[0] < last]
+        if not mine:
+            continue
+        code = "\n".join(c for _, _, c in mine)
+        made = set(re.findall(r"(?:-o|out=)\s*\"?([\w.-]+\.npz)", code)) | (
+            {"model.npz"} if re.search(r"namesmith train\s*($|#)", code, re.M) else set())
+        used = set(re.findall(r"\b([\w-]+\.npz)\b", code)) - made
+        if used and out:
+            out[-1].extend(mine)
+        else:
+            out.append(mine)
+    return out
+
+
+def run_unit(doc: Path, unit, folder: Path, files: dict[str, str], port: int | None) -> str | None:
+    """The blocks of one unit in order in ``folder``; the first failure as a message, or None."""
+    env = prepare(folder, files)
+    for line, lang, code in unit:
         where = f"{doc.relative_to(ROOT)}:{line}"
         if port is None and lang == "sh" and "curl " in code:
             continue  # no curl here (the test says so)
@@ -171,16 +198,22 @@ def run_doc(doc: Path, folder: Path, files: dict[str, str], port: int | None) ->
 
 @pytest.fixture(scope="module")
 def results(data_files, tmp_path_factory, request) -> dict[Path, str | None]:
-    """Every document's examples, two documents at a time (one per core: most of their time is start-up and
-    one-threaded set-up)."""
+    """Every document's examples, two independent units at a time (one per core: most of their time is
+    start-up and one-threaded set-up)."""
     from concurrent.futures import ThreadPoolExecutor
 
     needs_server = any(lang == "sh" and "curl " in code for d in DOCS for _, lang, code in blocks(d))
     port = request.getfixturevalue("server") if needs_server and shutil.which("curl") else None
     root = tmp_path_factory.mktemp("examples")
+    jobs = [(d, i, unit) for d in DOCS for i, unit in enumerate(units(d))]
+    jobs.sort(key=lambda j: -len(j[2]))  # the longest first, so that the two workers end together
     with ThreadPoolExecutor(2) as pool:
-        futures = {d: pool.submit(run_doc, d, root / d.stem, data_files, port) for d in DOCS if blocks(d)}
-    return {d: f.result() for d, f in futures.items()}
+        futures = [(d, pool.submit(run_unit, d, unit, root / f"{d.stem}-{i}", data_files, port))
+                   for d, i, unit in jobs]
+    failures: dict[Path, str | None] = {d: None for d in DOCS}
+    for d, f in futures:
+        failures[d] = failures[d] or f.result()
+    return failures
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))

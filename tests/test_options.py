@@ -93,3 +93,14 @@ def test_every_training_option_has_a_flag_help_and_a_resume_rule():
         TrainConfig(dropout=1.0).validate()
     with pytest.raises(ConfigError, match=r"lr must be"):
         TrainConfig(lr=-1.0).validate()
+
+
+def test_numpy_numbers_are_accepted_as_plain_numbers():
+    """Found by benchmarks/fuzz.py: fit(batch_size=np.int64(3)) passed the checks and then failed to save the
+    configuration as JSON (a traceback)."""
+    import numpy as np
+
+    from namesmith.config import resolve
+    cfg = resolve({"batch_size": np.int64(3), "lr": np.float32(0.01), "model": "gru"})
+    assert type(cfg.batch_size) is int and type(cfg.lr) is float
+    json.dumps(cfg.to_dict())

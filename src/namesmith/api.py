@@ -72,10 +72,12 @@ class Checkpoint:
     def describe(self) -> str:
         return self.model.describe()
 
-    def sampler(self, exclude: Sequence[str] = (), style=None) -> Sampler:
-        """A :class:`~namesmith.sample.Sampler` of this model (in ``style`` if given) that knows every name it
-        was given; ``exclude`` adds names to avoid."""
-        return Sampler(styled(self.model, self.styles, style), self.vocab, known_hashes=self.known_hashes,
+    def sampler(self, exclude: Sequence[str] = (), style=None,
+                style_strength: float = SampleOptions.style_strength) -> Sampler:
+        """A :class:`~namesmith.sample.Sampler` of this model (in ``style`` if given, guided by
+        ``style_strength``) that knows every name it was given; ``exclude`` adds names to avoid."""
+        return Sampler(styled(self.model, self.styles, style, style_strength), self.vocab,
+                       known_hashes=self.known_hashes,
                        exclude=frozenset(exclude), lowercase=self.lowercase)
 
     def sample(self, n: int = 10, *, exclude: Sequence[str] = (), deadline: float | None = None,
@@ -86,7 +88,7 @@ class Checkpoint:
         ``deadline`` is a ``time.perf_counter()`` value; ``emit`` receives the names batch by batch instead
         (they are then not kept: memory stays flat for any ``n``)."""
         opts = SampleOptions.from_kwargs(n=n, **options)
-        sampler = self.sampler(exclude, opts.style)
+        sampler = self.sampler(exclude, opts.style, opts.style_strength)
         if opts.best is not None:
             return sampler.best(opts, deadline=deadline)
         return sampler.sample(opts, deadline, emit)

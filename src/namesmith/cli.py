@@ -283,7 +283,7 @@ def _exclude(ck, exclude_file) -> set[str]:
 def cmd_sample(args) -> int:
     ck = load(args.model)
     opts = SampleOptions(**declared(args, SampleOptions))
-    sampler = ck.sampler(_exclude(ck, args.exclude_file), opts.style)
+    sampler = ck.sampler(_exclude(ck, args.exclude_file), opts.style, opts.style_strength)
     write = _Rows(args.format, args.raw)
     if opts.best is not None:
         write(sampler.best(opts))

@@ -228,7 +228,10 @@ def _coerce(name: str, value: Any) -> Any:
         raise ConfigError(f"unknown training option {name!r}")
     f, s = SPECS[name]
     value = check(name, f, s, value)
-    return float(value) if s.kind == "float" and value is not None else value
+    if value is None:
+        return None
+    # NumPy scalars pass the checks (is_int/is_number) but become plain Python numbers: the configuration is JSON
+    return float(value) if s.kind == "float" else int(value) if s.kind == "int" else value
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import numpy as np
 
 from .errors import ConfigError, VocabError, check_bool
 from .models.base import Model
-from .models.mixture import Blend
+from .models.mixture import Blend, Guided
 from .score import (LN2, Evaluation, StyleScore, check_pair, name_list, name_totals, nll_standard_error, non_finite,
                     perplexity, prepare_names)
 from .text import capitalised
@@ -98,14 +98,20 @@ def parse_styles(spec, styles: Sequence[str]) -> list[tuple[int, float]] | None:
     return [(i, w / total) for i, w in scaled.items()]
 
 
-def styled(model: Model, styles: Sequence[str], spec) -> Model:
-    """``model`` conditioned on a style or blend (see :func:`parse_styles`); ``model`` itself for None."""
+def styled(model: Model, styles: Sequence[str], spec, strength: float = 0.0) -> Model:
+    """``model`` conditioned on a style or blend (see :func:`parse_styles`); ``model`` itself for None.
+    ``strength`` > 0 guides each style away from the pooled model (:class:`~namesmith.models.mixture.Guided`)."""
     pairs = parse_styles(spec, styles)
     if pairs is None:
         return model
+    def one(i: int) -> Model:
+        return Guided(model.with_style(i), model.with_style(None), strength) if strength else model.with_style(i)
+
     if len(pairs) == 1 or sum(w > 0 for _, w in pairs) == 1:
-        return model.with_style(next(i for i, w in pairs if w > 0))
-    return Blend([model.with_style(i) for i, _ in pairs], [w for _, w in pairs])
+        return one(next(i for i, w in pairs if w > 0))
+    # a blend mixes the guided styles: each style sharpened against the pooled model, then interpolated (a blend
+    # of two styles is itself close to the pooled model, so guiding the blend as a whole amplifies noise)
+    return Blend([one(i) for i, _ in pairs], [w for _, w in pairs])
 
 
 def _priors(styles: Sequence[str], counts: Mapping[str, int] | None, uniform: bool) -> np.ndarray:

@@ -25,6 +25,7 @@ The mixture is not trained by gradient descent (its parts are trained first).
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -123,6 +124,80 @@ class Blend(Model):
         logw = np.asarray(self._row_logw(batch))
         lp += logw if logw.ndim == 3 else logw.reshape(-1, 1, 1)  # (C, B, 1) per row or (C, 1, 1)
         return -logsumexp(lp, axis=0) * batch.mask  # (B, T)
+
+
+GUIDE_FLOOR = math.log(1e-3)  # log P_style below which guidance leaves a character as the style has it
+
+
+class Guided(Model):
+    """Style guidance, built at run time and never saved: the style's next-character distribution sharpened
+    away from the pooled one (classifier-free guidance)::
+
+        log P_g(c | h) = (1 + g) log P_style(c | h) - g log P_pooled(c | h) - log Z(h)    (c a character)
+        P_g(end | h) = P_style(end | h)
+
+    over the characters; the end token keeps the style's own probability (guidance changes which letters a
+    name uses, not how long it is: guiding the end token too made names run long). ``g = 0`` is ``P_style``
+    itself; ``g > 0`` favours the letters that the style prefers *more than names in general do*, which is
+    what makes a name sound like its style rather than like the big styles it shares letters with. The
+    pooled model is the same network with the style dropped (the "any style" row that style dropout
+    trains). Letters the style itself finds rare (``P_style < 1e-3``, ``GUIDE_FLOOR``) keep their style
+    probability: the ratio to a pooled probability rarer still would otherwise boost stray accents
+    ("Obaűoko" at g = 1 on the world model); a letter the style never writes stays impossible.
+    Shapes: logits (B, V) when stepping, (B, T, V) in ``forward``.
+    """
+
+    normalized: ClassVar[bool] = True
+
+    def __init__(self, style: Model, pooled: Model, strength: float):
+        if not (math.isfinite(strength) and strength >= 0):
+            raise ConfigError(f"style_strength must be a finite number >= 0, got {strength!r}")
+        self.parts, self.strength = [style, pooled], float(strength)
+        self._n_state = [len(p.initial_state(1)) for p in self.parts]
+        self.params = {}
+        self.config = {"vocab_size": style.vocab_size, "dtype": "float64", "strength": self.strength}
+
+    def describe(self) -> str:
+        return f"{self.parts[0].describe()}, guided (strength {self.strength:g})"
+
+    @property
+    def styles(self) -> int:
+        return self.parts[0].styles
+
+    def _guide(self, z_style, z_pooled) -> np.ndarray:
+        """(..., V) the guided log-probabilities from the two parts' logits (or log-probabilities)."""
+        lp = [np.asarray(z, dtype=np.float64) for z in (z_style, z_pooled)]
+        lp = [z if part.normalized else log_softmax(z) for part, z in zip(self.parts, lp)]
+        g, (ls, lq) = self.strength, lp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            guided = np.where(ls < GUIDE_FLOOR, ls, (1.0 + g) * ls - g * lq)[..., 1:]  # the characters
+            out = np.empty_like(ls)
+            out[..., 0] = ls[..., 0]  # P(end) is the style's: guidance changes the letters, not the length
+            out[..., 1:] = log_softmax(guided) + np.log1p(-np.exp(ls[..., :1]))
+        return out
+
+    initial_state = Blend.initial_state
+    _split = Blend._split
+
+    def stepper(self) -> StepFn:
+        steps = [p.stepper() for p in self.parts]
+
+        def step(ids: np.ndarray, state: tuple):
+            outs = [f(ids, s) for f, s in zip(steps, self._split(state))]
+            return self._guide(outs[0][0], outs[1][0]), tuple(s for o in outs for s in o[1])
+
+        return step
+
+    def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
+        states = self._split(state) if state is not None else [None] * len(self.parts)
+        caches = [p.forward(batch, s)[1] for p, s in zip(self.parts, states)]
+        logp = self._guide(caches[0]["logits"], caches[1]["logits"])  # (B, T, V)
+        nll = -np.take_along_axis(logp, batch.Y[..., None].astype(np.int64), axis=2)[..., 0] * batch.mask
+        final = tuple(s for c in caches for s in c["final_state"])
+        return float(nll.sum() / batch.norm), {"logits": logp, "nll": nll, "final_state": final}
+
+    def nll(self, batch, state: State | None = None) -> np.ndarray:
+        return self.forward(batch, state)[1]["nll"]
 
 
 class Mixture(Blend):

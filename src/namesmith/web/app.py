@@ -252,7 +252,8 @@ class App:
     def generate(self, req: BaseModel) -> dict:
         name = self.model(req)
         opts = sample_options(req)
-        sampler = self.samplers[name] if opts.style is None else self.models[name].ckpt.sampler(style=opts.style)
+        sampler = (self.samplers[name] if opts.style is None else
+                   self.models[name].ckpt.sampler(style=opts.style, style_strength=opts.style_strength))
         t0 = time.perf_counter()
         if opts.best is not None:
             found = sampler.best(opts, max_expansions=20_000, deadline=t0 + self.time_budget)

@@ -70,7 +70,7 @@ function control(o) {
 
 async function loadOptions() {
   options = (await api("/api/options")).options;
-  const groups = { main: $("main-controls"), checks: $("check-controls") };
+  const groups = { main: $("main-controls"), checks: $("check-controls"), style: $("style-controls") };
   for (const o of options) {
     if (o.hidden) continue;
     (groups[o.group] || $("more-controls")).appendChild(control(o));
