@@ -657,3 +657,24 @@ def test_guidance_zero_is_the_style_exactly_and_more_stays_in_style(two_styles):
     assert set("".join(blend)) <= set(ALPHA + OMEGA)
     with pytest.raises(ConfigError, match="style_strength must be in"):
         ck.sample(3, style="Omega", style_strength=-1)
+
+
+def test_a_model_fine_tuned_on_a_list_samples_only_the_lists_characters(two_styles, tmp_path, capsys):
+    """A base's alphabet does not leak into a fine-tuned list (world's 93 characters into an elvish list):
+    by default only the list's characters are sampled; any_char (--any-char) or a style lifts it."""
+    d, base, _ = two_styles
+    small = tmp_path / "small.txt"
+    small.write_text("".join(f"{a}{b}{a}\n" for a in "abcd" for b in "stuv"), encoding="utf-8")
+    ck = namesmith.fit(small, tmp_path / "ft.npz", init_from=d / "two.npz", steps=20, samples=5, log=lambda s: None,
+                       jobs=1)
+    assert ck.meta.corpus.alphabet == "abcdstuv"
+    assert all(set(n) <= set("abcdstuv") for n in ck.run.samples)
+    hot = [s.name for s in ck.sample(300, seed=1, temperature=3.0)]
+    assert all(set(n) <= set("abcdstuv") for n in hot)
+    wild = [s.name for s in ck.sample(300, seed=1, temperature=3.0, any_char=True)]
+    assert set("".join(wild)) - set("abcdstuv")  # the base's other letters (e, f, g, h, w, x, y, z) come back
+    with pytest.raises(ConfigError, match="unless any_char is set"):
+        ck.sample(3, prefix="zz")
+    assert main(["sample", str(tmp_path / "ft.npz"), "-n", "3", "--prefix", "zz", "--any-char"]) == 0
+    loaded = namesmith.load(tmp_path / "ft.npz")
+    assert loaded.meta.corpus.alphabet == "abcdstuv" and base.meta.corpus.alphabet is None

@@ -77,8 +77,8 @@ class Checkpoint:
         """A :class:`~namesmith.sample.Sampler` of this model (in ``style`` if given, guided by
         ``style_strength``) that knows every name it was given; ``exclude`` adds names to avoid."""
         return Sampler(styled(self.model, self.styles, style, style_strength), self.vocab,
-                       known_hashes=self.known_hashes,
-                       exclude=frozenset(exclude), lowercase=self.lowercase)
+                       known_hashes=self.known_hashes, exclude=frozenset(exclude), lowercase=self.lowercase,
+                       alphabet=self.meta.corpus.alphabet)
 
     def sample(self, n: int = 10, *, exclude: Sequence[str] = (), deadline: float | None = None,
                emit: Callable[[list[Sample]], None] | None = None, **options) -> Samples:

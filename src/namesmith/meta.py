@@ -78,6 +78,7 @@ class CorpusInfo:
     val_source: str | None = None
     val_names: int = 0
     lowercase: bool | None = None
+    alphabet: str | None = None  # a model fine-tuned on an unlabelled list: the characters the list uses
 
 
 @dataclass

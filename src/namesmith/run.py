@@ -122,7 +122,16 @@ class Run:
     def corpus_info(self) -> CorpusInfo:
         d = self.data
         return CorpusInfo(d.source.source, d.source.name, d.train.fingerprint(), len(d.train), d.train.chars,
-                          d.val.source, len(d.val), not self.cfg.keep_case)
+                          d.val.source, len(d.val), not self.cfg.keep_case, self.list_alphabet)
+
+    @cached_property
+    def list_alphabet(self) -> str | None:
+        """Fine-tuned on an unlabelled list, the model samples the list's characters only (``any_char`` lifts
+        it): the base's alphabet (93 characters for ``world``) would otherwise leak into a fantasy list."""
+        if self.base is None or self.data.encoded.styles is not None:
+            return None
+        used = set().union(*map(set, self.data.train.names), *map(set, self.data.val.names))
+        return "".join(sorted(used)) if len(used) < self.data.vocab.size - 1 else None
 
     def styles_info(self, model: Model) -> StylesInfo | None:
         """The style names and training counts of a conditional model (a fine-tuned one counts its base's too)."""
@@ -174,7 +183,8 @@ class Run:
             self.publish_metrics()
             self.files.finish()
         with self.phases("sample names"):
-            report.samples, report.samples_novel = final_names(Sampler(model, self.data.vocab, known_hashes=hashes),
+            report.samples, report.samples_novel = final_names(Sampler(model, self.data.vocab, known_hashes=hashes,
+                                                                       alphabet=self.list_alphabet),
                                                                self.cfg)
         report.phases = dict(self.phases.seconds)
         self.log(self.phases.line())
@@ -313,7 +323,7 @@ class NetworkRun(Hooks):
         if not self.cfg.samples:
             return []
         opts = SampleOptions(n=self.cfg.samples, max_len=self.cfg.max_item_len, seed=step)
-        return [s.name for s in Sampler(self.model, self.data.vocab).sample(opts)]
+        return [s.name for s in Sampler(self.model, self.data.vocab, alphabet=self.run.list_alphabet).sample(opts)]
 
     def log_record(self, rec: dict, line: str) -> None:
         self._record(rec)

@@ -110,6 +110,9 @@ class SampleOptions:
                                          kind="style", label="Style", page={"hidden": True})
     # default 0.5, measured (benchmarks/style_guidance.py, BENCHMARKS.md "Style guidance"): on the world model
     # 30 of 35 styles reach a fidelity of 0.9 (5 without guidance) at the same NLL of real names (+0.001)
+    any_char: bool = option(False, "a model fine-tuned on an unlabelled list samples only the characters of "
+                                   "that list, unless this is set (or a style is asked for)",
+                            label="Any character", page={"hidden": True})
     style_strength: float = option(0.5, "style guidance: each letter drawn from P_style^(1+g) / P_pooled^g, so "
                                         "names sound like their style more than like names in general (0: the "
                                         "style as trained; above 1, caricatures)", lo=0, hi=10,
@@ -271,13 +274,15 @@ class Sampler:
     """Generates names from one model. Thread-safe: it keeps no state between calls."""
 
     def __init__(self, model: Model, vocab: Vocab, *, known_hashes: np.ndarray | None = None,
-                 exclude: set[str] | frozenset[str] = frozenset(), lowercase: bool | None = None):
+                 exclude: set[str] | frozenset[str] = frozenset(), lowercase: bool | None = None,
+                 alphabet: str | None = None):
         if not isinstance(model, Model) or not isinstance(vocab, Vocab):
             raise ConfigError("a Sampler needs a namesmith model and its Vocab")
         if vocab.size != model.vocab_size:
             raise ConfigError(f"the vocabulary has {vocab.size} symbols but the model {model.vocab_size}")
         self.model, self.vocab, self.known_hashes = model, vocab, known_hashes
         self.exclude = frozenset(exclude)
+        self.alphabet = alphabet  # the characters it samples unless any_char, a style or only_chars is given
         # user text is lowercased when the model's alphabet has no upper case (the default corpora)
         self.lowercase = vocab.caseless if lowercase is None else lowercase
 
@@ -299,7 +304,9 @@ class Sampler:
         for text, what in ((prefix, "prefix"), (suffix, "suffix"), (contains, "contains text")):
             bad = sorted({c for c in text if not allowed[v.index(c)]})
             if bad:
-                raise ConfigError(f"the {what} {text!r} uses characters excluded by the character limits: {bad}")
+                raise ConfigError(f"the {what} {text!r} uses characters excluded by the character limits: {bad}"
+                                  + ("; this model samples its list's characters unless any_char is set"
+                                     if self.alphabet is not None and opts.only_chars is None else ""))
         if len(prefix) > opts.max_len:
             raise ConfigError(f"the prefix is {len(prefix)} characters, longer than max_len {opts.max_len}")
         if len(suffix) > opts.max_len or len(contains) > opts.max_len:
@@ -314,9 +321,12 @@ class Sampler:
         """(V,) which characters may be generated under ``only_chars`` and ``exclude_chars``."""
         v = self.vocab
         allowed = np.ones(v.size, dtype=bool)
-        if opts.only_chars is not None:
+        only = opts.only_chars
+        if only is None and self.alphabet is not None and not opts.any_char and opts.style is None:
+            only = self.alphabet  # a fine-tuned model: the list's own characters
+        if only is not None:
             allowed[:] = False
-            allowed[[v.index(c) for c in self.normalize(opts.only_chars) if c in v]] = True
+            allowed[[v.index(c) for c in self.normalize(only) if c in v]] = True
         for c in self.normalize(opts.exclude_chars):
             if c in v:
                 allowed[v.index(c)] = False
