@@ -659,3 +659,19 @@ def test_fuzz_an_empty_blend_and_too_many_eval_samples_are_refused(model, corpus
         namesmith.load("world").sample(2, style={})
     code, _, err = run(capsys, "eval", model, corpus, "--samples", "1000000")
     assert code == 2 and one_line(err) and "100000" in err
+
+
+def test_fuzz_a_zip_of_an_unsupported_version_is_one_line(model, tmp_path, capsys):
+    """Found by benchmarks/fuzz.py (flipped bytes in a checkpoint): the central directory's "version needed"
+    field above what zipfile reads raised NotImplementedError, a traceback in sample, score and eval."""
+    import struct
+
+    data = bytearray(model.read_bytes())
+    at = data.rfind(b"PK\x01\x02")  # the last central directory entry
+    data[at + 6:at + 8] = struct.pack("<H", 21 * 10)  # version needed to extract: 21.0
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(data))
+    for args in (["sample", bad, "-n", "2"], ["score", bad, "anna"]):
+        code, out, err = run(capsys, *args)
+        assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert "not a valid .npz archive" in err

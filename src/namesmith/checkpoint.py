@@ -163,7 +163,7 @@ def read_arrays(path: str | Path, max_bytes: int = MAX_BYTES) -> dict[str, np.nd
     try:
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:  # NIE: a zip feature
         raise _fail(p, f"it is not a valid .npz archive ({e})") from None
     names = [i.filename for i in infos]
     if sum(i.file_size for i in infos) > max_bytes:
@@ -193,7 +193,7 @@ def read_meta(path: str | Path) -> dict | None:
             with zf.open(info) as f:
                 raw = np.lib.format.read_array(f, allow_pickle=False)
         return _parse_meta(raw)
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, NamesmithError):
+    except (OSError, KeyError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile, NamesmithError):
         return None
 
 
