@@ -675,3 +675,22 @@ def test_fuzz_a_zip_of_an_unsupported_version_is_one_line(model, tmp_path, capsy
         code, out, err = run(capsys, *args)
         assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert "not a valid .npz archive" in err
+
+
+def test_fuzz_ctrl_c_right_after_the_temp_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """Found by benchmarks/fuzz.py: a Ctrl-C during an ensemble's final save left .out.npz.namesmith-*.tmp.
+    With mkstemp the file existed before its name reached atomic_write, so an interrupt in between could not
+    remove it; the name is now chosen first. Here the interrupt comes right after the file is created."""
+    from namesmith import files
+
+    real = files._create
+
+    def create_then_interrupt(name):
+        real(name)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files, "_create", create_then_interrupt)
+    (tmp_path / "out.npz").write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        files.atomic_write(tmp_path / "out.npz", lambda f: f.write(b"new"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"] and (tmp_path / "out.npz").read_bytes() == b"old"

@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
@@ -41,9 +41,19 @@ CHUNK = 4 << 20
 TEMP_TAG = ".namesmith-"  # temporary files are ``.<target>.namesmith-XXXXXXXX.tmp``: a user's file never matches
 
 
-def _temp(target: Path, suffix: str = ".tmp") -> tuple[int, str]:
-    """A new temporary file beside ``target`` (``mkstemp``: 8 random characters, mode 0600)."""
-    return tempfile.mkstemp(prefix=f".{target.name}{TEMP_TAG}", suffix=suffix, dir=target.parent)
+_TEMP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"  # mkstemp's alphabet (remove_stale_temps matches it)
+
+
+def _temp_name(target: Path, suffix: str = ".tmp") -> str:
+    """A fresh temporary name beside ``target``: ``.<name>.namesmith-`` + 8 random characters + ``suffix``."""
+    tail = "".join(secrets.choice(_TEMP_CHARS) for _ in range(8))
+    return os.path.join(target.parent, f".{target.name}{TEMP_TAG}{tail}{suffix}")
+
+
+def _create(name: str) -> int:
+    """Create ``name`` exclusively (mode 0600, never through a link); FileExistsError if it exists."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    return os.open(name, flags, 0o600)
 
 
 # ----- reading ---------------------------------------------------------------------------------
@@ -124,11 +134,15 @@ def refuse_inputs(outputs: Iterable[Path], inputs: Iterable[tuple[str, str | os.
 def ensure_writable(target: Path, what: str = "output") -> None:
     """Create the target's directory if needed and check that a file can be created there."""
     parent = target.parent
+    probe = _temp_name(target, ".probe")  # named first: a Ctrl-C once it exists removes it (see atomic_write)
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = _temp(target, ".probe")
+        fd = _create(probe)
     except OSError as e:
         raise OutputError(f"cannot write the {what} {target}: {e.strerror or e} in {parent}") from None
+    except BaseException:
+        _remove_quietly(probe)
+        raise
     try:  # a byte written and synced: a full disk is found now, not after the training
         os.write(fd, b"\0")
         os.fsync(fd)
@@ -142,7 +156,7 @@ def ensure_writable(target: Path, what: str = "output") -> None:
 def remove_stale_temps(target: Path) -> list[Path]:
     """Delete temporary files a killed write of ``target`` left behind (call it holding the lock).
 
-    Only names :func:`_temp` makes (``.<name>.namesmith-`` + mkstemp's 8 characters + ``.tmp``) that are
+    Only names :func:`_temp_name` makes (``.<name>.namesmith-`` + 8 random characters + ``.tmp``) that are
     regular files, never links: a user's ``.m.npz.keep.tmp`` is not ours.
     """
     ours = re.compile(re.escape(f".{target.name}{TEMP_TAG}") + r"[a-z0-9_]{8}\.tmp")
@@ -160,7 +174,7 @@ def remove_stale_temps(target: Path) -> list[Path]:
 def _normal_permissions(path: str) -> None:
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+    os.chmod(path, 0o666 & ~umask)  # created 0600; give the file the usual permissions
 
 
 def _write_failed(path, e: OSError, existed: bool) -> WriteFailed:
@@ -176,11 +190,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     """
     target = output_target(path)
     existed = target.exists()
+    # the name is chosen before the file is made, so a Ctrl-C at any bytecode after that removes it (with
+    # mkstemp the file could exist before its name reached us: an ensemble's final save once left one)
+    tmp = _temp_name(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _temp(target)
+        while True:
+            try:
+                fd = _create(tmp)
+                break
+            except FileExistsError:  # another writer's name (never ours to remove): draw again
+                tmp = _temp_name(target)
     except OSError as e:
         raise _write_failed(path, e, existed) from None
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
     try:
         _normal_permissions(tmp)
         with os.fdopen(fd, "wb") as f:
@@ -190,15 +215,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         output_target(target)  # still a regular file (or nothing) right before the replace
         os.replace(tmp, target)
     except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _remove_quietly(tmp)
         if isinstance(e, OSError):
             raise _write_failed(path, e, existed) from None
         raise
     _fsync_dir(target.parent)
     return target
+
+
+def _remove_quietly(name: str) -> None:
+    try:
+        os.unlink(name)
+    except FileNotFoundError:
+        pass
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -310,10 +339,14 @@ class StagedLog:
 
     def __init__(self, path: str | os.PathLike, keep: Iterable[str] = (), header: dict | None = None):
         self.target = output_target(path, "metrics file")
+        self.tmp = _temp_name(self.target)  # named first: a Ctrl-C once it exists removes it (see atomic_write)
         try:
-            fd, self.tmp = _temp(self.target)
+            fd = _create(self.tmp)
         except OSError as e:
             raise _write_failed(self.target, e, self.target.exists()) from None
+        except BaseException:
+            _remove_quietly(self.tmp)
+            raise
         _normal_permissions(self.tmp)
         self.f = os.fdopen(fd, "w", encoding="utf-8")
         self.published = False
