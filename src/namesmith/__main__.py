@@ -24,13 +24,25 @@ def main() -> int:
         signal.signal(signal.SIGINT, _on_ctrl_c)  # the same behaviour, remembered
     try:
         from .cli import main as cli
-
+    except KeyboardInterrupt:
+        return _interrupted()
+    except ImportError:
+        if _HEARD:  # NumPy turns a Ctrl-C during its import into an ImportError ("could not import datetime")
+            return _interrupted()
+        raise
+    try:
         code = cli()
     except KeyboardInterrupt:
         sys.stderr.write("namesmith: interrupted\n")
         code = INTERRUPTED
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the command is done: a late Ctrl-C changes nothing
     return _exit_now(code) if code == INTERRUPTED or _HEARD else code
+
+
+def _interrupted() -> int:
+    sys.stderr.write("namesmith: interrupted\n")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return _exit_now(INTERRUPTED)
 
 
 def _exit_now(code: int) -> int:
