@@ -633,6 +633,10 @@ def test_guidance_is_the_formula_and_a_distribution(two_styles):
     got = guided.forward(batch)[1]["logits"]
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(np.exp(got).sum(-1), 1.0, rtol=1e-12)
+    # a blend: each style guided against the one pooled pass, then mixed with the blend's weights
+    blend = styled(ck.model, ck.styles, "Alpha=0.25,Omega=0.75", g).forward(batch)[1]["logits"]
+    alpha = styled(ck.model, ck.styles, "Alpha", g).forward(batch)[1]["logits"]
+    np.testing.assert_allclose(np.exp(blend), 0.25 * np.exp(alpha) + 0.75 * np.exp(got), rtol=1e-9, atol=1e-12)
     # the stepper gives the same next-character distributions as forward
     step, state = guided.stepper(), guided.initial_state(1)
     logits, state = step(np.zeros(1, dtype=np.int32), state)  # the first character after the start

@@ -104,14 +104,14 @@ def styled(model: Model, styles: Sequence[str], spec, strength: float = 0.0) -> 
     pairs = parse_styles(spec, styles)
     if pairs is None:
         return model
-    def one(i: int) -> Model:
-        return Guided(model.with_style(i), model.with_style(None), strength) if strength else model.with_style(i)
-
+    if strength:
+        # each style sharpened against the one pooled pass, then interpolated (a blend of two styles is itself
+        # close to the pooled model, so guiding the blend as a whole would amplify noise)
+        return Guided([model.with_style(i) for i, _ in pairs], [w for _, w in pairs], model.with_style(None),
+                      strength)
     if len(pairs) == 1 or sum(w > 0 for _, w in pairs) == 1:
-        return one(next(i for i, w in pairs if w > 0))
-    # a blend mixes the guided styles: each style sharpened against the pooled model, then interpolated (a blend
-    # of two styles is itself close to the pooled model, so guiding the blend as a whole amplifies noise)
-    return Blend([one(i) for i, _ in pairs], [w for _, w in pairs])
+        return model.with_style(next(i for i, w in pairs if w > 0))
+    return Blend([model.with_style(i) for i, _ in pairs], [w for _, w in pairs])
 
 
 def _priors(styles: Sequence[str], counts: Mapping[str, int] | None, uniform: bool) -> np.ndarray:

@@ -143,37 +143,49 @@ class Guided(Model):
     pooled model is the same network with the style dropped (the "any style" row that style dropout
     trains). Letters the style itself finds rare (``P_style < 1e-3``, ``GUIDE_FLOOR``) keep their style
     probability: the ratio to a pooled probability rarer still would otherwise boost stray accents
-    ("Obaűoko" at g = 1 on the world model); a letter the style never writes stays impossible.
+    ("Obaűoko" at g = 1 on the world model); a letter the style never writes stays impossible. Several
+    styles with weights (a blend) are each guided against the one pooled pass and then interpolated.
     Shapes: logits (B, V) when stepping, (B, T, V) in ``forward``.
     """
 
     normalized: ClassVar[bool] = True
 
-    def __init__(self, style: Model, pooled: Model, strength: float):
+    def __init__(self, styles: list[Model], weights, pooled: Model, strength: float):
         if not (math.isfinite(strength) and strength >= 0):
             raise ConfigError(f"style_strength must be a finite number >= 0, got {strength!r}")
-        self.parts, self.strength = [style, pooled], float(strength)
+        w = np.asarray(weights, dtype=np.float64)
+        keep = np.flatnonzero(w > 0)
+        self.parts = [styles[i] for i in keep] + [pooled]  # the styles, then the pooled model (stepped once)
+        self._logw, self.strength = np.log(w[keep] / w[keep].sum()), float(strength)
         self._n_state = [len(p.initial_state(1)) for p in self.parts]
         self.params = {}
-        self.config = {"vocab_size": style.vocab_size, "dtype": "float64", "strength": self.strength}
+        self.config = {"vocab_size": pooled.vocab_size, "dtype": "float64", "strength": self.strength}
 
     def describe(self) -> str:
-        return f"{self.parts[0].describe()}, guided (strength {self.strength:g})"
+        return f"{' + '.join(p.describe() for p in self.parts[:-1])}, guided (strength {self.strength:g})"
 
     @property
     def styles(self) -> int:
         return self.parts[0].styles
 
-    def _guide(self, z_style, z_pooled) -> np.ndarray:
-        """(..., V) the guided log-probabilities from the two parts' logits (or log-probabilities)."""
-        lp = [np.asarray(z, dtype=np.float64) for z in (z_style, z_pooled)]
-        lp = [z if part.normalized else log_softmax(z) for part, z in zip(self.parts, lp)]
-        g, (ls, lq) = self.strength, lp
+    def _guide_one(self, ls: np.ndarray, lq: np.ndarray) -> np.ndarray:
+        """(..., V) one style's guided log-probabilities from its and the pooled log-probabilities."""
+        g = self.strength
         with np.errstate(invalid="ignore", divide="ignore"):
             guided = np.where(ls < GUIDE_FLOOR, ls, (1.0 + g) * ls - g * lq)[..., 1:]  # the characters
             out = np.empty_like(ls)
             out[..., 0] = ls[..., 0]  # P(end) is the style's: guidance changes the letters, not the length
             out[..., 1:] = log_softmax(guided) + np.log1p(-np.exp(ls[..., :1]))
+        return out
+
+    def _guide(self, logits: list) -> np.ndarray:
+        """(..., V) ``log sum_i w_i P_g,i``: each style guided against the one pooled distribution, mixed."""
+        lp = [np.asarray(z, dtype=np.float64) for z in logits]
+        lp = [z if part.normalized else log_softmax(z) for part, z in zip(self.parts, lp)]
+        out = None
+        for ls, logw in zip(lp[:-1], self._logw):
+            one = self._guide_one(ls, lp[-1]) + logw
+            out = one if out is None else np.logaddexp(out, one, out=out)
         return out
 
     initial_state = Blend.initial_state
@@ -184,14 +196,14 @@ class Guided(Model):
 
         def step(ids: np.ndarray, state: tuple):
             outs = [f(ids, s) for f, s in zip(steps, self._split(state))]
-            return self._guide(outs[0][0], outs[1][0]), tuple(s for o in outs for s in o[1])
+            return self._guide([o[0] for o in outs]), tuple(s for o in outs for s in o[1])
 
         return step
 
     def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
         states = self._split(state) if state is not None else [None] * len(self.parts)
         caches = [p.forward(batch, s)[1] for p, s in zip(self.parts, states)]
-        logp = self._guide(caches[0]["logits"], caches[1]["logits"])  # (B, T, V)
+        logp = self._guide([c["logits"] for c in caches])  # (B, T, V)
         nll = -np.take_along_axis(logp, batch.Y[..., None].astype(np.int64), axis=2)[..., 0] * batch.mask
         final = tuple(s for c in caches for s in c["final_state"])
         return float(nll.sum() / batch.norm), {"logits": logp, "nll": nll, "final_state": final}
