@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +140,47 @@ def kbest(sampler, k, opts=None, **kw):
 
     from namesmith.sample import SampleOptions
     return sampler.best(dataclasses.replace(opts or SampleOptions(), best=k), **kw)
+
+
+# ----- a real browser: the system's headless Chromium through Playwright (test_browser, test_export) -----
+def chromium_path() -> str | None:
+    for cand in (os.environ.get("NAMESMITH_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
+                 "/usr/bin/chromium"):
+        if cand and Path(cand).exists():
+            return cand
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (pip install -e '.[test]')")
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("no system Chromium (apt-get install -y chromium; .ci/run does this)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=exe, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def two_style_model(folder: Path, per_style: int, steps: int, **options) -> Path:
+    """A small GRU (and n-gram, unless mix_ngram=0) trained on two styles with disjoint alphabets (a-h, s-z)."""
+    import namesmith
+
+    rng = np.random.default_rng(0)
+    lines = ["".join(rng.choice(list(letters), rng.integers(3, 7))) + "\t" + style
+             for _ in range(per_style) for style, letters in (("Alpha", "abcdefgh"), ("Omega", "stuvwxyz"))]
+    (folder / "two.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    namesmith.fit(folder / "two.tsv", folder / "two.npz", model="gru", hidden=16, embed=8, steps=steps, lr=0.03,
+                  samples=0, log=lambda s: None, **options)
+    return folder / "two.npz"
+
+
+def fill_form(page, **values) -> None:
+    """Type each value into the page's field of that id (the generation form's declared options)."""
+    for field, value in values.items():
+        page.fill(f"#{field}", str(value))

@@ -7,8 +7,6 @@ screenshot is saved to test-artifacts/ (CI keeps it as an artefact).
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,45 +18,14 @@ from namesmith.models.gru import GRU
 from namesmith.vocab import Vocab
 from namesmith.web.server import App, Server
 
+from conftest import fill_form, two_style_model
+
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
-def chromium_path() -> str | None:
-    for cand in (os.environ.get("NAMESMITH_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
-                 "/usr/bin/chromium"):
-        if cand and Path(cand).exists():
-            return cand
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed (pip install -e '.[test]')")
-    exe = chromium_path()
-    if exe is None:
-        pytest.skip("no system Chromium (apt-get install -y chromium; .ci/run does this)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=exe, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
-
-
 def _two_styles(folder: Path) -> Path:
-    """A small GRU trained on two styles with disjoint alphabets (a-h and s-z)."""
-    import namesmith
-
-    rng = np.random.default_rng(0)
-    lines = ["".join(rng.choice(list(letters), rng.integers(3, 7))) + "\t" + style
-             for _ in range(800) for style, letters in (("Alpha", "abcdefgh"), ("Omega", "stuvwxyz"))]
-    (folder / "two.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    namesmith.fit(folder / "two.tsv", folder / "two.npz", model="gru", hidden=16, embed=8, steps=300, lr=0.03,
-                  mix_ngram=0, samples=0, log=lambda s: None)
-    return folder / "two.npz"
+    return two_style_model(folder, per_style=800, steps=300, mix_ngram=0)
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +52,7 @@ def test_generate_and_score_in_a_real_browser(browser, server):
     page.wait_for_function("document.getElementById('model-info').textContent.length > 0")
     assert "gru" in page.inner_text("#model-info") and "2.710" in page.inner_text("#model-info")
 
-    page.fill("#prefix", "Ma")
-    page.fill("#min_len", "4")
-    page.fill("#max_len", "6")
-    page.fill("#n", "15")
+    fill_form(page, prefix="Ma", min_len=4, max_len=6, n=15)
     page.click("#generate")
     page.wait_for_selector("#results li")
     names = page.locator("#results .name").all_inner_texts()

@@ -18,6 +18,7 @@ facade: the run lives in :mod:`namesmith.run`, several networks in
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import replace
@@ -68,9 +69,21 @@ class Checkpoint:
     corpus_name: str | None = property(lambda self: self._data.corpus_name)
     lowercase: bool = property(lambda self: self._data.lowercase)
     known_hashes: np.ndarray | None = property(lambda self: self._data.known_hashes)
+    quantiles: np.ndarray | None = property(lambda self: self._data.quantiles)  # of the training names' nats/char
 
     def describe(self) -> str:
         return self.model.describe()
+
+    def info(self) -> dict:
+        """What the model is, JSON-ready: the web API's /api/models entry and the export's ``info``."""
+        val = self.val_nll
+        return {"type": self.model.kind, "description": self.model.describe(),
+                "params": self.model.num_params(), "corpus": self.corpus_name,
+                "corpus_names": self.meta.corpus.names or None, "val_nll": val,
+                "val_bits_per_char": val / math.log(2) if val is not None else None,
+                "alphabet": "".join(self.vocab.chars[1:]), "lowercase": self.lowercase,
+                "novelty_check": self.known_hashes is not None,
+                "styles": [{"name": n, "names": c} for n, c in self.style_counts.items()]}
 
     def sampler(self, exclude: Sequence[str] = (), style=None,
                 style_strength: float = SampleOptions.style_strength) -> Sampler:

@@ -18,11 +18,15 @@ import re
 import sys
 import warnings
 from dataclasses import MISSING, fields
+from pathlib import Path
 
 import numpy as np
 
 from ._version import __version__
 from .api import fit, load, mix, pretrained_models
+from . import export
+from .onnx_export import write_onnx
+from .pretrained import pretrained_path
 from .config import FIELDS, PRESETS, TrainConfig
 from .corpus import LONGEST_NAME, builtin_corpora, load_corpus, read_corpus
 from .errors import ConfigError, NamesmithError, WriteFailed
@@ -190,6 +194,20 @@ def build_parser() -> Parser:
     p.add_argument("run", help="a model file, its .metrics.jsonl, or the run's -o path")
     p.add_argument("-o", "--out", help="PNG file or folder (default: next to the metrics file)")
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("export", help="run a model outside Python: a static web page, a portable JSON file, "
+                                      "or the network's step as ONNX")
+    p.add_argument("model", help="a model file or a shipped model's name")
+    to = p.add_mutually_exclusive_group(required=True)
+    to.add_argument("--web", metavar="DIR", help="a folder for a static site that generates names offline "
+                                                 "(index.html, namesmith.js, model.js)")
+    to.add_argument("--json", metavar="FILE", help="the weights, vocabulary and options as one documented "
+                                                   "JSON file (docs/export-format.md)")
+    to.add_argument("--onnx", metavar="FILE", help="the network's single step as an ONNX graph (needs onnx)")
+    p.add_argument("--include-names", metavar="CORPUS",
+                   help="put this corpus's names in the export (default: only their hashes, for novel-only)")
+    p.add_argument("--title", help="the web page's title (default: the model's corpus)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("serve", help="serve the name-generator web page and JSON API")
     p.add_argument("models", nargs="*", metavar="[NAME=]MODEL", help="model files (default: the built-in model)")
@@ -479,6 +497,25 @@ def cmd_corpora(args) -> int:
 
 def cmd_plot(args) -> int:
     _out(f"wrote {plot_run(args.run, args.out)}\n")
+    return 0
+
+
+def cmd_export(args) -> int:
+    ck = load(args.model)
+    sources = [args.model, pretrained_path(args.model)]
+    names = None
+    if args.include_names is not None:
+        names = list(load_corpus(args.include_names).names)
+    kw = {"include_names": names is not None, "names": names}
+    if args.web is not None:
+        title = export.check_title(args.title) or (args.model if pretrained_path(args.model) and not os.path.exists(
+            args.model) else Path(args.model).stem)
+        where = export.write_web(ck, args.web, sources, title=title, **kw)
+        _out(f"wrote {where}/ (open {where / 'index.html'} in a browser; it works offline)\n")
+    elif args.json is not None:
+        _out(f"wrote {export.write_json(ck, args.json, sources, **kw)}\n")
+    else:
+        _out(f"wrote {write_onnx(ck, args.onnx, sources)}\n")
     return 0
 
 

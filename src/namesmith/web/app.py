@@ -9,7 +9,6 @@ cannot disturb each other.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -216,15 +215,7 @@ class Served:
     ckpt: Checkpoint
 
     def info(self) -> dict:
-        ck = self.ckpt
-        val = ck.val_nll
-        return {"name": self.name, "type": ck.model.kind, "description": ck.model.describe(),
-                "params": ck.model.num_params(), "corpus": ck.corpus_name,
-                "corpus_names": ck.meta.corpus.names or None, "val_nll": val,
-                "val_bits_per_char": val / math.log(2) if val is not None else None,
-                "alphabet": "".join(ck.vocab.chars[1:]), "lowercase": ck.lowercase,
-                "novelty_check": ck.known_hashes is not None,
-                "styles": [{"name": n, "names": c} for n, c in ck.style_counts.items()]}
+        return {"name": self.name, **self.ckpt.info()}
 
 
 class App:

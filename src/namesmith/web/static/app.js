@@ -1,4 +1,5 @@
-// namesmith page: talks to the JSON API of the server that served it (same origin only).
+// namesmith page: talks to the JSON API of the server that served it (same origin only), or, in a page made
+// by `namesmith export --web`, to the model running in the browser (export-page.js).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -83,6 +84,8 @@ function showError(el, message) {
 }
 
 async function api(path, body) {
+  // an exported page (namesmith export --web) answers in the browser: export-page.js sets namesmithLocal
+  if (globalThis.namesmithLocal) return globalThis.namesmithLocal.request(path, body);
   const opts = body === undefined ? {} : {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   };
@@ -366,5 +369,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("model").addEventListener("change", describeModel);
   $("copy-all").addEventListener("click", () => copyText(lastNames.map((s) => s.display).join("\n"), $("copy-all")));
   $("download").addEventListener("click", downloadCsv);
-  loadOptions().then(loadModels, (e) => showError($("gen-error"), e.message));
+  loadOptions().then(loadModels, (e) => showError($("gen-error"), e.message)).then(() => {
+    // an exported page shows names as soon as it opens (a served page waits for the first click)
+    if (globalThis.namesmithLocal && globalThis.namesmithLocal.generateOnOpen && models.length) $("gen-form").requestSubmit();
+  });
 });

@@ -1,0 +1,896 @@
+// namesmith.js: a namesmith model in the browser, in Node or in a game's JavaScript, with no server.
+//
+// The reference implementation of the export format (docs/export-format.md): it reads the
+// document that `namesmith export MODEL --json FILE` (or `--web DIR`, as model.js) writes and
+// samples, scores and classifies names exactly as namesmith's Python sampler does: the same
+// next-character distributions (to float32 rounding), the same decoding rules, the same
+// per-name random streams (SplitMix64), so a seed gives the same names as
+// `namesmith sample MODEL --seed S` wherever the two agree to the last bit.
+//
+//   import { load } from "./namesmith.js";
+//   const model = await load("model.json");            // a URL, the document's text or object, or bytes
+//   model.sample({ n: 5, seed: 1, prefix: "ka" });     // [{name, display, logprob, nats_per_char, novel, seed}]
+//   model.score("Kara");                               // {logprob, nats_per_char, surprisal: [{char, nats}], ...}
+//   model.classify("Giuseppe");                        // {style, probability, styles: {Italian: 0.9, ...}}
+//
+// Option names are the Python API's (n, temperature, top_k, top_p, prefix, suffix, contains,
+// pattern, min_len, max_len, exclude_chars, only_chars, novel, unique, fold_accents, max_tries,
+// seed, style, style_strength, any_char); `pattern` is a JavaScript regular expression.
+"use strict";
+
+export const FORMAT = "namesmith-model";
+export const VERSION = 1;
+const NONE = -1; // no symbol: history positions before the start symbol
+const GUIDE_FLOOR = Math.log(1e-3); // as models/mixture.py: letters the style finds rarer keep its probability
+const MAX_BATCH = 512; // candidates stepped together
+
+export class NamesmithError extends Error {
+  constructor(message) { super(message); this.name = "NamesmithError"; }
+}
+const fail = (message) => { throw new NamesmithError(message); };
+
+// ----- the document's arrays ----------------------------------------------------------------------
+const DTYPES = { float32: Float32Array, float64: Float64Array, uint8: Uint8Array, uint16: Uint16Array,
+                 uint32: Uint32Array, int32: Int32Array, uint64: BigUint64Array, int64: BigInt64Array };
+
+function bytesOf(b64) {
+  const text = atob(b64);
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+function readArray(a) {
+  const T = DTYPES[a && a.dtype];
+  if (!T) fail(`unknown array type ${a && a.dtype}`);
+  const bytes = bytesOf(a.data);
+  const n = a.shape.reduce((x, y) => x * y, 1);
+  if (bytes.length !== n * T.BYTES_PER_ELEMENT) fail("an array's data does not match its shape");
+  const out = new T(bytes.buffer, 0, n); // little-endian: every engine this runs on
+  out.shape = a.shape;
+  return out;
+}
+
+// ----- random streams (namesmith/rng.py) -------------------------------------------------------------
+const M64 = (1n << 64n) - 1n;
+const GAMMA = 0x9E3779B97F4A7C15n, MIX1 = 0xBF58476D1CE4E5B9n, MIX2 = 0x94D049BB133111EBn;
+const SEED_MASK = (1n << 53n) - 1n;
+
+export function mix64(z) {
+  z = ((z ^ (z >> 30n)) * MIX1) & M64;
+  z = ((z ^ (z >> 27n)) * MIX2) & M64;
+  return z ^ (z >> 31n);
+}
+
+/** Draw t (0-based) of the stream of a seed whose mix64 is `mixed`: a uniform float in (0, 1). */
+export function uniform(mixed, t) {
+  const bits = mix64((mixed + ((BigInt(t + 1) * GAMMA) & M64)) & M64) >> 11n;
+  return (Number(bits) + 0.5) / 9007199254740992;
+}
+
+/** Seeds of names start .. start+count-1 of a run seeded with `seed` (name 0's seed is the run's). */
+export function childSeeds(seed, start, count) {
+  const s = BigInt(seed), out = new Array(count);
+  for (let i = 0; i < count; i++) {
+    out[i] = Number(mix64(s ^ mix64((BigInt(start + i) + GAMMA) & M64)) & SEED_MASK);
+  }
+  if (start === 0 && count) out[0] = Number(s & SEED_MASK);
+  return out;
+}
+
+function freshSeed() {
+  const w = new Uint32Array(2);
+  globalThis.crypto.getRandomValues(w);
+  return (w[0] & 0x1fffff) * 4294967296 + w[1];
+}
+
+// ----- BLAKE2b with an 8-byte digest: the hashes of the training names (namesmith/corpus.py) -----------
+// 64-bit words as (low, high) pairs of 32-bit numbers, as RFC 7693's reference code does in C.
+const IV32 = new Uint32Array([0xf3bcc908, 0x6a09e667, 0x84caa73b, 0xbb67ae85, 0xfe94f82b, 0x3c6ef372,
+  0x5f1d36f1, 0xa54ff53a, 0xade682d1, 0x510e527f, 0x2b3e6c1f, 0x9b05688c, 0xfb41bd6b, 0x1f83d9ab,
+  0x137e2179, 0x5be0cd19]);
+const SIGMA = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
+  [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4], [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
+  [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13], [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
+  [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11], [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
+  [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5], [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0]];
+const V32 = new Uint32Array(32), M32 = new Uint32Array(32), H32 = new Uint32Array(16);
+const utf8 = new TextEncoder();
+
+function add64(v, a, b0, b1) { // v[a] += (b1:b0), modulo 2^64
+  const lo = v[a] + b0;
+  v[a + 1] = v[a + 1] + b1 + (lo >= 0x100000000 ? 1 : 0);
+  v[a] = lo;
+}
+
+function mixG(v, m, a, b, c, d, x, y) { // BLAKE2b's G on words a, b, c, d (pair indices) with message words x, y
+  add64(v, a, v[b], v[b + 1]); add64(v, a, m[x], m[x + 1]);
+  let lo = v[d] ^ v[a], hi = v[d + 1] ^ v[a + 1];
+  v[d] = hi; v[d + 1] = lo; // rotate right 32
+  add64(v, c, v[d], v[d + 1]);
+  lo = v[b] ^ v[c]; hi = v[b + 1] ^ v[c + 1];
+  v[b] = (lo >>> 24) ^ (hi << 8); v[b + 1] = (hi >>> 24) ^ (lo << 8); // 24
+  add64(v, a, v[b], v[b + 1]); add64(v, a, m[y], m[y + 1]);
+  lo = v[d] ^ v[a]; hi = v[d + 1] ^ v[a + 1];
+  v[d] = (lo >>> 16) ^ (hi << 16); v[d + 1] = (hi >>> 16) ^ (lo << 16); // 16
+  add64(v, c, v[d], v[d + 1]);
+  lo = v[b] ^ v[c]; hi = v[b + 1] ^ v[c + 1];
+  v[b] = (hi >>> 31) ^ (lo << 1); v[b + 1] = (lo >>> 31) ^ (hi << 1); // 63
+}
+
+/** BLAKE2b with digest_size 8 of a string's UTF-8 bytes, as [low, high] 32-bit halves of hashlib's "<u8". */
+export function blake2b64(text) {
+  const msg = utf8.encode(text), h = H32, v = V32, m = M32;
+  h.set(IV32);
+  h[0] ^= 0x01010008; // digest length 8, no key, fanout 1, depth 1
+  const blocks = Math.max(1, Math.ceil(msg.length / 128));
+  for (let blk = 0; blk < blocks; blk++) {
+    m.fill(0);
+    const part = msg.subarray(blk * 128, (blk + 1) * 128);
+    for (let i = 0; i < part.length; i++) m[i >> 2] |= part[i] << (8 * (i & 3));
+    v.set(h); v.set(IV32, 16);
+    const last = blk === blocks - 1;
+    v[24] ^= last ? msg.length : (blk + 1) * 128; // the byte counter (names are far below 2^32 bytes)
+    if (last) { v[28] = ~v[28]; v[29] = ~v[29]; }
+    for (let r = 0; r < 12; r++) {
+      const s = SIGMA[r % 10];
+      mixG(v, m, 0, 8, 16, 24, 2 * s[0], 2 * s[1]); mixG(v, m, 2, 10, 18, 26, 2 * s[2], 2 * s[3]);
+      mixG(v, m, 4, 12, 20, 28, 2 * s[4], 2 * s[5]); mixG(v, m, 6, 14, 22, 30, 2 * s[6], 2 * s[7]);
+      mixG(v, m, 0, 10, 20, 30, 2 * s[8], 2 * s[9]); mixG(v, m, 2, 12, 22, 24, 2 * s[10], 2 * s[11]);
+      mixG(v, m, 4, 14, 16, 26, 2 * s[12], 2 * s[13]); mixG(v, m, 6, 8, 18, 28, 2 * s[14], 2 * s[15]);
+    }
+    for (let i = 0; i < 16; i++) h[i] ^= v[i] ^ v[i + 16];
+  }
+  return [h[0], h[1]];
+}
+
+// ----- steppers: (ids, state) -> log-probabilities (B, V), the contract of models/base.py -------------
+// A state is a list of {w, data} (B rows of w numbers each); select() keeps some rows.
+function selectState(state, rows) {
+  return state.map(({ w, data }) => {
+    const out = new data.constructor(rows.length * w);
+    for (let i = 0; i < rows.length; i++) out.set(data.subarray(rows[i] * w, rows[i] * w + w), i * w);
+    return { w, data: out };
+  });
+}
+
+function logSoftmaxRows(z, B, V) {
+  for (let b = 0; b < B; b++) {
+    let top = -Infinity;
+    for (let j = 0; j < V; j++) if (z[b * V + j] > top) top = z[b * V + j];
+    let s = 0;
+    for (let j = 0; j < V; j++) s += Math.exp(z[b * V + j] - top);
+    const lse = top + Math.log(s);
+    for (let j = 0; j < V; j++) z[b * V + j] -= lse;
+  }
+  return z;
+}
+
+// out (B, N) = A (B, K) W^T + bias, W (N, K) row-major: four rows of A share each row of W
+function matmulT(A, B, K, W, N, bias, out) {
+  let b = 0;
+  for (; b + 4 <= B; b += 4) {
+    const a0 = b * K, a1 = a0 + K, a2 = a1 + K, a3 = a2 + K;
+    for (let j = 0; j < N; j++) {
+      const w0 = j * K;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = 0; k < K; k++) {
+        const w = W[w0 + k];
+        s0 += A[a0 + k] * w; s1 += A[a1 + k] * w; s2 += A[a2 + k] * w; s3 += A[a3 + k] * w;
+      }
+      const c = bias ? bias[j] : 0;
+      out[b * N + j] = s0 + c; out[(b + 1) * N + j] = s1 + c; out[(b + 2) * N + j] = s2 + c; out[(b + 3) * N + j] = s3 + c;
+    }
+  }
+  for (; b < B; b++) {
+    const a0 = b * K;
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      const w0 = j * K;
+      for (let k = 0; k < K; k++) s += A[a0 + k] * W[w0 + k];
+      out[b * N + j] = s + (bias ? bias[j] : 0);
+    }
+  }
+  return out;
+}
+
+// The same product in WebAssembly SIMD (f32x4), four rows of A per row of W, when the engine has it: the
+// networks' time goes here. The module is assembled below from its instructions (no binary is shipped).
+// mm(A, B, K, W, N, out), byte addresses, B a multiple of 4, K of 4: out[b, j] = sum_k A[b, k] W[j, k].
+function mmModule() {
+  const [A, B, K, W, N, OUT, b, j, p0, p1, p2, p3, pw, wend, rb, o, acc0, , , , wv] = Array.from({ length: 21 }, (_, i) => i);
+  const get = (i) => [0x20, i], set = (i) => [0x21, i], c = (v) => [0x41, v]; // constants below 64 only
+  const add = 0x6a, mul = 0x6c, shl = 0x74, geu = 0x4f;
+  const block = [0x02, 0x40, 0x03, 0x40], end2 = [0x0b, 0x0b], exitIf = [0x0d, 1], again = [0x0c, 0];
+  const load = [0xfd, 0x00, 0x02, 0x00], fmul = [0xfd, 0xe6, 0x01], fadd = [0xfd, 0xe4, 0x01];
+  const zero = [0xfd, 0x0c, ...new Array(16).fill(0)], lane = (l) => [0xfd, 0x1f, l];
+  const bump = (i, by) => [...get(i), ...by, add, ...set(i)];
+  const code = [
+    ...get(K), ...c(2), shl, ...set(rb), ...c(0), ...set(b),
+    ...block, ...get(b), ...get(B), geu, ...exitIf, ...c(0), ...set(j),
+    ...block, ...get(j), ...get(N), geu, ...exitIf,
+    ...get(W), ...get(j), ...get(rb), mul, add, ...set(pw), ...get(pw), ...get(rb), add, ...set(wend),
+    ...get(A), ...get(b), ...get(rb), mul, add, ...set(p0),
+    ...get(p0), ...get(rb), add, ...set(p1), ...get(p1), ...get(rb), add, ...set(p2), ...get(p2), ...get(rb), add, ...set(p3),
+    ...[0, 1, 2, 3].flatMap((r) => [...zero, ...set(acc0 + r)]),
+    ...block, ...get(pw), ...get(wend), geu, ...exitIf, ...get(pw), ...load, ...set(wv),
+    ...[0, 1, 2, 3].flatMap((r) => [...get(acc0 + r), ...get(p0 + r), ...load, ...get(wv), ...fmul, ...fadd, ...set(acc0 + r)]),
+    ...[pw, p0, p1, p2, p3].flatMap((i) => bump(i, c(16))), ...again, ...end2,
+    ...get(OUT), ...get(b), ...get(N), mul, ...get(j), add, ...c(2), shl, add, ...set(o),
+    ...[0, 1, 2, 3].flatMap((r) => [...get(o), ...get(acc0 + r), ...lane(0), ...get(acc0 + r), ...lane(1), 0x92,
+      ...get(acc0 + r), ...lane(2), 0x92, ...get(acc0 + r), ...lane(3), 0x92, 0x38, 0x02, 0x00,
+      ...bump(o, [...get(N), ...c(2), shl])]),
+    ...bump(j, c(1)), ...again, ...end2, ...bump(b, c(4)), ...again, ...end2, 0x0b,
+  ];
+  const body = [0x02, 0x0a, 0x7f, 0x05, 0x7b, ...code];
+  const leb = (n) => { const out = []; do { let x = n & 0x7f; n >>>= 7; if (n) x |= 0x80; out.push(x); } while (n); return out; };
+  const section = (id, bytes) => [id, ...leb(bytes.length), ...bytes];
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [0x01, 0x60, 0x06, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00]),
+    ...section(2, [0x01, 0x01, 0x65, 0x01, 0x6d, 0x02, 0x00, 0x01]), // import e.m, a memory of at least 1 page
+    ...section(3, [0x01, 0x00]),
+    ...section(7, [0x01, 0x02, 0x6d, 0x6d, 0x00, 0x00]), // export "mm"
+    ...section(10, [0x01, ...leb(body.length), ...body])]);
+}
+
+let KERNEL = "wasm"; // "js" forces the plain JavaScript product (the tests run both)
+export function useKernel(kind) { KERNEL = kind; }
+
+class WasmProduct {
+  // the weights of one network copied once into WebAssembly memory, then A in, out back, per product
+  constructor(weights, maxB, maxK, maxN) {
+    let at = 0;
+    this.offsets = new Map();
+    for (const w of weights) { this.offsets.set(w, at); at += w.length * 4; }
+    this.a = at; at += maxB * maxK * 4;
+    this.o = at; at += maxB * maxN * 4;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(at / 65536) + 1 });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(mmModule()), { e: { m: memory } });
+    this.mm = inst.exports.mm;
+    this.f32 = new Float32Array(memory.buffer);
+    for (const w of weights) this.f32.set(w, this.offsets.get(w) / 4);
+    this.maxB = maxB;
+  }
+
+  product(A, B, K, W, N, bias, out) {
+    const f = this.f32, B4 = (B + 3) & ~3, a = this.a / 4, o = this.o / 4;
+    f.set(A.subarray(0, B * K), a);
+    f.fill(0, a + B * K, a + B4 * K);
+    this.mm(this.a, B4, K, this.offsets.get(W), N, this.o);
+    for (let i = 0; i < B * N; i++) out[i] = f[o + i] + (bias ? bias[i % N] : 0);
+    return out;
+  }
+}
+
+function wasmProduct(weights, maxB, maxK, maxN) {
+  if (maxK % 4 || typeof WebAssembly === "undefined") return null;
+  try { return new WasmProduct(weights, maxB, maxK, maxN); } catch (e) { return null; } // no SIMD: plain JS
+}
+
+const sigmoid = (x) => 1 / (1 + Math.exp(-x));
+const tanh = (x) => (x > 20 ? 1 : x < -20 ? -1 : 1 - 2 / (Math.exp(2 * x) + 1)); // one exp, like sigmoid
+
+// each cell: its parameter names (layer 0; layer l > 0 appends _l), gates per unit, its state parts, its step
+const CELLS = {
+  rnn: { Wx: "Wax", Wh: "Waa", b: "b", gates: 1, states: ["h0"],
+    step(x, st, p, B, H, tmp) { // a = tanh(x + a_prev Waa^T)
+      const a = tmp.mm(st[0], B, H, p.Wh, H, null, tmp.g);
+      const h = new Float32Array(B * H);
+      for (let i = 0; i < B * H; i++) h[i] = tanh(x[i] + a[i]);
+      return [h];
+    } },
+  gru: { Wx: "Wx", Wh: "Wh", b: "b", gates: 3, states: ["h0"],
+    step(x, st, p, B, H, tmp) { // r, z = sigmoid(x + gh); n = tanh(xn + r (hn + bn)); h = (1 - z) n + z h_prev
+      const gh = tmp.mm(st[0], B, H, p.Wh, 3 * H, null, tmp.g), hp = st[0];
+      const h = new Float32Array(B * H);
+      for (let b = 0; b < B; b++) {
+        const o = b * 3 * H;
+        for (let i = 0; i < H; i++) {
+          const r = sigmoid(x[o + i] + gh[o + i]), z = sigmoid(x[o + H + i] + gh[o + H + i]);
+          const n = tanh(x[o + 2 * H + i] + r * (gh[o + 2 * H + i] + p.bn[i]));
+          h[b * H + i] = (1 - z) * n + z * hp[b * H + i];
+        }
+      }
+      return [h];
+    } },
+  lstm: { Wx: "Wx", Wh: "Wh", b: "b", gates: 4, states: ["h0", "c0"],
+    step(x, st, p, B, H, tmp) { // [i f g o] = x + h_prev Wh^T; c = f c_prev + i g; h = o tanh(c)
+      const a = tmp.mm(st[0], B, H, p.Wh, 4 * H, null, tmp.g), cp = st[1];
+      const h = new Float32Array(B * H), c = new Float32Array(B * H);
+      for (let b = 0; b < B; b++) {
+        const o = b * 4 * H;
+        for (let u = 0; u < H; u++) {
+          // sigmoid(v) = 1 / (1 + e^-v), tanh(v) = 2 / (1 + e^-2v) - 1: one exp each, written out (the hot loop)
+          const ig = 1 / (1 + Math.exp(-(x[o + u] + a[o + u]))), fg = 1 / (1 + Math.exp(-(x[o + H + u] + a[o + H + u])));
+          const gg = 2 / (1 + Math.exp(-2 * (x[o + 2 * H + u] + a[o + 2 * H + u]))) - 1;
+          const og = 1 / (1 + Math.exp(-(x[o + 3 * H + u] + a[o + 3 * H + u])));
+          const cc = fg * cp[b * H + u] + ig * gg;
+          c[b * H + u] = cc;
+          h[b * H + u] = og * (2 / (1 + Math.exp(-2 * cc)) - 1);
+        }
+      }
+      return [h, c];
+    } },
+};
+
+class Network {
+  constructor(node, V) {
+    const cell = CELLS[node.type];
+    Object.assign(this, { cell, V, L: node.layers, H: node.hidden, D: node.embed, S: node.styles });
+    const arr = {};
+    for (const [k, a] of Object.entries(node.arrays)) arr[k] = readArray(a);
+    this.arr = arr;
+    const key = (name, l) => (l === 0 ? name : `${name}_${l}`);
+    const G = cell.gates * this.H;
+    this.G = G;
+    this.layers = [];
+    for (let l = 0; l < this.L; l++) {
+      this.layers.push({ Wx: arr[key(cell.Wx, l)], Wh: arr[key(cell.Wh, l)], b: arr[key(cell.b, l)],
+                         bn: arr[key("bn", l)], init: cell.states.map((s) => arr[key(s, l)] || null) });
+    }
+    // layer 0's input projection for every id: E Wx^T + b, or (one-hot) Wx's columns + b, id 0 = b alone
+    const l0 = this.layers[0], table = new Float32Array(V * G);
+    if (this.D) matmulT(arr.E, V, this.D, l0.Wx, G, l0.b, table);
+    else {
+      for (let v = 0; v < V; v++) for (let g = 0; g < G; g++) table[v * G + g] = (v === 0 ? 0 : l0.Wx[g * V + v]) + l0.b[g];
+    }
+    this.table = table;
+    const weights = [...this.layers.flatMap((layer, l) => (l ? [layer.Wh, layer.Wx] : [layer.Wh])), arr.Wya];
+    this.wasm = wasmProduct(weights, MAX_BATCH, this.H, Math.max(G, V));
+    this.mm = (A, B, K, W, N, bias, out) => (KERNEL === "wasm" && this.wasm && B <= MAX_BATCH
+      ? this.wasm.product(A, B, K, W, N, bias, out) : matmulT(A, B, K, W, N, bias, out));
+  }
+
+  view(style) {
+    const { V, G, S, arr } = this;
+    const s = S ? (style === null || style === undefined ? S : style) : null;
+    let table = this.table, outBias = arr.by;
+    if (s !== null) { // the style's gate bias Sg[s] and output bias Sy[s], folded in
+      table = this.table.slice();
+      for (let v = 0; v < V; v++) for (let g = 0; g < G; g++) table[v * G + g] += arr.Sg[s * G + g];
+      outBias = new Float32Array(V);
+      for (let v = 0; v < V; v++) outBias[v] = arr.by[v] + arr.Sy[s * V + v];
+    }
+    const net = this;
+    return {
+      nState: this.L * this.cell.states.length,
+      init(B) {
+        const out = [];
+        for (const layer of net.layers) {
+          for (const init of layer.init) {
+            const data = new Float32Array(B * net.H);
+            if (init) for (let b = 0; b < B; b++) data.set(init, b * net.H);
+            out.push({ w: net.H, data });
+          }
+        }
+        return out;
+      },
+      step(ids, state) { return net.step(ids, state, table, outBias); },
+    };
+  }
+
+  step(ids, state, table, outBias) {
+    const { V, H, G, cell } = this, B = ids.length, n = cell.states.length;
+    let x = new Float32Array(B * G);
+    for (let b = 0; b < B; b++) x.set(table.subarray(ids[b] * G, ids[b] * G + G), b * G);
+    const tmp = { g: new Float64Array(B * G), mm: this.mm };
+    const next = [];
+    let h = null;
+    this.layers.forEach((layer, l) => {
+      if (l > 0) x = this.mm(h, B, H, layer.Wx, G, layer.b, new Float32Array(B * G));
+      const parts = cell.step(x, state.slice(l * n, l * n + n).map((s) => s.data), layer, B, H, tmp);
+      h = parts[0];
+      for (const p of parts) next.push({ w: H, data: p });
+    });
+    const logits = this.mm(h, B, H, this.arr.Wya, V, outBias, new Float64Array(B * V));
+    return { logp: logSoftmaxRows(logits, B, V), state: next };
+  }
+}
+
+class NGram {
+  // Kneser-Ney tables as a trie: order k's context key = (row of the context without its oldest symbol s in
+  // order k-1) * (V + 1) + s + 1; P(w | h) = gamma(h) P(w | h') with the seen n-grams of h written over it
+  constructor(node, V) {
+    this.V = V;
+    this.N = node.order;
+    this.orders = node.orders.map((o) => {
+      const count = readArray(o.count), first = new Uint32Array(count.length + 1);
+      for (let i = 0; i < count.length; i++) first[i + 1] = first[i] + count[i];
+      return { key: readArray(o.key), gamma: Float64Array.from(readArray(o.bow), Math.exp), first,
+               symbol: readArray(o.symbol), prob: Float64Array.from(readArray(o.logp), Math.exp) };
+    });
+  }
+
+  row(hist, o) { // write the next-symbol distribution of history hist (N-1 ids, oldest first) into o (V,)
+    const { V, N } = this;
+    o.fill(1 / V);
+    let row = 0;
+    for (let k = 1; k <= N; k++) {
+      const t = this.orders[k - 1];
+      if (k > 1) {
+        const s = hist[N - k];
+        if (s < 0) break;
+        const want = row * (V + 1) + s + 1;
+        let lo = 0, hi = t.key.length;
+        while (lo < hi) { const mid = (lo + hi) >> 1; if (t.key[mid] < want) lo = mid + 1; else hi = mid; }
+        if (lo >= t.key.length || t.key[lo] !== want) break;
+        row = lo;
+      } else if (!t.key.length) break;
+      const gamma = t.gamma[row];
+      for (let j = 0; j < V; j++) o[j] *= gamma;
+      for (let i = t.first[row]; i < t.first[row + 1]; i++) o[t.symbol[i]] = t.prob[i];
+    }
+    for (let j = 0; j < V; j++) o[j] = Math.log(o[j]);
+  }
+
+  view() {
+    const ng = this, w = Math.max(this.N - 1, 1);
+    return {
+      nState: 1,
+      init(B) { return [{ w, data: new Int32Array(B * w).fill(NONE) }]; },
+      step(ids, state) {
+        const B = ids.length, V = ng.V, old = state[0].data, hist = new Int32Array(B * w);
+        const logp = new Float64Array(B * V);
+        for (let b = 0; b < B; b++) {
+          if (ng.N > 1) { hist.set(old.subarray(b * w + 1, b * w + w), b * w); hist[b * w + w - 1] = ids[b]; }
+          ng.row(hist.subarray(b * w, b * w + w), logp.subarray(b * V, b * V + V));
+        }
+        return { logp, state: [{ w, data: hist }] };
+      },
+    };
+  }
+}
+
+function blend(parts, weights) { // log sum_i w_i P_i; parts with weight 0 dropped
+  const keep = weights.map((w, i) => [w, parts[i]]).filter(([w]) => w > 0);
+  if (keep.length === 1) return keep[0][1];
+  const logw = keep.map(([w]) => Math.log(w)), views = keep.map(([, p]) => p);
+  return combine(views, (outs, B, V) => {
+    const out = new Float64Array(B * V);
+    for (let i = 0; i < B * V; i++) {
+      let top = -Infinity;
+      for (let c = 0; c < views.length; c++) top = Math.max(top, outs[c][i] + logw[c]);
+      if (top === -Infinity) { out[i] = -Infinity; continue; }
+      let s = 0;
+      for (let c = 0; c < views.length; c++) s += Math.exp(outs[c][i] + logw[c] - top);
+      out[i] = top + Math.log(s);
+    }
+    return out;
+  });
+}
+
+function guided(styles, weights, pooled, g) { // models/mixture.py Guided: each style against the pooled pass
+  const keep = weights.map((w, i) => [w, styles[i]]).filter(([w]) => w > 0);
+  const total = keep.reduce((a, [w]) => a + w, 0);
+  const logw = keep.map(([w]) => Math.log(w / total)), views = [...keep.map(([, s]) => s), pooled];
+  return combine(views, (outs, B, V) => {
+    const lq = outs[outs.length - 1], out = new Float64Array(B * V).fill(-Infinity), one = new Float64Array(V);
+    for (let c = 0; c < logw.length; c++) {
+      const ls = outs[c];
+      for (let b = 0; b < B; b++) {
+        const o = b * V;
+        let top = -Infinity;
+        for (let j = 1; j < V; j++) {
+          one[j] = ls[o + j] < GUIDE_FLOOR ? ls[o + j] : (1 + g) * ls[o + j] - g * lq[o + j];
+          if (one[j] > top) top = one[j];
+        }
+        let s = 0;
+        for (let j = 1; j < V; j++) s += Math.exp(one[j] - top);
+        const rest = Math.log1p(-Math.exp(ls[o])) - top - Math.log(s);
+        one[0] = ls[o];
+        for (let j = 1; j < V; j++) one[j] += rest;
+        for (let j = 0; j < V; j++) {
+          const x = one[j] + logw[c], y = out[o + j];
+          out[o + j] = y === -Infinity ? x : x === -Infinity ? y : Math.max(x, y) + Math.log1p(Math.exp(-Math.abs(x - y)));
+        }
+      }
+    }
+    return out;
+  });
+}
+
+function combine(views, mix) { // a stepper over several steppers' states, mixing their outputs
+  return {
+    nState: views.reduce((a, v) => a + v.nState, 0),
+    init(B) { return views.flatMap((v) => v.init(B)); },
+    step(ids, state) {
+      const outs = [], next = [];
+      let i = 0;
+      for (const v of views) {
+        const r = v.step(ids, state.slice(i, i + v.nState));
+        i += v.nState;
+        outs.push(r.logp);
+        next.push(...r.state);
+      }
+      return { logp: mix(outs, ids.length, outs[0].length / ids.length), state: next };
+    },
+  };
+}
+
+// the model tree: build(node) -> an object whose view(style) is a stepper (style null: no style)
+const BUILDERS = {
+  rnn: (n, V) => new Network(n, V), gru: (n, V) => new Network(n, V), lstm: (n, V) => new Network(n, V),
+  ngram: (n, V) => new NGram(n, V),
+  "ngram-styled": (n, V) => {
+    const pooled = new NGram(n.pooled, V), parts = n.parts.map((p) => new NGram(p, V));
+    return { view: (s) => (s === null || s === undefined || s >= parts.length ? pooled.view()
+      : blend([parts[s].view(), pooled.view()], [n.weights[s], 1 - n.weights[s]])) };
+  },
+  mixture: (n, V) => {
+    const parts = n.components.map((c) => build(c, V));
+    return { view: (s) => {
+      const w = n.style_weights && s !== null && s !== undefined ? n.style_weights[s] : n.weights;
+      return blend(parts.map((p) => p.view(s)), w);
+    } };
+  },
+};
+
+function build(node, V) {
+  const make = BUILDERS[node && node.type];
+  if (!make) fail(`this namesmith.js cannot run a ${node && node.type} model`);
+  return make(node, V);
+}
+
+// ----- decoding (namesmith/decoding.py) -----------------------------------------------------------------
+function nextSymbol(lp, mask, opts, u, z, order) {
+  // lp (V,) log-probabilities; z, order scratch (V,). Returns the chosen id.
+  const V = lp.length;
+  let top = -Infinity, arg = 0;
+  for (let j = 0; j < V; j++) if (mask[j] && lp[j] > top) { top = lp[j]; arg = j; }
+  if (opts.temperature === 0) return arg;
+  for (let j = 0; j < V; j++) z[j] = mask[j] ? (lp[j] - top) / opts.temperature : -Infinity;
+  if (opts.top_k !== null && opts.top_k < V) {
+    const sorted = Float64Array.from(z).sort();
+    const kth = sorted[V - opts.top_k];
+    for (let j = 0; j < V; j++) if (z[j] < kth) z[j] = -Infinity;
+  }
+  for (let j = 0; j < V; j++) z[j] = Math.exp(z[j]);
+  if (opts.top_p !== null && opts.top_p < 1) {
+    for (let j = 0; j < V; j++) order[j] = j;
+    const idx = Array.from(order).sort((a, b) => z[b] - z[a]); // stable: ties keep their order
+    let total = 0;
+    for (let j = 0; j < V; j++) total += z[j];
+    let cum = 0;
+    for (const j of idx) { const p = z[j]; if (cum >= opts.top_p * total) z[j] = 0; cum += p; }
+  }
+  let total = 0;
+  for (let j = 0; j < V; j++) total += z[j];
+  const want = u * total;
+  let cum = 0, n = 0;
+  for (let j = 0; j < V; j++) { cum += z[j]; if (cum < want) n++; }
+  return Math.min(n, V - 1);
+}
+
+// ----- text (namesmith/text.py) ----------------------------------------------------------------------------
+const capitalised = (name) => {
+  let out = "", start = true;
+  for (const c of name) { out += start && c !== c.toUpperCase() ? c.toUpperCase() : c; start = c === " " || c === "-"; }
+  return out;
+};
+const foldChar = (c) => c.normalize("NFKD").replace(/\p{M}/gu, "");
+
+// ----- the model ---------------------------------------------------------------------------------------------
+export class Model {
+  constructor(doc) {
+    if (!doc || doc.format !== FORMAT) fail("not a namesmith model document (its format field is missing)");
+    if (doc.version !== VERSION) fail(`a namesmith model document of version ${doc.version}; this namesmith.js reads version ${VERSION}`);
+    this.doc = doc;
+    this.chars = doc.vocab;
+    this.V = doc.vocab.length;
+    this.index = new Map(doc.vocab.map((c, i) => [c, i]));
+    this.lowercase = doc.lowercase;
+    this.styles = doc.styles;
+    this.options = doc.options;
+    this.info = doc.info;
+    this.root = build(doc.model, this.V);
+    this.known = doc.known_hashes ? halves(readArray(doc.known_hashes)) : null;
+    this.knownNames = doc.known_names ? new Set(doc.known_names) : null;
+  }
+
+  // ----- options ------------------------------------------------------------------
+  checkOptions(given) {
+    const out = {};
+    const rows = new Map(this.options.map((o) => [o.name, o]));
+    for (const key of Object.keys(given || {})) {
+      if (!rows.has(key)) fail(`unknown sampling option '${key}'; the options are ${[...rows.keys()].join(", ")}`);
+    }
+    for (const o of this.options) {
+      let v = given && given[o.name] !== undefined ? given[o.name] : o.default;
+      if (v === null || v === undefined) {
+        if (!o.optional && o.default !== null) fail(`${o.name} must be given`);
+        out[o.name] = null;
+        continue;
+      }
+      if (o.kind === "bool") { if (typeof v !== "boolean") fail(`${o.name} must be true or false, got ${JSON.stringify(v)}`); }
+      else if (o.kind === "int" || o.kind === "float") {
+        if (typeof v !== "number" || !Number.isFinite(v) || (o.kind === "int" && !Number.isInteger(v))) {
+          fail(`${o.name} must be ${o.kind === "int" ? "a whole number" : "a number"}, got ${JSON.stringify(v)}`);
+        }
+        const low = o.min !== null && (o.exclusive_min ? v <= o.min : v < o.min);
+        if (low || (o.max !== null && v > o.max)) fail(`${o.name} must be in ${o.exclusive_min ? "(" : "["}${o.min}, ${o.max}], got ${v}`);
+      } else if (o.kind === "text") {
+        if (typeof v !== "string") fail(`${o.name} must be text, got ${JSON.stringify(v)}`);
+        if (o.longest && v.length > o.longest) fail(`${o.name} is longer than ${o.longest} characters`);
+      }
+      out[o.name] = v;
+    }
+    if (out.min_len > out.max_len) fail(`min_len (${out.min_len}) is larger than max_len (${out.max_len})`);
+    if (out.best !== null) fail("best (the most probable names) is computed by the Python sampler only");
+    return out;
+  }
+
+  normalize(text, fold) {
+    text = text.normalize("NFC");
+    if (this.lowercase) text = text.toLowerCase().normalize("NFC");
+    if (!fold) return text;
+    let out = "";
+    for (const c of text) {
+      if (!this.index.has(c)) { const f = foldChar(c); out += f && [...f].every((x) => this.index.has(x)) ? f : c; }
+      else out += c;
+    }
+    return out;
+  }
+
+  unknown(text) { return [...new Set([...text].filter((c) => !this.index.has(c) || c === "\n"))]; }
+
+  ids(text, what) {
+    const bad = this.unknown(text);
+    if (bad.length) fail(`${what} '${text}' has characters the model never saw: ${bad.join(", ")}`);
+    return [...text].map((c) => this.index.get(c));
+  }
+
+  styleIndex(name) {
+    let i = this.styles.indexOf(name);
+    if (i < 0) {
+      const folded = this.styles.map((s, j) => [s.toLowerCase(), j]).filter(([s]) => s === String(name).toLowerCase());
+      if (folded.length !== 1) fail(`unknown style '${name}'; this model knows: ${this.styles.slice(0, 30).join(", ")}`);
+      i = folded[0][1];
+    }
+    return i;
+  }
+
+  /** [[style id, weight]] of a style, "A=0.7,B=0.3" or {A: 0.7, B: 0.3}; null for no style (styles.py parse_styles). */
+  parseStyles(spec) {
+    if (spec === null || spec === undefined || spec === "") return null;
+    if (!this.styles.length) fail("this model was not trained on a labelled corpus, so it has no styles");
+    let pairs;
+    if (typeof spec === "string") {
+      const parts = spec.split(",");
+      if (parts.length > 1 && !parts.every((p) => p.includes("="))) fail(`a blend gives every style a weight: 'A=0.7,B=0.3', got '${spec}'`);
+      pairs = parts.map((p) => (p.includes("=") ? [p.slice(0, p.indexOf("=")).trim(), p.slice(p.indexOf("=") + 1).trim()] : [p.trim(), "1"]));
+    } else if (typeof spec === "object") pairs = Object.entries(spec);
+    else fail("a style is a name, 'A=0.7,B=0.3' or a mapping of style to weight");
+    const out = new Map();
+    for (const [name, weight] of pairs) {
+      const w = typeof weight === "boolean" ? NaN : Number(weight);
+      if (!Number.isFinite(w) || w < 0) fail(`the weight of style '${name}' must be a number ≥ 0, got ${weight}`);
+      const i = this.styleIndex(name);
+      if (out.has(i)) fail(`style '${this.styles[i]}' appears twice in the blend`);
+      out.set(i, w);
+    }
+    const top = Math.max(...out.values());
+    if (!(top > 0)) fail("a blend needs at least one style with a weight above 0");
+    const total = [...out.values()].reduce((a, w) => a + w / top, 0);
+    return [...out.entries()].map(([i, w]) => [i, w / top / total]);
+  }
+
+  /** The stepper of a style or blend (styles.py styled): guided when strength > 0. */
+  stepper(style = null, strength = 0) {
+    const pairs = this.parseStyles(style);
+    if (pairs === null) return this.root.view(null);
+    if (strength) return guided(pairs.map(([i]) => this.root.view(i)), pairs.map(([, w]) => w), this.root.view(null), strength);
+    const on = pairs.filter(([, w]) => w > 0);
+    if (on.length === 1) return this.root.view(on[0][0]);
+    return blend(pairs.map(([i]) => this.root.view(i)), pairs.map(([, w]) => w));
+  }
+
+  /** The next-character log-probabilities (V,) after the ids of `history` (the start symbol is fed first). */
+  distribution(history, { style = null, style_strength = 0 } = {}) {
+    const st = this.stepper(style, style_strength);
+    let state = st.init(1), r = null;
+    for (const id of [0, ...history]) { r = st.step(Int32Array.of(id), state); state = r.state; }
+    return r.logp;
+  }
+
+  isKnown(name) {
+    if (this.knownNames) return this.knownNames.has(name);
+    if (!this.known || !this.known.hi.length) return false;
+    const [l, h] = blake2b64(name), { hi: H, lo: L } = this.known; // sorted as uint64: by high, then low half
+    let a = 0, b = H.length;
+    while (a < b) { const mid = (a + b) >> 1; if (H[mid] < h || (H[mid] === h && L[mid] < l)) a = mid + 1; else b = mid; }
+    return a < H.length && H[a] === h && L[a] === l;
+  }
+
+  prepare(opts) {
+    const [prefix, suffix, contains] = [opts.prefix, opts.suffix, opts.contains].map((t) => this.normalize(t, opts.fold_accents));
+    for (const [t, what] of [[prefix, "prefix"], [suffix, "suffix"], [contains, "contains text"]]) this.ids(t, what);
+    const allowed = new Uint8Array(this.V).fill(1);
+    let only = opts.only_chars;
+    if (only === null && this.doc.alphabet && !opts.any_char && opts.style === null) only = this.doc.alphabet;
+    if (only !== null) { allowed.fill(0); for (const c of this.normalize(only)) if (this.index.has(c)) allowed[this.index.get(c)] = 1; }
+    for (const c of this.normalize(opts.exclude_chars)) if (this.index.has(c)) allowed[this.index.get(c)] = 0;
+    allowed[0] = 0;
+    for (const [t, what] of [[prefix, "prefix"], [suffix, "suffix"], [contains, "contains text"]]) {
+      const bad = [...t].filter((c) => !allowed[this.index.get(c)]);
+      if (bad.length) fail(`the ${what} '${t}' uses characters excluded by the character limits: ${bad.join(", ")}`);
+    }
+    if ([...prefix].length > opts.max_len) fail(`the prefix is longer than max_len ${opts.max_len}`);
+    if ([...suffix].length > opts.max_len || [...contains].length > opts.max_len) fail("the suffix or contains text is longer than max_len");
+    if (!allowed.some(Boolean) && opts.min_len > [...prefix].length) fail("no character is allowed, so no name can reach min_len");
+    if (opts.novel && !this.known && !this.knownNames) fail("novel-only needs the training names, and this model file has no record of them");
+    let pattern = null;
+    if (opts.pattern) {
+      if (/\([^)]*[+*}][^)]*\)\s*[+*{]/.test(opts.pattern)) fail(`the pattern '${opts.pattern}' nests repeats (such as (a|aa)+), which can take hours to match; simplify it`);
+      try { pattern = new RegExp(opts.pattern, "u"); } catch (e) { fail(`the pattern is not a valid regular expression: ${e.message}`); }
+    }
+    return { opts, prefix, suffix, contains, pattern, allowed };
+  }
+
+  rejects(prep, name, seen) {
+    if (prep.suffix && !name.endsWith(prep.suffix)) return "suffix";
+    if (prep.contains && !name.includes(prep.contains)) return "contains";
+    if (prep.pattern && !prep.pattern.test(name)) return "pattern";
+    if (prep.opts.novel && this.isKnown(name)) return "known";
+    if (prep.opts.unique && seen.has(name)) return "duplicate";
+    return null;
+  }
+
+  /** One candidate per seed: [names, log-probabilities] (sample.py Sampler.generate). */
+  generate(seeds, prep, st) {
+    const { opts, allowed } = prep, V = this.V, m = seeds.length;
+    const fed = [0, ...this.ids(prep.prefix, "prefix")];
+    let state = st.init(1), r = null, fedLp = 0;
+    fed.forEach((id, i) => {
+      r = st.step(Int32Array.of(id), state);
+      state = r.state;
+      if (i + 1 < fed.length) fedLp += r.logp[fed[i + 1]];
+    });
+    const L0 = fed.length - 1, steps = opts.max_len - L0 + 1;
+    const names = new Array(m).fill(prep.prefix), logprob = new Float64Array(m).fill(fedLp);
+    const mixed = seeds.map((s) => mix64(BigInt(s)));
+    let active = Array.from({ length: m }, (_, i) => i);
+    let logp = new Float64Array(m * V);
+    for (let i = 0; i < m; i++) logp.set(r.logp, i * V);
+    state = selectState(state, new Array(m).fill(0));
+    const mask = new Uint8Array(V), z = new Float64Array(V), order = new Int32Array(V);
+    for (let t = 0; t < steps; t++) {
+      const length = L0 + t;
+      for (let j = 0; j < V; j++) mask[j] = length < opts.max_len ? allowed[j] : 0;
+      mask[0] = length >= opts.min_len || !mask.some(Boolean) ? 1 : 0;
+      const going = [], ids = [];
+      active.forEach((row, a) => {
+        const lp = logp.subarray(a * V, a * V + V);
+        const c = nextSymbol(lp, mask, opts, uniform(mixed[row], t), z, order);
+        logprob[row] += lp[c];
+        if (c !== 0) { names[row] += this.chars[c]; going.push(a); ids.push(c); }
+      });
+      if (!going.length) break;
+      if (going.length < active.length) { state = selectState(state, going); active = going.map((a) => active[a]); }
+      const out = st.step(Int32Array.from(ids), state);
+      logp = out.logp;
+      state = out.state;
+    }
+    return [names, logprob];
+  }
+
+  /** n names satisfying the options (sample.py Sampler.sample): an array of samples with tries, seed, rejected. */
+  sample(options = {}) {
+    const opts = this.checkOptions(options);
+    const prep = this.prepare(opts);
+    const st = this.stepper(opts.style, opts.style ? opts.style_strength : 0);
+    const n = opts.n, seed = opts.seed === null ? freshSeed() : opts.seed;
+    const budget = opts.max_tries !== null ? opts.max_tries : 100 * n + 1000;
+    const filtering = Boolean(opts.suffix || opts.contains || opts.pattern || opts.novel || opts.unique);
+    const out = [];
+    out.tries = 0; out.seed = seed; out.rejected = {};
+    const seen = new Set();
+    while (out.length < n) {
+      if (out.tries >= budget) {
+        fail(`found only ${out.length} of ${n} names in ${out.tries} tries (acceptance ${(100 * out.length / Math.max(out.tries, 1)).toFixed(2)}%); loosen the constraints or allow more tries (max_tries)`);
+      }
+      const need = n - out.length, rate = (out.length + 1) / (out.tries + 1);
+      const m = filtering ? Math.min(budget - out.tries, MAX_BATCH, Math.max(need, Math.ceil(1.2 * need / rate))) : Math.min(need, MAX_BATCH);
+      const seeds = childSeeds(seed, out.tries, m);
+      const [names, logprobs] = this.generate(seeds, prep, st);
+      let used = names.length;
+      for (let i = 0; i < names.length; i++) {
+        if (!Number.isFinite(logprobs[i])) fail("the model gives non-finite probabilities; this model file cannot be used");
+        const why = this.rejects(prep, names[i], seen);
+        if (why) { out.rejected[why] = (out.rejected[why] || 0) + 1; continue; }
+        if (opts.unique) seen.add(names[i]);
+        out.push(this.sampleOf(names[i], logprobs[i], seeds[i]));
+        if (out.length === n) { used = i + 1; break; }
+      }
+      out.tries += used;
+    }
+    return out;
+  }
+
+  sampleOf(name, logprob, seed) {
+    const novel = this.known || this.knownNames ? !this.isKnown(name) : null;
+    return { name, display: this.lowercase ? capitalised(name) : name, logprob,
+             nats_per_char: -logprob / ([...name].length + 1), novel, seed };
+  }
+
+  /** log P(name + end) and each character's surprisal (score.py score_names), under a style if given. */
+  score(name, { style = null, fold_accents = false } = {}) {
+    if (typeof name !== "string") fail("a name must be text");
+    const text = this.normalize(name, fold_accents);
+    if (!text) fail("cannot score an empty name; give at least one character");
+    const shown = this.lowercase ? capitalised(text) : text;
+    const unknown = this.unknown(text);
+    if (unknown.length) return { name: text, display: shown, logprob: null, nats_per_char: null, surprisal: [], percentile: null, unknown_chars: unknown };
+    const ids = this.ids(text, "name"), st = this.stepper(style, 0);
+    let state = st.init(1);
+    const surprisal = [];
+    let total = 0;
+    const labels = [...text, "<end>"];
+    [0, ...ids].forEach((id, i) => {
+      const r = st.step(Int32Array.of(id), state);
+      state = r.state;
+      const nats = -r.logp[i < ids.length ? ids[i] : 0];
+      total += nats;
+      surprisal.push({ char: labels[i], nats });
+    });
+    const per = total / surprisal.length;
+    return { name: text, display: shown, logprob: -total, nats_per_char: per, surprisal, percentile: this.percentile(per), unknown_chars: [] };
+  }
+
+  percentile(perChar) { // score.py percentile_of: the share of training names with a higher nats/char
+    const q = this.doc.quantiles;
+    if (!q || q.length < 2) return null;
+    let below;
+    if (perChar <= q[0]) below = 0;
+    else if (perChar >= q[q.length - 1]) below = 1;
+    else {
+      let i = 1;
+      while (q[i] < perChar) i++;
+      const lo = q[i - 1], hi = q[i], f = hi > lo ? (perChar - lo) / (hi - lo) : 0;
+      below = (i - 1 + f) / (q.length - 1);
+    }
+    return Math.round(1000 * (1 - below)) / 10;
+  }
+
+  /** p(style | name) by Bayes' rule (styles.py classify): the training shares as the prior, unless uniform. */
+  classify(name, { top = null, uniform_prior = false, fold_accents = false } = {}) {
+    if (!this.styles.length) fail("this model has no styles (it was not trained on a labelled corpus)");
+    const counts = this.doc.style_counts, S = this.styles.length;
+    const totalCount = counts.reduce((a, c) => a + c + 1, 0);
+    const scores = this.styles.map((s, i) => {
+      const r = this.score(name, { style: s, fold_accents });
+      if (r.logprob === null) return null;
+      return r.logprob + (uniform_prior || !counts.some(Boolean) ? -Math.log(S) : Math.log((counts[i] + 1) / totalCount));
+    });
+    const text = this.normalize(String(name), fold_accents);
+    const display = this.lowercase ? capitalised(text) : text;
+    if (scores[0] === null) return { name: text, display, style: null, probability: null, styles: {}, unknown_chars: this.unknown(text) };
+    const best = Math.max(...scores), z = scores.map((x) => Math.exp(x - best)), sum = z.reduce((a, b) => a + b, 0);
+    const ranked = z.map((p, i) => [this.styles[i], p / sum]).sort((a, b) => b[1] - a[1]).slice(0, top || S);
+    return { name: text, display, style: ranked[0][0], probability: ranked[0][1], styles: Object.fromEntries(ranked), unknown_chars: [] };
+  }
+}
+
+function halves(u64) { // a sorted BigUint64Array as two Uint32Arrays, so lookups need no BigInt
+  const words = new Uint32Array(u64.buffer, u64.byteOffset, 2 * u64.length), n = u64.length;
+  const hi = new Uint32Array(n), lo = new Uint32Array(n);
+  for (let i = 0; i < n; i++) { lo[i] = words[2 * i]; hi[i] = words[2 * i + 1]; }
+  return { hi, lo };
+}
+
+const WRAPPER = /^\s*globalThis\.NAMESMITH_MODEL\s*=\s*/;
+
+/** A model from a URL (fetched), the document's text (JSON, or model.js), its bytes, or the parsed object. */
+export async function load(source) {
+  if (source instanceof Model) return source;
+  if (typeof source === "string" && !source.trimStart().startsWith("{") && !WRAPPER.test(source)) {
+    const res = await fetch(source);
+    if (!res.ok) fail(`could not fetch the model ${source}: ${res.status}`);
+    source = await res.text();
+  }
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) source = new TextDecoder().decode(source);
+  if (typeof source === "string") {
+    const text = source.replace(WRAPPER, "").replace(/;\s*$/, "");
+    try { source = JSON.parse(text); } catch (e) { fail(`the model document is not valid JSON: ${e.message}`); }
+  }
+  return new Model(source);
+}
