@@ -124,6 +124,7 @@ def family_docs():
 HARNESS = """
 globalThis.nsRun = async ({ docs, kernel }) => {
   useKernel(kernel);
+  if (kernel === "wasm" && wasmSupport() !== true) throw new Error(`no WebAssembly step: ${wasmSupport()}`);
   const out = {};
   for (const [fam, { doc, cases }] of Object.entries(docs)) {
     const model = await load(doc);
@@ -142,7 +143,7 @@ def module_page(browser):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.set_content("<!doctype html><html><body></body></html>")
     page.add_script_tag(content=static_file("namesmith.js") + "\nglobalThis.ns = { load, useKernel, blake2b64, "
-                        "childSeeds, uniform, mix64 };" + HARNESS, type="module")
+                        "childSeeds, uniform, mix64, wasmModule };" + HARNESS, type="module")
     page.wait_for_function("globalThis.nsRun !== undefined")
     assert not errors, errors
     return page
@@ -179,6 +180,38 @@ def test_every_family_matches_numpy_in_node(family_docs, tmp_path):
                    f"writeFileSync({json.dumps(str(tmp_path / 'out.json'))}, JSON.stringify(await nsRun(a)));\n")
     subprocess.run([node, str(run)], check=True, timeout=120)
     check_distributions(family_docs, json.loads((tmp_path / "out.json").read_text()), "Node")
+
+
+CELL_CHECK = """
+() => {
+  // the WebAssembly LSTM cell on pre-activations across [-30, 30] against float64 formulas
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const { lstm } = new WebAssembly.Instance(new WebAssembly.Module(ns.wasmModule()), { e: { m: memory } }).exports;
+  const f = new Float32Array(memory.buffer), B = 8, H = 64, n = B * H;
+  for (let i = 0; i < 4 * n; i++) f[i] = Math.fround(-30 + 60 * ((i * 7919) % 4099) / 4099);  // X
+  for (let i = 0; i < n; i++) f[8 * n + i] = Math.fround(Math.sin(i));                           // C
+  lstm(0, 4 * n * 4, 8 * n * 4, 9 * n * 4, 10 * n * 4, B, H);                                    // P = 0
+  const sig = (v) => 1 / (1 + Math.exp(-v));
+  let worst = 0;
+  for (let b = 0; b < B; b++) for (let u = 0; u < H; u++) {
+    const x = (k) => f[b * 4 * H + k * H + u];
+    const c = sig(x(1)) * f[8 * n + b * H + u] + sig(x(0)) * Math.tanh(x(2));
+    const h = sig(x(3)) * Math.tanh(c);
+    worst = Math.max(worst, Math.abs(f[10 * n + b * H + u] - c) / Math.max(1, Math.abs(c)),
+                     Math.abs(f[9 * n + b * H + u] - h));
+  }
+  return worst;
+}
+"""
+
+
+@pytest.mark.browser
+def test_the_webassembly_nonlinearities_are_float32_accurate(browser):
+    """exp, sigmoid and tanh of the WebAssembly cells (a polynomial, not Math.exp) to float32 precision over a
+    range far wider than trained networks reach: a wrong polynomial term or range reduction fails it."""
+    page = module_page(browser)
+    assert page.evaluate(CELL_CHECK) < 1e-6
+    page.close()
 
 
 @pytest.mark.browser

@@ -194,77 +194,170 @@ function matmulT(A, B, K, W, N, bias, out) {
   return out;
 }
 
-// The same product in WebAssembly SIMD (f32x4), four rows of A per row of W, when the engine has it: the
-// networks' time goes here. The module is assembled below from its instructions (no binary is shipped).
-// mm(A, B, K, W, N, out), byte addresses, B a multiple of 4, K of 4: out[b, j] = sum_k A[b, k] W[j, k].
-function mmModule() {
-  const [A, B, K, W, N, OUT, b, j, p0, p1, p2, p3, pw, wend, rb, o, acc0, , , , wv] = Array.from({ length: 21 }, (_, i) => i);
-  const get = (i) => [0x20, i], set = (i) => [0x21, i], c = (v) => [0x41, v]; // constants below 64 only
-  const add = 0x6a, mul = 0x6c, shl = 0x74, geu = 0x4f;
-  const block = [0x02, 0x40, 0x03, 0x40], end2 = [0x0b, 0x0b], exitIf = [0x0d, 1], again = [0x0c, 0];
-  const load = [0xfd, 0x00, 0x02, 0x00], fmul = [0xfd, 0xe6, 0x01], fadd = [0xfd, 0xe4, 0x01];
-  const zero = [0xfd, 0x0c, ...new Array(16).fill(0)], lane = (l) => [0xfd, 0x1f, l];
-  const bump = (i, by) => [...get(i), ...by, add, ...set(i)];
-  const code = [
-    ...get(K), ...c(2), shl, ...set(rb), ...c(0), ...set(b),
-    ...block, ...get(b), ...get(B), geu, ...exitIf, ...c(0), ...set(j),
-    ...block, ...get(j), ...get(N), geu, ...exitIf,
-    ...get(W), ...get(j), ...get(rb), mul, add, ...set(pw), ...get(pw), ...get(rb), add, ...set(wend),
-    ...get(A), ...get(b), ...get(rb), mul, add, ...set(p0),
-    ...get(p0), ...get(rb), add, ...set(p1), ...get(p1), ...get(rb), add, ...set(p2), ...get(p2), ...get(rb), add, ...set(p3),
-    ...[0, 1, 2, 3].flatMap((r) => [...zero, ...set(acc0 + r)]),
-    ...block, ...get(pw), ...get(wend), geu, ...exitIf, ...get(pw), ...load, ...set(wv),
-    ...[0, 1, 2, 3].flatMap((r) => [...get(acc0 + r), ...get(p0 + r), ...load, ...get(wv), ...fmul, ...fadd, ...set(acc0 + r)]),
-    ...[pw, p0, p1, p2, p3].flatMap((i) => bump(i, c(16))), ...again, ...end2,
-    ...get(OUT), ...get(b), ...get(N), mul, ...get(j), add, ...c(2), shl, add, ...set(o),
-    ...[0, 1, 2, 3].flatMap((r) => [...get(o), ...get(acc0 + r), ...lane(0), ...get(acc0 + r), ...lane(1), 0x92,
-      ...get(acc0 + r), ...lane(2), 0x92, ...get(acc0 + r), ...lane(3), 0x92, 0x38, 0x02, 0x00,
-      ...bump(o, [...get(N), ...c(2), shl])]),
-    ...bump(j, c(1)), ...again, ...end2, ...bump(b, c(4)), ...again, ...end2, 0x0b,
-  ];
-  const body = [0x02, 0x0a, 0x7f, 0x05, 0x7b, ...code];
-  const leb = (n) => { const out = []; do { let x = n & 0x7f; n >>>= 7; if (n) x |= 0x80; out.push(x); } while (n); return out; };
-  const section = (id, bytes) => [id, ...leb(bytes.length), ...bytes];
+// ----- the same step in WebAssembly SIMD (f32x4), where the engine has it: a network's time goes here -----
+// The module is assembled below from its instructions (no binary is shipped); `useKernel("js")` forces the
+// plain JavaScript above, and the tests check both against NumPy. Functions (byte addresses; B rows, H a
+// multiple of 4, as every size the WebAssembly path is used for):
+//   mm(A, B, K, W, N, OUT)        OUT[b, j] = sum_k A[b, k] W[j, k]     (B a multiple of 4: four rows per W row)
+//   lstm(X, P, C, HO, CO, B, H)   [i f g o] = X + P; CO = f C + i g; HO = o tanh(CO)
+//   gru(X, P, HP, BN, HO, B, H)   r, z = sigmoid(X + P); n = tanh(Xn + r (Pn + BN)); HO = n + z (HP - n)
+//   rnn(X, P, HO, B, H)           HO = tanh(X + P)
+// exp(v) = 2^k p(r), k = round(v log2 e), r = v - k ln 2, p the degree-7 polynomial of Cephes' expf (relative
+// error below 2e-7 in float32); sigmoid(v) = 1 / (1 + exp(-v)), tanh(v) = 2 / (1 + exp(-2v)) - 1.
+export function wasmModule() {
+  const uleb = (n) => { const out = []; do { let x = n & 0x7f; n >>>= 7; if (n) x |= 0x80; out.push(x); } while (n); return out; };
+  const sleb = (n) => { const out = []; for (;;) { const x = n & 0x7f; n >>= 7; if ((n === 0 && !(x & 0x40)) || (n === -1 && (x & 0x40))) { out.push(x); return out; } out.push(x | 0x80); } };
+  const I = (n) => [0x41, ...sleb(n)], F = (x) => [0x43, ...new Uint8Array(Float32Array.of(x).buffer)];
+  const S = (op) => [0xfd, ...uleb(op)]; // a SIMD instruction
+  const [iadd, imul, ishl, idiv, irem, igeu] = [[0x6a], [0x6c], [0x74], [0x6e], [0x70], [0x4f]];
+  const [vadd, vsub, vmul, vdiv, vmin, vmax, vneg] = [0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xe1].map(S);
+  const splat = (x) => [...F(x), ...S(0x13)];
+  function func(params, ints, vecs, body) {
+    const names = [...params, ...ints, ...vecs], L = Object.fromEntries(names.map((n, i) => [n, i]));
+    const get = (n) => [0x20, L[n]], set = (n) => [0x21, L[n]];
+    const a = { get, set, at: (base, off) => [...get(base), ...off, ...iadd],
+      vld: (addr) => [...addr, ...S(0x00), 0x02, 0x00], vst: (addr, v) => [...addr, ...v, ...S(0x0b), 0x02, 0x00],
+      loop: (exit, code) => [0x02, 0x40, 0x03, 0x40, ...exit, 0x0d, 1, ...code, 0x0c, 0, 0x0b, 0x0b],
+      inc: (n, by) => [...get(n), ...by, ...iadd, ...set(n)] };
+    a.exp = (v) => [...v, ...splat(88), ...vmin, ...splat(-87), ...vmax, ...set("ex"),
+      ...get("ex"), ...splat(Math.LOG2E), ...vmul, ...S(0x6a), ...set("ek"), // nearest
+      ...get("ex"), ...get("ek"), ...splat(0.693359375), ...vmul, ...vsub, ...get("ek"), ...splat(-2.12194440e-4),
+      ...vmul, ...vsub, ...set("er"),
+      ...splat(1.9875691500e-4), ...[1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+        5.0000001201e-1].flatMap((c) => [...get("er"), ...vmul, ...splat(c), ...vadd]),
+      ...get("er"), ...vmul, ...get("er"), ...vmul, ...get("er"), ...vadd, ...splat(1), ...vadd,
+      ...get("ek"), ...S(0xf8), ...I(127), ...S(0x11), ...S(0xae), ...I(23), ...S(0xab), ...vmul]; // * 2^k
+    a.sigmoid = (v) => [...splat(1), ...splat(1), ...a.exp([...v, ...vneg]), ...vadd, ...vdiv];
+    a.tanh = (v) => [...splat(2), ...splat(1), ...a.exp([...v, ...splat(-2), ...vmul]), ...vadd, ...vdiv, ...splat(1), ...vsub];
+    const code = body(a);
+    return { params: params.length, locals: [0x02, ...uleb(ints.length), 0x7f, ...uleb(vecs.length + 3), 0x7b], code };
+  }
+  const expVecs = ["ex", "ek", "er"];
+  const mm = func(["A", "B", "K", "W", "N", "OUT"], ["b", "j", "p0", "p1", "p2", "p3", "pw", "wend", "rb", "o"],
+    [...expVecs, "a0", "a1", "a2", "a3", "wv"], ({ get, set, vld, loop, inc }) => {
+      const rows = [0, 1, 2, 3], ptr = (r) => `p${r}`, acc = (r) => `a${r}`;
+      const hsum = (r) => [...get(acc(r)), ...S(0x1f), 0, ...[1, 2, 3].flatMap((l) => [...get(acc(r)), ...S(0x1f), l, 0x92])];
+      return [...get("K"), ...I(2), ...ishl, ...set("rb"), ...I(0), ...set("b"),
+        ...loop([...get("b"), ...get("B"), ...igeu], [...I(0), ...set("j"),
+          ...loop([...get("j"), ...get("N"), ...igeu], [
+            ...get("W"), ...get("j"), ...get("rb"), ...imul, ...iadd, ...set("pw"),
+            ...get("pw"), ...get("rb"), ...iadd, ...set("wend"),
+            ...get("A"), ...get("b"), ...get("rb"), ...imul, ...iadd, ...set("p0"),
+            ...[1, 2, 3].flatMap((r) => [...get(ptr(r - 1)), ...get("rb"), ...iadd, ...set(ptr(r))]),
+            ...rows.flatMap((r) => [...S(0x0c), ...new Array(16).fill(0), ...set(acc(r))]),
+            ...loop([...get("pw"), ...get("wend"), ...igeu], [...vld(get("pw")), ...set("wv"),
+              ...rows.flatMap((r) => [...get(acc(r)), ...vld(get(ptr(r))), ...get("wv"), ...vmul, ...vadd, ...set(acc(r))]),
+              ...["pw", ...rows.map(ptr)].flatMap((n) => inc(n, I(16)))]),
+            ...get("OUT"), ...get("b"), ...get("N"), ...imul, ...get("j"), ...iadd, ...I(2), ...ishl, ...iadd, ...set("o"),
+            ...rows.flatMap((r) => [...get("o"), ...hsum(r), 0x38, 0x02, 0x00, ...inc("o", [...get("N"), ...I(2), ...ishl])]),
+            ...inc("j", I(1))]),
+          ...inc("b", I(4))])];
+    });
+  // the cells: e runs over the B*H units four at a time; g is a unit's first gate's byte offset in its row of gates
+  const gate = (a, gates) => [...a.get("e"), ...a.get("H"), ...idiv, ...I(gates), ...imul, ...a.get("H"), ...imul,
+    ...a.get("e"), ...a.get("H"), ...irem, ...iadd, ...I(2), ...ishl, ...a.set("g")];
+  const units = (a, body) => [...a.get("B"), ...a.get("H"), ...imul, ...a.set("n"), ...a.get("H"), ...I(2), ...ishl,
+    ...a.set("hb"), ...I(0), ...a.set("e"),
+    ...a.loop([...a.get("e"), ...a.get("n"), ...igeu], [...a.get("e"), ...I(2), ...ishl, ...a.set("u"), ...body,
+      ...a.inc("e", I(4))])];
+  const pre = (a, k) => { // X + P at gate k of this unit
+    const off = (base) => [...a.get(base), ...a.get("g"), ...iadd, ...a.get("hb"), ...I(k), ...imul, ...iadd];
+    return [...a.vld(off("X")), ...a.vld(off("P")), ...vadd];
+  };
+  const ints = ["n", "hb", "e", "u", "g"];
+  const lstm = func(["X", "P", "C", "HO", "CO", "B", "H"], ints, [...expVecs, "i", "f", "c"], (a) => units(a, [
+    ...gate(a, 4), ...a.sigmoid(pre(a, 0)), ...a.set("i"), ...a.sigmoid(pre(a, 1)), ...a.set("f"),
+    ...a.get("f"), ...a.vld(a.at("C", a.get("u"))), ...vmul, ...a.get("i"), ...a.tanh(pre(a, 2)), ...vmul, ...vadd,
+    ...a.set("c"), ...a.vst(a.at("CO", a.get("u")), a.get("c")),
+    ...a.vst(a.at("HO", a.get("u")), [...a.sigmoid(pre(a, 3)), ...a.tanh(a.get("c")), ...vmul])]));
+  const gru = func(["X", "P", "HP", "BN", "HO", "B", "H"], [...ints, "m"], [...expVecs, "r", "z", "nn"], (a) => units(a, [
+    ...gate(a, 3), ...a.get("e"), ...a.get("H"), ...irem, ...I(2), ...ishl, ...a.set("m"),
+    ...a.sigmoid(pre(a, 0)), ...a.set("r"), ...a.sigmoid(pre(a, 1)), ...a.set("z"),
+    ...a.tanh([...a.vld([...a.get("X"), ...a.get("g"), ...a.get("hb"), ...I(2), ...imul, ...iadd, ...iadd]),
+      ...a.get("r"), ...a.vld([...a.get("P"), ...a.get("g"), ...a.get("hb"), ...I(2), ...imul, ...iadd, ...iadd]),
+      ...a.vld(a.at("BN", a.get("m"))), ...vadd, ...vmul, ...vadd]), ...a.set("nn"),
+    ...a.vst(a.at("HO", a.get("u")), [...a.get("nn"), ...a.get("z"), ...a.vld(a.at("HP", a.get("u"))), ...a.get("nn"),
+      ...vsub, ...vmul, ...vadd])]));
+  const rnn = func(["X", "P", "HO", "B", "H"], ints, expVecs, (a) => units(a, [
+    ...a.vst(a.at("HO", a.get("u")), a.tanh([...a.vld(a.at("X", a.get("u"))), ...a.vld(a.at("P", a.get("u"))), ...vadd]))]));
+  const fns = [["mm", mm], ["lstm", lstm], ["gru", gru], ["rnn", rnn]];
+  const section = (id, bytes) => [id, ...uleb(bytes.length), ...bytes];
+  const vec = (items) => [...uleb(items.length), ...items.flat()];
+  const body = (f) => { const b = [...f.locals, ...f.code, 0x0b]; return [...uleb(b.length), ...b]; };
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [0x01, 0x60, 0x06, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00]),
-    ...section(2, [0x01, 0x01, 0x65, 0x01, 0x6d, 0x02, 0x00, 0x01]), // import e.m, a memory of at least 1 page
-    ...section(3, [0x01, 0x00]),
-    ...section(7, [0x01, 0x02, 0x6d, 0x6d, 0x00, 0x00]), // export "mm"
-    ...section(10, [0x01, ...leb(body.length), ...body])]);
+    ...section(1, vec(fns.map(([, f]) => [0x60, ...uleb(f.params), ...new Array(f.params).fill(0x7f), 0x00]))),
+    ...section(2, [0x01, 0x01, 0x65, 0x01, 0x6d, 0x02, 0x00, 0x01]), // imports e.m: a memory of at least a page
+    ...section(3, vec(fns.map((_, i) => uleb(i)))),
+    ...section(7, vec(fns.map(([name], i) => [...uleb(name.length), ...new TextEncoder().encode(name), 0x00, ...uleb(i)]))),
+    ...section(10, vec(fns.map(([, f]) => body(f))))]);
 }
 
-let KERNEL = "wasm"; // "js" forces the plain JavaScript product (the tests run both)
+let KERNEL = "wasm"; // "js" forces the plain JavaScript step (the tests run both)
 export function useKernel(kind) { KERNEL = kind; }
+let MODULE = null; // compiled once, instantiated per network
 
-class WasmProduct {
-  // the weights of one network copied once into WebAssembly memory, then A in, out back, per product
-  constructor(weights, maxB, maxK, maxN) {
+class WasmNet {
+  // one network's step in WebAssembly memory: its weights copied in once; per step the states in, states out
+  constructor(net) {
+    const { H, G, V, layers, arr } = net, B = MAX_BATCH;
+    const regions = {};
     let at = 0;
-    this.offsets = new Map();
-    for (const w of weights) { this.offsets.set(w, at); at += w.length * 4; }
-    this.a = at; at += maxB * maxK * 4;
-    this.o = at; at += maxB * maxN * 4;
+    const take = (name, floats) => { regions[name] = at; at += 4 * floats; };
+    this.w = new Map();
+    const weights = [...layers.flatMap((l) => [l.Wh, l.Wx, l.bn].filter(Boolean)), arr.Wya];
+    for (const w of weights) { this.w.set(w, at); at += 4 * w.length; }
+    take("A", B * H); take("P", B * Math.max(G, V)); take("X", B * G); take("C", B * H); take("HO", B * H); take("CO", B * H);
     const memory = new WebAssembly.Memory({ initial: Math.ceil(at / 65536) + 1 });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(mmModule()), { e: { m: memory } });
-    this.mm = inst.exports.mm;
-    this.f32 = new Float32Array(memory.buffer);
-    for (const w of weights) this.f32.set(w, this.offsets.get(w) / 4);
-    this.maxB = maxB;
+    MODULE = MODULE || new WebAssembly.Module(wasmModule());
+    this.fn = new WebAssembly.Instance(MODULE, { e: { m: memory } }).exports;
+    this.f = new Float32Array(memory.buffer);
+    for (const w of weights) this.f.set(w, this.w.get(w) / 4);
+    Object.assign(this, { r: regions, net });
   }
 
-  product(A, B, K, W, N, bias, out) {
-    const f = this.f32, B4 = (B + 3) & ~3, a = this.a / 4, o = this.o / 4;
-    f.set(A.subarray(0, B * K), a);
-    f.fill(0, a + B * K, a + B4 * K);
-    this.mm(this.a, B4, K, this.offsets.get(W), N, this.o);
-    for (let i = 0; i < B * N; i++) out[i] = f[o + i] + (bias ? bias[i % N] : 0);
-    return out;
+  product(name, B, W, N) { // P = (row `name`, B x H) W^T, the rows padded to a multiple of 4
+    const { f, r } = this, H = this.net.H, B4 = (B + 3) & ~3;
+    f.fill(0, r[name] / 4 + B * H, r[name] / 4 + B4 * H);
+    this.fn.mm(r[name], B4, H, this.w.get(W), N, r.P);
+  }
+
+  step(ids, state, table, outBias) {
+    const { f, r, net } = this, { H, G, V, L, cell } = net, B = ids.length, n = cell.states.length, BH = B * H;
+    const next = [];
+    for (let l = 0; l < L; l++) {
+      const layer = net.layers[l], X = r.X / 4;
+      if (l === 0) for (let b = 0; b < B; b++) f.set(table.subarray(ids[b] * G, ids[b] * G + G), X + b * G);
+      else { // X = h (in HO) Wx^T + b
+        f.copyWithin(r.A / 4, r.HO / 4, r.HO / 4 + BH);
+        this.product("A", B, layer.Wx, G);
+        for (let b = 0; b < B; b++) for (let g = 0; g < G; g++) f[X + b * G + g] = f[r.P / 4 + b * G + g] + layer.b[g];
+      }
+      f.set(state[l * n].data, r.A / 4);
+      this.product("A", B, layer.Wh, G);
+      if (net.cell === CELLS.lstm) {
+        f.set(state[l * n + 1].data, r.C / 4);
+        this.fn.lstm(r.X, r.P, r.C, r.HO, r.CO, B, H);
+      } else if (net.cell === CELLS.gru) this.fn.gru(r.X, r.P, r.A, this.w.get(layer.bn), r.HO, B, H);
+      else this.fn.rnn(r.X, r.P, r.HO, B, H);
+      next.push({ w: H, data: f.slice(r.HO / 4, r.HO / 4 + BH) });
+      if (n === 2) next.push({ w: H, data: f.slice(r.CO / 4, r.CO / 4 + BH) });
+    }
+    f.copyWithin(r.A / 4, r.HO / 4, r.HO / 4 + BH);
+    this.product("A", B, net.arr.Wya, V);
+    const logits = new Float64Array(B * V), P = r.P / 4;
+    for (let i = 0; i < B * V; i++) logits[i] = f[P + i] + outBias[i % V];
+    return { logp: logSoftmaxRows(logits, B, V), state: next };
   }
 }
 
-function wasmProduct(weights, maxB, maxK, maxN) {
-  if (maxK % 4 || typeof WebAssembly === "undefined") return null;
-  try { return new WasmProduct(weights, maxB, maxK, maxN); } catch (e) { return null; } // no SIMD: plain JS
+/** Whether this engine runs the WebAssembly step (SIMD), or why not. */
+export function wasmSupport() {
+  try { MODULE = MODULE || new WebAssembly.Module(wasmModule()); return true; } catch (e) { return String(e); }
+}
+
+function wasmNet(net) {
+  if (net.H % 4 || typeof WebAssembly === "undefined") return null;
+  try { return new WasmNet(net); } catch (e) { return null; } // an engine without SIMD: the plain JavaScript step
 }
 
 const sigmoid = (x) => 1 / (1 + Math.exp(-x));
@@ -335,10 +428,7 @@ class Network {
       for (let v = 0; v < V; v++) for (let g = 0; g < G; g++) table[v * G + g] = (v === 0 ? 0 : l0.Wx[g * V + v]) + l0.b[g];
     }
     this.table = table;
-    const weights = [...this.layers.flatMap((layer, l) => (l ? [layer.Wh, layer.Wx] : [layer.Wh])), arr.Wya];
-    this.wasm = wasmProduct(weights, MAX_BATCH, this.H, Math.max(G, V));
-    this.mm = (A, B, K, W, N, bias, out) => (KERNEL === "wasm" && this.wasm && B <= MAX_BATCH
-      ? this.wasm.product(A, B, K, W, N, bias, out) : matmulT(A, B, K, W, N, bias, out));
+    this.wasm = wasmNet(this);
   }
 
   view(style) {
@@ -370,19 +460,20 @@ class Network {
   }
 
   step(ids, state, table, outBias) {
+    if (KERNEL === "wasm" && this.wasm && ids.length <= MAX_BATCH) return this.wasm.step(ids, state, table, outBias);
     const { V, H, G, cell } = this, B = ids.length, n = cell.states.length;
     let x = new Float32Array(B * G);
     for (let b = 0; b < B; b++) x.set(table.subarray(ids[b] * G, ids[b] * G + G), b * G);
-    const tmp = { g: new Float64Array(B * G), mm: this.mm };
+    const tmp = { g: new Float64Array(B * G), mm: matmulT };
     const next = [];
     let h = null;
     this.layers.forEach((layer, l) => {
-      if (l > 0) x = this.mm(h, B, H, layer.Wx, G, layer.b, new Float32Array(B * G));
+      if (l > 0) x = matmulT(h, B, H, layer.Wx, G, layer.b, new Float32Array(B * G));
       const parts = cell.step(x, state.slice(l * n, l * n + n).map((s) => s.data), layer, B, H, tmp);
       h = parts[0];
       for (const p of parts) next.push({ w: H, data: p });
     });
-    const logits = this.mm(h, B, H, this.arr.Wya, V, outBias, new Float64Array(B * V));
+    const logits = matmulT(h, B, H, this.arr.Wya, V, outBias, new Float64Array(B * V));
     return { logp: logSoftmaxRows(logits, B, V), state: next };
   }
 }
