@@ -34,6 +34,7 @@ const DTYPES = { float32: Float32Array, float64: Float64Array, uint8: Uint8Array
                  uint32: Uint32Array, int32: Int32Array, uint64: BigUint64Array, int64: BigInt64Array };
 
 function bytesOf(b64) {
+  if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(b64); // newer engines: native
   const text = atob(b64);
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
@@ -478,6 +479,12 @@ class Network {
   }
 }
 
+function exps(a) { // exp of each value, as float64 (a plain loop: TypedArray.from with a function is slow)
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = Math.exp(a[i]);
+  return out;
+}
+
 class NGram {
   // Kneser-Ney tables as a trie: order k's context key = (row of the context without its oldest symbol s in
   // order k-1) * (V + 1) + s + 1; P(w | h) = gamma(h) P(w | h') with the seen n-grams of h written over it
@@ -487,8 +494,8 @@ class NGram {
     this.orders = node.orders.map((o) => {
       const count = readArray(o.count), first = new Uint32Array(count.length + 1);
       for (let i = 0; i < count.length; i++) first[i + 1] = first[i] + count[i];
-      return { key: readArray(o.key), gamma: Float64Array.from(readArray(o.bow), Math.exp), first,
-               symbol: readArray(o.symbol), prob: Float64Array.from(readArray(o.logp), Math.exp) };
+      return { key: readArray(o.key), gamma: exps(readArray(o.bow)), first, symbol: readArray(o.symbol),
+               prob: exps(readArray(o.logp)) };
     });
   }
 
