@@ -1,6 +1,6 @@
 """Every shell and Python example of README.md and docs/ runs, so a wrong example fails CI.
 
-The fenced ``sh`` and ``python`` blocks of each file run in order in one scratch
+The fenced ``sh``, ``python`` and ``js`` (Node.js, as an ES module) blocks of each file run in order in one scratch
 folder that holds the files the examples name (``names.txt``, ``elves.txt``...).
 What the examples leave to the reader's machine is adapted, never the command
 itself: the install commands' ``pip install ... &&`` is dropped (CI has installed
@@ -29,7 +29,7 @@ import pytest
 from conftest import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"^```(sh|python)\n(.*?)^```", re.S | re.M)
+BLOCK = re.compile(r"^```(sh|python|js)\n(.*?)^```", re.S | re.M)
 TRAIN_SECONDS = 0.5
 FILES = {  # what the examples read, written into the scratch folder
     "elves.txt": "\n".join(
@@ -138,6 +138,8 @@ namesmith.fit = _quick_fit
 def command(lang: str, code: str, port: int | None) -> list[str]:
     if lang == "python":
         return [sys.executable, "-c", PRELUDE + code]
+    if lang == "js":
+        return ["node", "--input-type=module", "-e", code]
     return ["bash", "-c", shell_script(code, port)]
 
 
@@ -186,6 +188,8 @@ def run_unit(doc: Path, unit, folder: Path, files: dict[str, str], port: int | N
         where = f"{doc.relative_to(ROOT)}:{line}"
         if port is None and lang == "sh" and "curl " in code:
             continue  # no curl here (the test says so)
+        if lang == "js" and shutil.which("node") is None:
+            continue  # no Node.js here: the JavaScript examples are checked where it is (CI has it)
         try:
             proc = subprocess.run(command(lang, code, port), cwd=folder, env=env, capture_output=True, text=True,
                                   timeout=300)
