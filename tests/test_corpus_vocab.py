@@ -173,3 +173,22 @@ def test_a_large_alphabet_is_shown_shortened():
     text = v.alphabet()
     assert text.endswith("… (2,000 in all)") and len(text) < 230
     assert Vocab.from_names(["zoe", "anna"]).alphabet() == "a e no z"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="aZé\u0308 \t\r\x00\u2028=,", max_size=5),
+                          st.text(alphabet="Ab é\u0308\t=,\x00", max_size=4)), max_size=6))
+def test_labelled_corpus_column_reading_equals_the_line_by_line_reading(rows):
+    """The column-at-once reading of a labelled corpus (fast) gives what the line-by-line one gives, or the
+    same error (a column check that let a control character, an empty name or a bad style through fails)."""
+    from namesmith.corpus import _parse_labelled, _parse_labelled_lines
+
+    text = "\n".join(f"{a}\t{b}" for a, b in rows) + "\n"
+    outcomes = []
+    for parse in (_parse_labelled, _parse_labelled_lines):
+        try:
+            c = parse(text, "t.tsv", lowercase=True, max_len=3)
+            outcomes.append((c.names, c.labels))
+        except CorpusError as e:
+            outcomes.append(str(e))
+    assert outcomes[0] == outcomes[1]

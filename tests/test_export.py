@@ -376,6 +376,67 @@ def test_export_refuses_to_replace_what_it_does_not_own(tmp_path, two_styles, ca
     assert "symbolic link" in capsys.readouterr().err and (busy / "notes.txt").read_text() == "mine"
 
 
+def test_include_names_puts_the_names_in_and_novel_only_uses_them(tmp_path, two_styles):
+    """--include-names CORPUS exports the corpus's distinct names (default: only their hashes) and the module's
+    novel-only check reads them: the names a seeded run gives most often are listed, the same run with
+    novel-only never gives them (a module that ignored the list would), and each listed name is known."""
+    from collections import Counter
+
+    opts = {"n": 300, "seed": 4, "max_len": 3}
+    listed = [n for n, _ in Counter(s.name for s in namesmith.load(two_styles).sample(**opts)).most_common(3)]
+    corpus = tmp_path / "listed.txt"
+    corpus.write_text("\n".join([listed[0].upper(), *listed, listed[1]]) + "\n")
+    out = tmp_path / "m.json"
+    assert main(["export", str(two_styles), "--json", str(out), "--include-names", str(corpus)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["known_names"] == sorted(listed)  # distinct, lowercased like the training corpus
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: the document is checked, the module's use of it is not")
+    (tmp_path / "namesmith.mjs").write_text(static_file("namesmith.js"))
+    script = ("import { load } from './namesmith.mjs'; import { readFileSync } from 'node:fs';\n"
+              f"const m = await load(JSON.parse(readFileSync({json.dumps(str(out))}, 'utf8')));\n"
+              f"const o = {json.dumps(opts)};\n"
+              "const names = (x) => m.sample({...o, ...x}).map((s) => s.name.toLowerCase());\n"
+              "console.log(JSON.stringify({all: names({}), novel: names({novel: true}),\n"
+              f"  known: [...{json.dumps(listed)}, 'zzzq'].map((n) => m.isKnown(n))}}));\n")
+    (tmp_path / "run.mjs").write_text(script)
+    got = json.loads(subprocess.run([node, str(tmp_path / "run.mjs")], check=True, timeout=60, capture_output=True,
+                                    text=True).stdout)
+    assert got["known"] == [True, True, True, False]
+    assert set(listed) <= set(got["all"])  # without novel-only they come up
+    assert len(got["novel"]) == 300 and not set(got["novel"]) & set(listed)
+
+
+def test_a_file_export_replaces_only_an_earlier_export_of_its_kind(tmp_path, two_styles, capsys):
+    """--json and --onnx replace only a file they wrote before (they wrote over a user's notes.txt and over
+    another model, exit 0); the Python route keeps the same rule."""
+    pytest.importorskip("onnx", reason="onnx is not installed")
+    from namesmith.export import write_json
+    from namesmith.onnx_export import write_onnx
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    other = tmp_path / "other.npz"
+    other.write_bytes(two_styles.read_bytes())
+    for flag in ("--json", "--onnx"):
+        for victim in (notes, other):
+            before = victim.read_bytes()
+            assert main(["export", str(two_styles), flag, str(victim)]) == 2
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1 and "replaces only an earlier" in err, err
+            assert victim.read_bytes() == before
+    ck = namesmith.load(two_styles)
+    for write, name in ((write_json, "m.json"), (write_onnx, "m.onnx")):
+        with pytest.raises(namesmith.NamesmithError, match="replaces only an earlier"):
+            write(ck, notes)
+        assert write(ck, tmp_path / name) == tmp_path / name  # new, then over its own earlier export
+        assert write(ck, tmp_path / name) == tmp_path / name
+    assert notes.read_text() == "mine"
+    assert main(["export", str(two_styles), "--json", str(tmp_path / "m.onnx")]) == 2  # not across kinds
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize("kind,cfg", [("transformer", {"embed": 4, "heads": 2, "hidden": 4, "block": 4}),
                                       ("mlp", {"embed": 2, "hidden": 3, "block": 2})])
 def test_unsupported_families_are_refused_in_one_line(tmp_path, capsys, kind, cfg):

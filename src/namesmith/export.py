@@ -31,7 +31,7 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -192,31 +192,58 @@ def _write(path: Path, text: str) -> None:
     _write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(ck: Checkpoint, out: str | Path, sources: list[str | Path], **kw) -> Path:
-    """``--json FILE``: the document alone, written atomically; never over an input."""
+JSON_START = b'{"format":"namesmith-model"'  # how every document begins (to_json keeps the key order)
+
+
+def export_target(out: str | Path, sources: Sequence[str | Path], kind: str, ours: Callable[[bytes], bool],
+                  example: str) -> Path:
+    """The file an export writes: new, or an earlier export of the same ``kind`` (``ours`` of its first bytes
+    says so); never an input, another model, nor any other file."""
     target = output_target(out, what="export")
     refuse_inputs([target], [("model", s) for s in sources])
+    if target.exists():
+        with open(target, "rb") as f:
+            head = f.read(64)
+        if not ours(head):
+            raise ExportError(f"{out} exists and is not a namesmith {kind} export; an export replaces only an "
+                              f"earlier export of its kind: choose another file name (e.g. {example})")
+    return target
+
+
+def write_json(ck: Checkpoint, out: str | Path, sources: Sequence[str | Path] = (), **kw) -> Path:
+    """``--json FILE``: the document alone, written atomically; never over an input or a file it did not write
+    (``sources``: the files the model was read from)."""
+    target = export_target(out, sources, "JSON", lambda head: head.startswith(JSON_START), "model.json")
     _write(target, to_json(document(ck, **kw)))
     return target
 
 
 def page_html(title: str) -> str:
     """The serve page's index.html made static: relative files, the module inline (see the module docstring)."""
-    html = static_file("index.html").replace("/static/", "")
-    html = html.replace("<title>namesmith — forge new names</title>", f"<title>{_escape(title)} — namesmith</title>")
-    html = html.replace("Served locally by namesmith. Nothing leaves this machine.",
-                        "Exported by namesmith: this page runs the model in your browser, offline.")
+    html = _swap(static_file("index.html"), "/static/", "")
+    html = _swap(html, "<title>namesmith — forge new names</title>", f"<title>{_escape(title)} — namesmith</title>")
+    html = _swap(html, "Served locally by namesmith. Nothing leaves this machine.",
+                 "Exported by namesmith: this page runs the model in your browser, offline.")
     module = static_file("namesmith.js") + "\n" + static_file("export-page.js")
     scripts = ('<script src="model.js"></script>\n<script type="module">\n' + module.replace("</script", "<\\/script")
                + "\n</script>\n")
-    return html.replace('<script src="app.js"></script>', scripts + '<script src="app.js"></script>')
+    return _swap(html, '<script src="app.js"></script>', scripts + '<script src="app.js"></script>')
+
+
+def _swap(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced; a page that lacks ``old`` is a packaging defect, never a silent no-op."""
+    if old not in text:
+        raise NamesmithError(f"the packaged index.html lacks {old!r}; the page cannot be exported "
+                             "(reinstall namesmith)")
+    return text.replace(old, new)
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def write_web(ck: Checkpoint, out: str | Path, sources: list[str | Path], title: str | None = None, **kw) -> Path:
+def write_web(ck: Checkpoint, out: str | Path, sources: Sequence[str | Path] = (), title: str | None = None,
+              **kw) -> Path:
     """``--web DIR``: the static site. Only into a new or empty folder, or over a previous export."""
     folder = Path(out)
     if folder.exists() and not folder.is_dir():

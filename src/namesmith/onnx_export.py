@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from .api import Checkpoint
 from .errors import ConfigError
-from .export import ExportError, _write_bytes
-from .files import output_target, refuse_inputs
+from .export import ExportError, _write_bytes, export_target
 from .models import Model
 from .models.recurrent import RecurrentLM
 
@@ -147,8 +147,11 @@ def onnx_model(ck: Checkpoint):
     return model
 
 
-def write_onnx(ck: Checkpoint, out: str | Path, sources: list) -> Path:
-    target = output_target(out, what="export")
-    refuse_inputs([target], [("model", s) for s in sources])
+PRODUCER = b"\x12\x09namesmith"  # field 2 (producer_name) of the ModelProto, right after the IR version
+
+
+def write_onnx(ck: Checkpoint, out: str | Path, sources: Sequence[str | Path] = ()) -> Path:
+    """``--onnx FILE``: the step graph, written atomically; never over an input or a file it did not write."""
+    target = export_target(out, sources, "ONNX", lambda head: PRODUCER in head[:16], "model.onnx")
     _write_bytes(target, onnx_model(ck).SerializeToString())
     return target
