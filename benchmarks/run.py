@@ -404,6 +404,14 @@ def sec_style_guidance(r):
     r["style_guidance"]["date"] = dt.date.today().isoformat()
 
 
+def sec_export(r):
+    """The exported page of each shipped model in headless Chromium beside the Python sampler
+    (benchmarks/export_web.py)."""
+    r["export"] = bench("export_web.py", "given-names", "world", "--n", "2000", "--rounds", "5",
+                        label="exported pages")
+    r["export"]["date"] = dt.date.today().isoformat()
+
+
 def sec_contention(r):
     r["contention"] = bench("contention.py", "--reps", "5", label="BLAS threads under contention")
 
@@ -429,7 +437,7 @@ SECTIONS = {
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
     "contention": sec_contention, "parallel": sec_parallel, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
     "serving": sec_serving, "slowloris": sec_slowloris, "styles_finetune": sec_styles_finetune, "paired": sec_paired,  # paired: after presets
-    "style_guidance": sec_style_guidance,
+    "style_guidance": sec_style_guidance, "export": sec_export,
 }
 PARTIAL = {"styles_finetune"}  # reruns of part of a section: only with --only
 
@@ -682,6 +690,8 @@ def render(r: dict) -> str:
 
     if "style_guidance" in r:
         L += render_style_guidance(r["style_guidance"])
+    if "export" in r:
+        L += render_export(r["export"])
     if "web" in r:
         L += ["## Web API under load", "",
               "`POST /api/generate` with n = 20, 8 concurrent keep-alive clients for 20 s on loopback "
@@ -691,6 +701,31 @@ def render(r: dict) -> str:
             L.append(f"| {name} | {f(w['requests_per_s'], 0)} | {f(w['p50_ms'], 1)} | {f(w['p99_ms'], 1)} | {w['errors']} |")
         L += ["", f"Command: `{r['web']['rnn128']['_command']}`", ""]
     return "\n".join(L) + "\n"
+
+
+def render_export(ex: dict) -> list[str]:
+    L = ["## Exported pages: the model in the browser", "",
+         f"Measured {ex.get('date', '?')} with `{ex['command']}` in headless Chromium {ex['chromium']} (the "
+         "system's, through Playwright) on this machine: `namesmith export MODEL --web DIR`, the page opened from "
+         "`file://`. *Site*: all its files gzipped (level 9, as a static host serves them). *First names*: from "
+         "opening the page until its first 20 names are shown (it generates on opening). Then "
+         f"{ex['n']:,} names per round through the page's own backend (`namesmith.js`, its network step in "
+         "WebAssembly SIMD), each round followed by the Python sampler (`Checkpoint.sample`, one BLAS thread) "
+         f"on the same seed and options, {ex['rounds']} rounds interleaved, medians: with the Python API's default "
+         "options, and with the page's (new names only, no duplicates, at least 3 letters: rejected candidates "
+         "count against the rate).", "",
+         "| model | site (gzip) | first names | page names/s | Python names/s | page, page options | Python, page options |",
+         "|---|---|---|---|---|---|---|"]
+    for m in ex["models"]:
+        d, pg = m["default"], m["page"]
+        L.append(f"| `{m['model']}` | {m['site_gzip_bytes'] / 1e6:.2f} MB | {m['first_names_s']:.2f} s | "
+                 f"{d['page_names_per_s']:,} | {d['python_names_per_s']:,} | {pg['page_names_per_s']:,} | "
+                 f"{pg['python_names_per_s']:,} |")
+    L += ["", "The weights file (`model.js`) is nearly all of a site; `namesmith.js`, the page and its style "
+          "sheet are about 42 kB gzipped together. The JavaScript sampler is exact, not fast at all costs: "
+          "float32 weights as the checkpoint holds them, every next-character distribution equal to NumPy's to "
+          "1e-5 (tests/test_export.py).", ""]
+    return L
 
 
 def render_style_guidance(sg: dict) -> list[str]:
@@ -987,8 +1022,9 @@ def main() -> int:
     if not a.render:
         OUT.mkdir(exist_ok=True)
         names = a.only.split(",") if a.only else [k for k in SECTIONS if k not in PARTIAL]
-        results["machine"] = machine()
-        results["date"] = dt.date.today().isoformat()
+        if not a.only:  # the run's date and machine; a section re-measured alone has its own date (and a
+            results["machine"] = machine()  # "remeasured" note to add by hand), not the whole run's
+            results["date"] = dt.date.today().isoformat()
         for name in names:
             SECTIONS[name](results)
             results = relative(results)
