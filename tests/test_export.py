@@ -23,11 +23,13 @@ import numpy as np
 import pytest
 
 import namesmith
+from namesmith.checkpoint import CheckpointData
 from namesmith.cli import main
 from namesmith.export import WEB_FILES, assemble, document, read_array, static_file
 from namesmith.models import MODELS
 from namesmith.models.layers import log_softmax
 from namesmith.models.mixture import Mixture
+from namesmith.meta import RunMeta
 from namesmith.models.ngram import NGram
 from namesmith.styles import styled
 from namesmith.vocab import Vocab
@@ -475,6 +477,44 @@ def test_onnx_step_matches_numpy(tmp_path):
             assert np.abs(got[0] - want_logits).max() < 1e-5 * max(1.0, np.abs(want_logits).max())
             for g, w in zip(got[1:], want_state):
                 assert np.abs(g - w).max() < 1e-5
+
+
+def test_onnx_of_several_networks_is_their_average(tmp_path):
+    """A fine-tuned or averaged model (several networks + n-grams, per-style weights): the graph's
+    ``softmax(logits)`` is the networks' weighted average, and with the n-grams' part from NumPy and the
+    metadata's network weight it rebuilds the whole mixture's distribution (to 1e-5); a wrong weight row, a
+    swapped state or a missing network fails."""
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install -e '.[test]')")
+    pytest.importorskip("onnx", reason="onnx is not installed")
+    from namesmith.onnx_export import onnx_model
+
+    vocab = Vocab.from_names(TINY_NAMES)
+    rng = np.random.default_rng(2)
+    parts = [net("lstm", vocab, rng, hidden=6, embed=3, styles=2), net("gru", vocab, rng, hidden=5, styles=2,
+                                                                      layers=2), ngram(vocab, 3, styles=2)]
+    model = Mixture.of(parts, [0.3, 0.5, 0.2], style_weights=[[0.6, 0.1, 0.3], [0.1, 0.2, 0.7]])
+    ck = namesmith.api.Checkpoint(CheckpointData(model, vocab, RunMeta()))
+    onnx = onnx_model(ck)
+    meta = {p.key: json.loads(p.value) for p in onnx.metadata_props}
+    assert meta["networks"] == 2 and meta["style_mixture_weights"] == pytest.approx([0.7, 0.3])
+    sess = ort.InferenceSession(onnx.SerializeToString())
+    states = [i.name for i in sess.get_inputs() if i.name not in ("ids", "style")]
+    assert states == ["n0_h0", "n0_c0", "n1_h0", "n1_h1"]
+    for style, W in ((0, 0.7), (1, 0.3), (None, 0.8)):
+        whole, gram = model.with_style(style), parts[2].with_style(style)
+        step, gstep = whole.stepper(), gram.stepper()
+        state, gstate = whole.initial_state(3), gram.initial_state(3)
+        feed = {n: np.zeros((3, 6 if n.startswith("n0") else 5), np.float32) for n in states}
+        for t in range(6):
+            ids = rng.integers(0, vocab.size, 3) if t else np.zeros(3, np.int64)
+            want, state = step(ids.astype(np.int32), state)
+            gz, gstate = gstep(ids.astype(np.int32), gstate)
+            got, *new = sess.run(None, {"ids": ids.astype(np.int64), "style": np.full(3, 2 if style is None else
+                                                                                          style, np.int64), **feed})
+            feed = dict(zip(states, new))
+            p_nets = np.exp(log_softmax(got.astype(np.float64)))
+            rebuilt = W * p_nets + (1 - W) * np.exp(np.asarray(gz, np.float64))
+            assert np.abs(rebuilt - np.exp(want)).max() < 1e-5, (style, t)
 
 
 def test_onnx_of_an_ngram_is_refused(tmp_path, capsys):
