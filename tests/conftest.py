@@ -19,6 +19,18 @@ KANTROWITZ = SHARED / "data" / "names-kantrowitz" / "names.txt"
 SSA = SHARED / "data" / "names-ssa2018"
 
 
+def pytest_configure(config):
+    """The suite's subprocesses (hundreds of ``namesmith`` commands) read namesmith's bytecode compiled once:
+    where PYTHONDONTWRITEBYTECODE is set (as on the CI machine) each of them compiled the package's modules
+    again, about 0.25 s a command. The bytecode goes where Python puts it (``__pycache__``, ignored by git)."""
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        import compileall
+
+        import namesmith
+
+        compileall.compile_dir(Path(namesmith.__file__).parent, quiet=1)
+
+
 def need_shared(path: Path) -> None:
     if not path.exists():
         pytest.skip(f"reference data {path} is absent (set NAMESMITH_SHARED to the shared/ folder)")

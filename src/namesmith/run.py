@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ._version import __version__
 from .checkpoint import CheckpointData, load_checkpoint, save_checkpoint
@@ -231,6 +230,8 @@ class NetworkRun(Hooks):
             except (ConfigError, AttributeError) as e:
                 raise CheckpointError(f"the checkpoint's optimizer state does not fit: {e}") from None
         self.tuner = ThreadTuner() if run.tune else None
+        if run.progress:
+            from tqdm.auto import tqdm  # here, not at import: sample and score never load it (and asyncio)
         self.bar = (tqdm(total=None, initial=self.state.step, unit="step", dynamic_ncols=True, file=sys.stderr,
                          leave=False) if run.progress else None)
 
