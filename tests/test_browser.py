@@ -43,6 +43,14 @@ def server(tmp_path_factory):
     srv.stop()
 
 
+def generate(page) -> None:
+    """Click Generate and wait for that request's answer (the page also generates once on opening)."""
+    page.wait_for_function("!document.getElementById('generate').disabled")
+    page.eval_on_selector("#gen-status", "e => { e.textContent = ''; }")
+    page.click("#generate")
+    page.wait_for_function("/ names in /.test(document.getElementById('gen-status').textContent)")
+
+
 def test_generate_and_score_in_a_real_browser(browser, server):
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-sized screen
     external = []
@@ -50,11 +58,15 @@ def test_generate_and_score_in_a_real_browser(browser, server):
     page.goto(server.url + "/")
     page.wait_for_selector("#model option", state="attached")
     page.wait_for_function("document.getElementById('model-info').textContent.length > 0")
-    assert "gru" in page.inner_text("#model-info") and "2.710" in page.inner_text("#model-info")
+    info = page.inner_text("#model-info")
+    assert "GRU network" in info and "2.710" in info and "builtin:" not in info  # plain words, not jargon
+    page.wait_for_function("document.getElementById('gen-status').textContent.startsWith('20 names')")
+    assert page.locator("#results li").count() == 20  # names as soon as the page opens
+    assert page.is_visible("#results-legend")
 
     fill_form(page, prefix="Ma", min_len=4, max_len=6, n=15)
     page.click("#generate")
-    page.wait_for_selector("#results li")
+    page.wait_for_function("document.getElementById('gen-status').textContent.startsWith('15 names')")
     names = page.locator("#results .name").all_inner_texts()
     assert len(names) == 15
     for n in names:
@@ -102,7 +114,7 @@ def test_styles_blends_and_classify_in_a_real_browser(browser, server):
     assert page.is_hidden("#style-controls") and page.is_hidden("#classify-panel")  # the first model has no styles
     page.select_option("#model", "styled")
     page.wait_for_selector("#style-controls:not([hidden])")
-    assert page.locator("#style option").all_inner_texts()[1:] == ["Alpha (720 names)", "Omega (720 names)"]
+    assert page.locator("#style option").all_inner_texts()[1:] == ["Alpha", "Omega"]  # not cut in a narrow picker
     assert page.is_disabled("#style2") and page.is_disabled("#blend")
 
     # one style: every name in its alphabet (temperature 0.3: the rare leaks of maximum likelihood vanish)
@@ -110,8 +122,7 @@ def test_styles_blends_and_classify_in_a_real_browser(browser, server):
     page.fill("#min_len", "3")
     page.fill("#max_len", "8")
     page.eval_on_selector("#temperature", "e => { e.value = '0.3'; e.dispatchEvent(new Event('input')); }")
-    page.click("#generate")
-    page.wait_for_selector("#results li")
+    generate(page)
     names = [n.lower() for n in page.locator("#results .name").all_inner_texts()]
     assert names and all(set(n) <= set("stuvwxyz") for n in names), names
 
@@ -124,8 +135,8 @@ def test_styles_blends_and_classify_in_a_real_browser(browser, server):
     page.fill("#n", "40")
     page.click("#more summary")  # the seed is among the "More controls"
     page.fill("#seed", "7")
-    page.click("#generate")
-    page.wait_for_function("document.querySelectorAll('#results li').length === 40")
+    generate(page)
+    assert page.locator("#results li").count() == 40
     names = [n.lower() for n in page.locator("#results .name").all_inner_texts()]
     letters = set("".join(names))
     assert letters <= set("abcdefghstuvwxyz") and letters & set("abcdefgh") and letters & set("stuvwxyz")
@@ -138,5 +149,8 @@ def test_styles_blends_and_classify_in_a_real_browser(browser, server):
     rows = page.locator("#classify-result li").all_inner_texts()
     assert rows[0].startswith("Omega") and "%" in rows[0]
     page.screenshot(path=str(ARTIFACTS / "web-page-styles.png"), full_page=True)
+    page.select_option("#model", "names")  # another model's classification does not stay on screen
+    assert page.locator("#classify-result li").count() == 0
+    page.select_option("#model", "styled")
     assert not external, f"the page made external requests: {external}"
     page.close()

@@ -126,7 +126,7 @@ def test_score(model_path, capsys):
     rows = json.loads(out)
     assert code == 0 and [r["name"] for r in rows] == ["anna", "zoe"]
     assert rows[0]["logprob"] < 0 and len(rows[0]["surprisal"]) == 5 and rows[0]["surprisal"][-1]["char"] == "<end>"
-    assert 0 <= rows[0]["percentile"] <= 100
+    assert rows[0]["percentile"] is None  # 16 training names are too few to rank against (api.RANK_MIN)
     code, out, _ = run(capsys, "score", str(model_path), "anna", "--explain")
     assert "least expected" in out
 

@@ -25,6 +25,7 @@ import pytest
 import namesmith
 from namesmith.checkpoint import CheckpointData
 from namesmith.cli import main
+from namesmith.corpus import load_corpus
 from namesmith.export import WEB_FILES, assemble, document, read_array, static_file
 from namesmith.models import MODELS
 from namesmith.models.layers import log_softmax
@@ -408,6 +409,46 @@ def test_include_names_puts_the_names_in_and_novel_only_uses_them(tmp_path, two_
     assert got["known"] == [True, True, True, False]
     assert set(listed) <= set(got["all"])  # without novel-only they come up
     assert len(got["novel"]) == 300 and not set(got["novel"]) & set(listed)
+
+
+def test_the_offensive_filter_in_javascript_judges_as_python(two_styles, tmp_path):
+    """The module's filter, from the export's tables, gives Python's verdict in each mode and Python's flag on
+    3,000 names: real names and samples, crafted dodges (leetspeak, accents, repeats, parts) and listed words
+    inside random letters (a port that skipped the ambiguity places, the real names or a variant fails)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    from namesmith import offensive
+
+    rng = np.random.default_rng(5)
+    embed = sorted(offensive.listed_words()[1])
+    whole = sorted(offensive.listed_words()[0])
+    names = ["Michelle", "Shitiqua", "Sh1tiqua", "Shîîtiqua", "Big-Dick", "Mary Cunt", "Dick", "Draper", "Fvck",
+             "Asss", "B1tch", "Cumming", "Hitchcock", "Yamashita", "Ænima", "Øyvind", "Ĳsbrand"]
+    names += [s.name for s in namesmith.load("given-names").sample(1500, seed=2, offensive="allow")]
+    names += list(load_corpus("world").names[::100])
+    letters = list("abcdefghijklmnopqrstuvwxyz")
+    for i in range(800):
+        word = embed[rng.integers(len(embed))] if i % 2 else whole[rng.integers(len(whole))]
+        word = "".join(c * (2 if rng.random() < 0.1 else 1) for c in word).replace("i", "1" if i % 3 else "i")
+        names.append("".join(rng.choice(letters, rng.integers(0, 4))) + word + "".join(rng.choice(letters,
+                                                                                                 rng.integers(0, 4))))
+    out = tmp_path / "m.json"
+    assert main(["export", str(two_styles), "--json", str(out)]) == 0
+    (tmp_path / "namesmith.mjs").write_text(static_file("namesmith.js"))
+    (tmp_path / "names.json").write_text(json.dumps(names))
+    script = ("import { load } from './namesmith.mjs'; import { readFileSync } from 'node:fs';\n"
+              f"const m = await load(JSON.parse(readFileSync({json.dumps(str(out))}, 'utf8')));\n"
+              f"const names = JSON.parse(readFileSync({json.dumps(str(tmp_path / 'names.json'))}, 'utf8'));\n"
+              "console.log(JSON.stringify(names.map((n) => [m.offensive.flag(n), m.offensive.rejects(n, 'block', "
+              "false), m.offensive.rejects(n, 'strict', false)])));\n")
+    (tmp_path / "run.mjs").write_text(script)
+    got = json.loads(subprocess.run([node, str(tmp_path / "run.mjs")], check=True, timeout=60, capture_output=True,
+                                    text=True).stdout)
+    want = [[offensive.flag(n), offensive.rejects(n, "block"), offensive.rejects(n, "strict")] for n in names]
+    wrong = [(n, g, w) for n, g, w in zip(names, got, want) if g != w]
+    assert not wrong, wrong[:10]
+    assert sum(w[1] for w in want) > 300 and sum(w[0] is None for w in want) > 1000  # both kinds are tried
 
 
 def test_a_file_export_replaces_only_an_earlier_export_of_its_kind(tmp_path, two_styles, capsys):

@@ -572,10 +572,12 @@ def test_i25_unfiltered_sampling_draws_exactly_n(model):
     import namesmith
 
     ck = namesmith.load(model)
-    report = ck.sample(10, seed=1)
+    report = ck.sample(10, seed=1, offensive="allow")
     assert report.tries == 10 and len(report) == 10
-    report = ck.sample(1000, seed=2, max_len=8)
+    report = ck.sample(1000, seed=2, max_len=8, offensive="allow")
     assert report.tries == 1000
+    report = ck.sample(1000, seed=2, max_len=8)  # the default offensive filter counts what it rejects
+    assert report.tries == 1000 + sum(report.rejected.values()) and set(report.rejected) <= {"offensive"}
 
 
 def test_i25_ngram_run_says_what_it_saved(corpus, tmp_path, capsys):

@@ -17,7 +17,8 @@ PKG = ROOT / "src" / "namesmith"
 ORDER = [
     "_version", "errors", "files", "text", "rng", "runtime", "options",
     "corpus", "vocab", "batch", "models", "optim", "config", "train", "meta", "checkpoint", "runfiles", "pretrained",
-    "decoding", "kbest", "sample", "score", "styles", "finetune", "run", "ensemble", "api", "export", "onnx_export",
+    "decoding", "kbest", "offensive", "realwords", "keys", "sample", "score", "styles", "finetune", "run",
+    "ensemble", "api", "export", "onnx_export",
     "plot", "recipes", "web",
     "cli", "__main__",
 ]

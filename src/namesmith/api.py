@@ -18,6 +18,7 @@ facade: the run lives in :mod:`namesmith.run`, several networks in
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -34,8 +35,9 @@ from .ensemble import mix_runs, train_members
 from .errors import ConfigError, check_bool
 from .files import OutputLock, ensure_writable, output_target, refuse_inputs, remove_stale_temps, same_file
 from .finetune import finetune_base
+from .keys import model_digest
 from .meta import RunInfo, RunMeta
-from .models import Model
+from .models import Model, summary
 from .pretrained import PRETRAINED, load_model_file, pretrained_path
 from .run import Phases, Result, Run, RunReport, fit_counts, is_fitted, resume_config, train_one
 from .runfiles import RunFiles, RunPaths, check_replace, new_run
@@ -47,6 +49,7 @@ from .train import split_data
 from .vocab import Vocab
 
 Log = Callable[[str], None]
+RANK_MIN = 1000  # training names behind a score's percentile: fewer rank nothing (issue 29: 0.0% for all four)
 
 
 def _stderr(line: str) -> None:
@@ -77,7 +80,7 @@ class Checkpoint:
     def info(self) -> dict:
         """What the model is, JSON-ready: the web API's /api/models entry and the export's ``info``."""
         val = self.val_nll
-        return {"type": self.model.kind, "description": self.model.describe(),
+        return {"type": self.model.kind, "description": self.model.describe(), "summary": summary(self.model),
                 "params": self.model.num_params(), "corpus": self.corpus_name,
                 "corpus_names": self.meta.corpus.names or None, "val_nll": val,
                 "val_bits_per_char": val / math.log(2) if val is not None else None,
@@ -91,29 +94,58 @@ class Checkpoint:
         ``style_strength``) that knows every name it was given; ``exclude`` adds names to avoid."""
         return Sampler(styled(self.model, self.styles, style, style_strength), self.vocab,
                        known_hashes=self.known_hashes, exclude=frozenset(exclude), lowercase=self.lowercase,
-                       alphabet=self.meta.corpus.alphabet)
+                       alphabet=self.meta.corpus.alphabet, digest=self.digest)
 
-    def sample(self, n: int = 10, *, exclude: Sequence[str] = (), deadline: float | None = None,
+    @functools.cached_property
+    def digest(self) -> str:
+        """What the model is, as 64 hex digits: the same for a re-saved copy (namesmith.keys.model_digest)."""
+        return model_digest(self.model, self.vocab, self.styles)
+
+    def sample(self, n: int | None = None, *, exclude: Sequence[str] = (), deadline: float | None = None,
                emit: Callable[[list[Sample]], None] | None = None, **options) -> Samples:
-        """``n`` random names (the ``best`` most probable with ``best=K``); ``options`` are
+        """``n`` random names (default 10, or 1 with a ``key=``: the key's name; the ``best`` most probable with
+        ``best=K``); ``options`` are
         :class:`~namesmith.sample.SampleOptions` fields (``style="Italian"``, ``prefix="ka"``, ``seed=1``...).
         The result is a list of :class:`~namesmith.sample.Sample` with the candidates tried and the seed.
         ``deadline`` is a ``time.perf_counter()`` value; ``emit`` receives the names batch by batch instead
         (they are then not kept: memory stays flat for any ``n``)."""
-        opts = SampleOptions.from_kwargs(n=n, **options)
+        if n is None:
+            n = 1 if options.get("key") is not None else SampleOptions.n
+        opts = SampleOptions.from_kwargs(n=n, **self.with_best_defaults(options))
         sampler = self.sampler(exclude, opts.style, opts.style_strength)
         if opts.best is not None:
             return sampler.best(opts, deadline=deadline)
         return sampler.sample(opts, deadline, emit)
 
+    def with_best_defaults(self, options: dict) -> dict:
+        """``options`` with, for ``best``, defaults that make the most probable names useful: new names only and
+        at least ``round(mean length) - 2`` letters of the training list (at least 2); a given value wins."""
+        if options.get("best") is None:
+            return options
+        out = dict(options)
+        if "novel" not in out and self.known_hashes is not None:
+            out["novel"] = True
+        corpus = self.meta.corpus
+        if "min_len" not in out and corpus.names:
+            out["min_len"] = max(2, round(corpus.chars / corpus.names) - 2)
+        return out
+
     def best(self, k: int = 10, **options) -> Samples:
         """The ``k`` most probable names that satisfy ``options``, most probable first."""
         return self.sample(k, best=k, **options)
 
+    @property
+    def ranks(self) -> bool:
+        """Whether scores carry a percentile: the model's quantiles come from at least ``RANK_MIN`` training
+        names (a model of 12 names knows them by heart, so every other name ranks below all of them: 0.0%)."""
+        return self._data.quantiles is not None and (self.meta.corpus.names or RANK_MIN) >= RANK_MIN
+
     def score(self, names: Sequence[str], *, style=None, fold_accents: bool = False) -> list[NameScore]:
-        """Log-probability, surprisal per character and percentile of each name (under ``style`` if given)."""
-        return score_names(styled(self.model, self.styles, style), self.vocab, names, quantiles=self._data.quantiles,
-                           lowercase=self.lowercase, fold_accents=fold_accents)
+        """Log-probability, surprisal per character and percentile of each name (under ``style`` if given; no
+        percentile when the model was trained on fewer than ``RANK_MIN`` names, see :attr:`ranks`)."""
+        return score_names(styled(self.model, self.styles, style), self.vocab, names,
+                           quantiles=self._data.quantiles if self.ranks else None, lowercase=self.lowercase,
+                           fold_accents=fold_accents)
 
     def classify(self, names: Sequence[str], *, top: int | None = None, uniform_prior: bool = False,
                  fold_accents: bool = False) -> list[Classification]:

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import warnings
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,8 @@ from . import export
 from .onnx_export import write_onnx
 from .pretrained import pretrained_path
 from .config import FIELDS, PRESETS, TrainConfig
-from .corpus import LONGEST_NAME, builtin_corpora, load_corpus, read_corpus
-from .errors import ConfigError, NamesmithError, WriteFailed
+from .corpus import LONGEST_NAME, builtin_corpora, load_corpus, read_corpus, read_text
+from .errors import ConfigError, ConstraintError, NamesmithError, WriteFailed
 from .files import OutputLock, ensure_writable, output_target, refuse_inputs
 from .plot import plot_confusion, plot_run
 from .rng import check_seed
@@ -116,6 +116,8 @@ def _add_sample_options(p) -> None:
     g = p.add_argument_group("generation controls (namesmith.sample.SampleOptions)")
     add_declared(g, SampleOptions)
     g.add_argument("--exclude-file", help="also avoid the names in this file (one per line)")
+    g.add_argument("--keys", metavar="FILE", help="one name per line of FILE, each line a key (see --key), in order; "
+                   "with --unique no name twice across the file")
 
 
 def build_parser() -> Parser:
@@ -300,10 +302,19 @@ def _exclude(ck, exclude_file) -> set[str]:
 
 def cmd_sample(args) -> int:
     ck = load(args.model)
-    opts = SampleOptions(**declared(args, SampleOptions))
+    given = declared(args, SampleOptions)
+    if "key" in given and "n" not in given:
+        given["n"] = 1  # a key names one thing: its name (-n K for K)
+    opts = SampleOptions(**ck.with_best_defaults(given))
+    keys = getattr(args, "keys", None)
+    if keys is not None and ({"n", "key", "seed", "best"} & set(given)):
+        raise ConfigError("--keys gives one name per key of the file: drop -n, --key, --seed and --best")
     sampler = ck.sampler(_exclude(ck, args.exclude_file), opts.style, opts.style_strength)
-    write = _Rows(args.format, args.raw)
-    if opts.best is not None:
+    write = _Rows(args.format, args.raw, keyed=keys is not None)
+    if keys is not None:
+        for key, sample in name_keys(sampler, opts, read_keys(keys)):
+            write([sample], key)
+    elif opts.best is not None:
         write(sampler.best(opts))
     else:  # streamed: each batch is printed as it is found, so memory stays flat for any -n
         report = sampler.sample(opts, emit=write)
@@ -314,26 +325,62 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def read_keys(path: str) -> list[str]:
+    """The keys of ``--keys FILE``: one per line (line breaks and surrounding spaces dropped, blank lines
+    skipped), read with the corpus files' size bound."""
+    keys = [line.strip() for line in read_text(path, "keys file").splitlines()]
+    keys = [k for k in keys if k]
+    if not keys:
+        raise ConfigError(f"{path}: no keys (one key per line)")
+    return keys
+
+
+def name_keys(sampler, opts: SampleOptions, keys: list[str]):
+    """``(key, name)`` for each key in order: the key's name, or with ``unique`` the key's first name (its
+    names in seed order) that no earlier key took."""
+    seen: set[str] = set()
+    for key in keys:
+        one = replace(opts, key=key, n=1, unique=False)
+        if not opts.unique:
+            yield key, sampler.sample(one)[0]
+            continue
+        k = 1
+        while True:
+            found = next((x for x in sampler.sample(replace(one, n=k)) if x.name not in seen), None)
+            if found is not None or k >= 1024:
+                break
+            k *= 4
+        if found is None:
+            raise ConstraintError(f"key {key!r}: its first {k} names were all taken by earlier keys; drop --unique "
+                                  "or loosen the constraints")
+        seen.add(found.name)
+        yield key, found
+
+
 class _Rows:
-    """Names written to stdout as they come, in text (capitalised unless raw), JSON or CSV."""
+    """Names written to stdout as they come, in text (capitalised unless raw), JSON or CSV; with ``keyed``,
+    each with its key (text: ``key<TAB>name``)."""
 
     FIELDS = ["name", "display", "logprob", "nats_per_char", "novel", "seed"]
 
-    def __init__(self, fmt: str, raw: bool):
-        self.fmt, self.raw, self.rows = fmt, raw, 0
+    def __init__(self, fmt: str, raw: bool, keyed: bool = False):
+        self.fmt, self.raw, self.rows, self.keyed = fmt, raw, 0, keyed
+        self.fields = (["key"] if keyed else []) + self.FIELDS
         if fmt == "csv":
-            _out(",".join(self.FIELDS) + "\n")
+            _out(",".join(self.fields) + "\n")
 
-    def __call__(self, samples) -> None:
+    def __call__(self, samples, key: str | None = None) -> None:
+        rows = [({"key": key} if self.keyed else {}) | s.to_dict() for s in samples]
         if self.fmt == "json":
-            text = "".join(("[\n" if self.rows == 0 and i == 0 else ",\n") + _indent(json.dumps(s.to_dict(), indent=2))
-                           for i, s in enumerate(samples))
+            text = "".join(("[\n" if self.rows == 0 and i == 0 else ",\n")
+                           + _indent(json.dumps(r, indent=2, ensure_ascii=False)) for i, r in enumerate(rows))
         elif self.fmt == "csv":
             buf = io.StringIO()
-            csv.DictWriter(buf, fieldnames=self.FIELDS, lineterminator="\n").writerows(s.to_dict() for s in samples)
+            csv.DictWriter(buf, fieldnames=self.fields, lineterminator="\n").writerows(rows)
             text = buf.getvalue()
         else:
-            text = "".join((s.name if self.raw else s.display) + "\n" for s in samples)
+            lead = f"{key}\t" if self.keyed else ""
+            text = "".join(lead + (s.name if self.raw else s.display) + "\n" for s in samples)
         self.rows += len(samples)
         _out(text)
 
@@ -426,11 +473,15 @@ def cmd_score(args) -> int:
                          f"{', '.join(map(repr, s.unknown_chars))}")
             continue
         pct = "" if s.percentile is None else f"  more plausible than {s.percentile:.1f}% of training names"
-        lines.append(f"{s.display:<20} logprob {s.logprob:8.3f}  {s.nats_per_char:.3f} nats/char{pct}")
+        bad = f"  [{s.offensive}]" if s.offensive else ""
+        lines.append(f"{s.display:<20} logprob {s.logprob:8.3f}  {s.nats_per_char:.3f} nats/char{pct}{bad}")
         if args.explain:
             worst = max(s.surprisal, key=lambda cs: cs[1])
             lines.append("    " + "  ".join(f"{c if c != '<end>' else '⏎'}:{v:.2f}" for c, v in s.surprisal)
                          + f"   (least expected: {worst[0]!r}, {worst[1]:.2f} nats)")
+    if not ck.ranks and ck.quantiles is not None:
+        lines.append(f"(no percentiles: the model was trained on {ck.meta.corpus.names:,} names, too few to rank a "
+                     f"name against; the log-probabilities compare names with each other)")
     _out("\n".join(lines) + "\n")
     return 0
 
@@ -453,7 +504,8 @@ def cmd_classify(args) -> int:
             lines.append(f"{r.display:<20} cannot be classified: the model never saw "
                          f"{', '.join(map(repr, r.unknown_chars))}")
         else:
-            lines.append(f"{r.display:<20} " + "  ".join(f"{s} {p:.1%}" for s, p in r.styles.items()))
+            lines.append(f"{r.display:<20} " + "  ".join(f"{s} {p:.1%}" for s, p in r.styles.items())
+                         + (f"  [{r.offensive}]" if r.offensive else ""))
     _out("\n".join(lines) + "\n")
     return 0
 

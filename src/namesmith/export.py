@@ -44,6 +44,7 @@ from .models.mixture import Mixture
 from .models.ngram import NGram
 from .models.recurrent import RecurrentLM
 from .models.styled_ngram import StyledNGram
+from .offensive import tables as offensive_tables
 from .options import schema
 from .sample import SampleOptions
 
@@ -152,18 +153,20 @@ def document(ck: Checkpoint, include_names: bool = False, names: list[str] | Non
     return assemble(ck.model, list(ck.vocab.chars), lowercase=bool(ck.lowercase), styles=list(ck.styles),
                     style_counts=[int(ck.style_counts.get(s, 0)) for s in ck.styles],
                     alphabet=ck.meta.corpus.alphabet, known_hashes=ck.known_hashes,
-                    known_names=sorted(set(names)) if include_names else None, quantiles=ck.quantiles,
-                    info=ck.info())
+                    known_names=sorted(set(names)) if include_names else None,
+                    quantiles=ck.quantiles if ck.ranks else None,
+                    info=ck.info(), model_digest=ck.digest)
 
 
 def assemble(model: Model, vocab: list[str], *, lowercase: bool = True, styles: list[str] = (),
              style_counts: list[int] | None = None, alphabet: str | None = None,
              known_hashes: np.ndarray | None = None, known_names: list[str] | None = None,
-             quantiles: np.ndarray | None = None, info: dict | None = None) -> dict:
+             quantiles: np.ndarray | None = None, info: dict | None = None, model_digest: str | None = None) -> dict:
     """The document of a model and what the sampler needs beside it (every field: docs/export-format.md)."""
     tree = node(model)
     return {
         "format": FORMAT, "version": VERSION, "namesmith": __version__, "info": info or {},
+        "model_digest": model_digest,
         "vocab": vocab, "lowercase": lowercase, "styles": list(styles),
         "style_counts": list(style_counts) if style_counts is not None else [0] * len(styles),
         "alphabet": alphabet,
@@ -171,7 +174,7 @@ def assemble(model: Model, vocab: list[str], *, lowercase: bool = True, styles: 
         "known_names": known_names,
         "quantiles": None if quantiles is None else [float(q) for q in quantiles],
         "options": schema(SampleOptions, "api"), "page_options": schema(SampleOptions, "page"),
-        "model": tree,
+        "offensive": offensive_tables(), "model": tree,
     }
 
 

@@ -41,9 +41,12 @@ from .corpus import LONGEST_NAME, in_hashes
 from .decoding import next_symbols
 from .errors import ConfigError, ConstraintError, NamesmithError
 from .kbest import search
+from .keys import key_seed
 from .models.base import Model, State, StepFn
 from .models.layers import log_softmax
+from .offensive import MODES, rejects as offensive_rejects
 from .options import check_all, from_kwargs, option
+from .realwords import LANGUAGES as WORD_LANGUAGES, common_word, corpus_choices, real_names_of
 from .rng import SEED_MASK, child_seeds, fresh_seed
 from .text import capitalised, fold_accents, normalize
 from .vocab import Vocab
@@ -96,6 +99,17 @@ class SampleOptions:
     novel: bool = option(False, "only names that are not in the training list", label="New names only",
                          page={"default": True, "group": "checks"})
     unique: bool = option(False, "no name twice", label="No duplicates", page={"default": True, "group": "checks"})
+    offensive: str = option("block", "offensive names: 'block' rejects a listed word of 24 languages (also in "
+                                     "leetspeak, with accents or repeated letters) and an obscenity inside a name, "
+                                     "but lets real names such as Dick pass; 'strict' rejects those too; 'allow' "
+                                     "checks nothing", choices=lambda: list(MODES), label="Offensive names")
+    no_words: str | None = option(None, "reject names that are common words of this language (wordfreq: at least "
+                                        "once per million words; e.g. en), for names new to the world",
+                                  choices=lambda: list(WORD_LANGUAGES), label="Not a common word of",
+                                  page={"hidden": True})
+    no_real: str | None = option(None, "reject names found in this built-in corpus ('all': in any), not only in the "
+                                       "training list", choices=corpus_choices, label="Not a real name of",
+                                 page={"hidden": True})
     fold_accents: bool = option(False, "read accented letters the model never saw as plain ones (ë as e) in the "
                                        "prefix, suffix and contains text", label="Fold accents",
                                 page={"default": True, "hidden": True})
@@ -103,10 +117,13 @@ class SampleOptions:
                                    lo=1, hi=10**9, label="Max tries", web={"hi": 20_000})
     seed: int | None = option(None, "seed for reproducible names (each name's own seed regenerates it)", lo=0,
                               hi=SEED_MASK, label="Seed")
+    key: str | None = option(None, "a key (a user or NPC id, any text): the same key, model and options give the "
+                                   "same name on every machine; the seed is made from the key and the model "
+                                   "(namesmith.keys)", longest=1000, label="Key", web={"longest": 200})
     best: int | None = option(None, "the K most probable names instead of random ones", lo=1, hi=10**5,
                               label="Most probable", web={"hi": 100}, page={"hidden": True})
     style: str | Mapping | None = option(None, "a style of a model trained on a labelled corpus, or a blend "
-                                               "'Italian=0.7,Japanese=0.3' (default: all styles pooled)",
+                                               "'Italian=0.7,Spanish=0.3' (default: all styles pooled)",
                                          kind="style", label="Style", page={"hidden": True})
     # default 0.5, measured (benchmarks/style_guidance.py, BENCHMARKS.md "Style guidance"): on the world model
     # 30 of 35 styles reach a fidelity of 0.9 (5 without guidance) at the same NLL of real names (+0.001)
@@ -122,6 +139,9 @@ class SampleOptions:
         check_all(self)
         if self.min_len > self.max_len:
             raise ConfigError(f"min_len ({self.min_len}) is larger than max_len ({self.max_len})")
+        if self.key is not None and (self.seed is not None or self.best is not None):
+            raise ConfigError("give a key or a seed, not both (a key makes the seed); the most probable names "
+                              "(best) take neither")
         if self.style is not None and not isinstance(self.style, (str, Mapping)):
             raise ConfigError(f"style must be a style's name, 'A=0.7,B=0.3' or a mapping of style to weight, "
                               f"not {type(self.style).__name__}")
@@ -134,7 +154,8 @@ class SampleOptions:
     @property
     def filtering(self) -> bool:
         """Whether candidates can be rejected (so more than ``n`` may be drawn)."""
-        return bool(self.suffix or self.contains or self.pattern or self.novel or self.unique)
+        return bool(self.suffix or self.contains or self.pattern or self.novel or self.unique or self.no_words
+                    or self.no_real)
 
     @property
     def budget(self) -> int:
@@ -215,6 +236,12 @@ class Prepared:
     pattern: Pattern | None
     allowed: np.ndarray  # (V,) bool, which characters may be drawn (the end token is governed by lengths)
 
+    def __post_init__(self):  # the word and real-name checks fail here, once, when they cannot run
+        if self.opts.no_words is not None:
+            common_word(self.opts.no_words)
+        if self.opts.no_real is not None:
+            real_names_of(self.opts.no_real)
+
     def rejects(self, name: str, known: bool | None, seen: set[str]) -> str | None:
         """Why a complete name fails the rejection filters (None: it passes). Shared by sample and best."""
         if self.suffix and not name.endswith(self.suffix):
@@ -223,6 +250,12 @@ class Prepared:
             return "contains"
         if self.pattern is not None and not self.pattern.search(name):
             return "pattern"
+        if self.opts.offensive != "allow" and offensive_rejects(name, self.opts.offensive, bool(known)):
+            return "offensive"
+        if self.opts.no_words is not None and common_word(self.opts.no_words)(name):
+            return "word"
+        if self.opts.no_real is not None and name.lower() in real_names_of(self.opts.no_real):
+            return "real"
         if self.opts.novel and known:
             return "known"
         if self.opts.unique and name in seen:
@@ -254,6 +287,15 @@ def feed(model: Model, step: StepFn, prefix_ids: np.ndarray) -> Fed:
     return Fed(before, fed[-1], logits, state, lp)
 
 
+def run_seed(opts: SampleOptions, digest: str | None) -> int:
+    """A run's seed: the given one, the key's for the model with ``digest`` (namesmith.keys), or a fresh one."""
+    if opts.key is None:
+        return fresh_seed() if opts.seed is None else opts.seed
+    if digest is None:
+        raise ConfigError("a key needs the model's digest: sample through a loaded model (namesmith.load)")
+    return key_seed(opts.key, digest)
+
+
 class OutOfTime(ConstraintError):
     """The request's time budget ran out during generation."""
 
@@ -275,7 +317,7 @@ class Sampler:
 
     def __init__(self, model: Model, vocab: Vocab, *, known_hashes: np.ndarray | None = None,
                  exclude: set[str] | frozenset[str] = frozenset(), lowercase: bool | None = None,
-                 alphabet: str | None = None):
+                 alphabet: str | None = None, digest: str | None = None):
         if not isinstance(model, Model) or not isinstance(vocab, Vocab):
             raise ConfigError("a Sampler needs a namesmith model and its Vocab")
         if vocab.size != model.vocab_size:
@@ -283,6 +325,7 @@ class Sampler:
         self.model, self.vocab, self.known_hashes = model, vocab, known_hashes
         self.exclude = frozenset(exclude)
         self.alphabet = alphabet  # the characters it samples unless any_char, a style or only_chars is given
+        self.digest = digest  # the model's digest (namesmith.keys), which turns a key into a seed
         # user text is lowercased when the model's alphabet has no upper case (the default corpora)
         self.lowercase = vocab.caseless if lowercase is None else lowercase
 
@@ -395,7 +438,7 @@ class Sampler:
         not kept (``names`` stays empty), so memory stays flat for any ``n``.
         """
         prep = self.prepare(opts)
-        n, seed, budget = opts.n, fresh_seed() if opts.seed is None else opts.seed, opts.budget
+        n, seed, budget = opts.n, run_seed(opts, self.digest), opts.budget
         out = Samples([], 0, seed)
         seen: set[str] = set()
         with np.errstate(all="ignore"):

@@ -23,6 +23,7 @@ import numpy as np
 from .corpus import in_hashes
 from .errors import ConfigError, NamesmithError, VocabError, check_bool
 from .models.base import Model, batched_nll
+from .offensive import flag
 from .sample import SampleOptions, Sampler
 from .text import capitalised, fold_accents, normalize
 from .vocab import EOS, Encoded, Vocab
@@ -214,11 +215,12 @@ class NameScore:
     percentile: float | None  # % of training names the model finds less plausible
     unknown_chars: list[str] = field(default_factory=list)  # why the name cannot be scored
     display: str = ""  # the name as printed: each part capitalised, unless the model keeps case
+    offensive: str | None = None  # why the name is offensive (namesmith.offensive.flag), None if it is not
 
     def to_dict(self) -> dict:
         return {"name": self.name, "display": self.display, "logprob": self.logprob,
                 "nats_per_char": self.nats_per_char, "surprisal": [{"char": c, "nats": s} for c, s in self.surprisal],
-                "percentile": self.percentile, "unknown_chars": self.unknown_chars}
+                "percentile": self.percentile, "unknown_chars": self.unknown_chars, "offensive": self.offensive}
 
 
 def percentile_of(nats_per_char: float, quantiles: np.ndarray | None) -> float | None:
@@ -247,7 +249,7 @@ def score_names(model: Model, vocab: Vocab, names, *, quantiles: np.ndarray | No
     for i, name in enumerate(prep.names):
         shown = capitalised(name) if lowercase else name
         if i not in scored:
-            out.append(NameScore(name, None, None, [], None, prep.unknown[i], shown))
+            out.append(NameScore(name, None, None, [], None, prep.unknown[i], shown, flag(name)))
             continue
         nll = scored[i]
         total = float(nll.sum())
@@ -256,7 +258,7 @@ def score_names(model: Model, vocab: Vocab, names, *, quantiles: np.ndarray | No
         per_char = total / len(nll)
         labels = list(name) + ["<end>"]
         out.append(NameScore(name, -total, per_char, [(c, float(s)) for c, s in zip(labels, nll)],
-                             percentile_of(per_char, quantiles), [], shown))
+                             percentile_of(per_char, quantiles), [], shown, flag(name)))
     return out
 
 

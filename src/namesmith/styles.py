@@ -36,6 +36,7 @@ import numpy as np
 from .errors import ConfigError, VocabError, check_bool
 from .models.base import Model
 from .models.mixture import Blend, Guided
+from .offensive import flag
 from .score import (LN2, Evaluation, StyleScore, check_pair, name_list, name_totals, nll_standard_error, non_finite,
                     perplexity, prepare_names)
 from .text import capitalised
@@ -62,8 +63,9 @@ def parse_styles(spec, styles: Sequence[str]) -> list[tuple[int, float]] | None:
     if spec is None or spec == "":
         return None
     if not styles:
-        raise ConfigError("this model was not trained on a labelled corpus, so it has no styles "
-                          "(train on name<TAB>style lines or a folder of STYLE.txt files)")
+        raise ConfigError("this model has no styles (it was not trained on a labelled corpus): the shipped world "
+                          "model has them (namesmith sample world --style Italian; namesmith models lists them), "
+                          "or train on name<TAB>style lines or a folder of STYLE.txt files")
     if isinstance(spec, str):
         parts = spec.split(",")
         if len(parts) > 1 and not all("=" in p for p in parts):
@@ -143,6 +145,7 @@ class Classification:
     styles: dict[str, float]
     unknown_chars: list[str]
     display: str = ""  # the name as printed: each part capitalised, unless the model keeps case
+    offensive: str | None = None  # why the name is offensive (namesmith.offensive.flag), None if it is not
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -168,7 +171,7 @@ def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts
     lowercase = vocab.caseless if lowercase is None else lowercase
     prep = prepare_names(vocab, names, lowercase, fold_accents)
     ok = prep.ok
-    results = [Classification(n, None, None, {}, u, capitalised(n) if lowercase else n)
+    results = [Classification(n, None, None, {}, u, capitalised(n) if lowercase else n, flag(n))
                for n, u in zip(prep.names, prep.unknown)]
     if ok:
         joint = style_loglik(model, vocab, [prep.names[i] for i in ok], len(styles))

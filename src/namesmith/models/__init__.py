@@ -24,3 +24,17 @@ MODELS = REGISTRY
 
 __all__ = ["MODELS", "Model", "TrainableModel", "FittedModel", "model_class", "buildable_kinds",
            "RNN", "GRU", "LSTM", "MLP", "Transformer", "NGram", "Mixture", "StyledNGram"]
+
+PLAIN = {"rnn": ("recurrent network", "recurrent networks"), "gru": ("GRU network", "GRU networks"),
+         "lstm": ("LSTM network", "LSTM networks"), "transformer": ("transformer", "transformers"),
+         "mlp": ("MLP network", "MLP networks"), "ngram": ("n-gram", "n-grams"),
+         "ngram-styled": ("n-gram per style", "n-grams per style")}
+
+
+def summary(model: Model) -> str:
+    """What a model is in plain words, for people: ``"5 LSTM networks + 2 n-grams, 1,816,984 parameters"``
+    (``describe()`` is the engineer's version, with weights and shapes)."""
+    kinds = [p.kind for p in model.parts] if model.kind == "mixture" else [model.kind]
+    counted = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
+    words = [f"{n} {PLAIN.get(k, (k, k + 's'))[1]}" if n > 1 else PLAIN.get(k, (k, k))[0] for k, n in counted.items()]
+    return f"{' + '.join(words)}, {model.num_params():,} parameters"

@@ -13,7 +13,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
@@ -65,7 +65,9 @@ def _annotation(name: str, s, over: dict):
         limits["lt" if s.hi_open else "le"] = hi
     if s.kind == "style":
         return Style, {}
-    if s.kind in ("text", "choice"):
+    if s.kind == "choice":
+        return Literal[tuple(s.choices())], {}  # an enum in /openapi.json
+    if s.kind == "text":
         return Annotated[str, StringConstraints(max_length=over.get("longest", s.longest))], {}
     if s.kind == "float":
         return float, {**limits, "allow_inf_nan": False}
@@ -180,7 +182,8 @@ class StyleInfo(BaseModel):
 class ModelInfo(BaseModel):
     name: str
     type: str
-    description: str
+    description: str = Field(description="the engineer's description: kinds, shapes, parameters")
+    summary: str = Field(description="what the model is in plain words, for people")
     params: int
     corpus: Optional[str]
     corpus_names: Optional[int]

@@ -142,7 +142,11 @@ def parse_model_args(specs: list[str]) -> dict[str, str]:
 def serve_main(specs: list[str], host: str = "127.0.0.1", port: int = 8000, access_log: bool = False,
                workers: int | None = None) -> int:
     host = check_host(host)
-    models = parse_model_args(specs) if specs else {"default": str(ensure_default_model())}
+    if specs:
+        models = parse_model_args(specs)
+    else:  # the shipped model under its own name (it was labelled "default")
+        path = ensure_default_model()
+        models = {"given-names" if path == pretrained_path("given-names") else "default": str(path)}
     app = App(models)  # every model checked here, before any worker starts
     workers = usable_cores() if workers is None else workers
     if not 1 <= workers <= 64:

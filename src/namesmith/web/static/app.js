@@ -38,6 +38,18 @@ function control(o) {
     opt.textContent = o.name === "seed" ? " (blank = random)" : " (optional)";
     label.append(opt);
   }
+  if (o.kind === "choice") {
+    const select = document.createElement("select");
+    select.id = select.name = o.name;
+    for (const c of o.choices) select.append(new Option(c, c, c === o.default, c === o.default));
+    const hint = document.createElement("p");
+    hint.className = "hint";
+    hint.id = `${o.name}-hint`;
+    hint.textContent = o.help;
+    select.setAttribute("aria-describedby", hint.id);
+    wrap.append(label, select, hint);
+    return wrap;
+  }
   if (o.kind === "int" || o.kind === "float") {
     input.type = o.widget === "range" ? "range" : "number";
     input.inputMode = o.kind === "int" ? "numeric" : "decimal";
@@ -116,7 +128,8 @@ function fillStyles() {
     for (const st of styles) {
       const opt = document.createElement("option");
       opt.value = st.name;
-      opt.textContent = `${st.name} (${st.names.toLocaleString()} names)`;
+      opt.textContent = st.name; // the count in the tooltip: "Italian (1,453 names)" was cut in a narrow picker
+      opt.title = `${st.name}: ${st.names.toLocaleString()} training names`;
       sel.appendChild(opt);
     }
     sel.value = styles.some((st) => st.name === keep) ? keep : "";
@@ -145,11 +158,15 @@ function styleRequest() {
 
 function describeModel() {
   fillStyles();
+  for (const id of ["classify-result", "score-result", "classify-error", "score-error"]) if ($(id)) $(id).replaceChildren();
   const m = currentModel();
   if (!m) { $("model-info").textContent = ""; return; }
-  const nll = m.val_nll ? `held-out NLL ${m.val_nll.toFixed(3)} nats/char` : "no held-out NLL recorded";
-  const corpus = m.corpus ? `trained on ${m.corpus}${m.corpus_names ? ` (${m.corpus_names.toLocaleString()} names)` : ""}` : "";
-  $("model-info").textContent = [m.description, corpus, nll].filter(Boolean).join("; ") + ".";
+  const nll = m.val_nll ? `held-out NLL ${m.val_nll.toFixed(3)} nats per letter` : "no held-out NLL recorded";
+  const list = m.corpus && m.corpus.startsWith("builtin:") ? `the built-in ${m.corpus.slice(8)} list` : m.corpus;
+  const corpus = list ? `trained on ${list}${m.corpus_names ? ` (${m.corpus_names.toLocaleString()} names)` : ""}` : "";
+  const what = m.summary || m.description;
+  $("model-info").textContent = [what.charAt(0).toUpperCase() + what.slice(1), corpus, nll].filter(Boolean).join("; ") + ".";
+  $("model-info").title = m.description; // the engineer's description, on hover
 }
 
 async function loadModels() {
@@ -203,19 +220,22 @@ function makeBar(percent, label, title) {
   return bar;
 }
 
+const PLAUSIBLE_BEST = 1.0, PLAUSIBLE_WORST = 4.0; // nats per letter at a full and an empty bar
+
 function renderResults(names) {
   const list = $("results");
   list.innerHTML = "";
+  $("results-legend").hidden = !names.length;
   if (!names.length) return;
-  const best = Math.max(...names.map((s) => -s.nats_per_char));
-  const worst = Math.min(...names.map((s) => -s.nats_per_char));
   for (const s of names) {
     const li = document.createElement("li");
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = s.display;
-    const frac = best === worst ? 1 : (-s.nats_per_char - worst) / (best - worst);
-    const bar = makeBar(15 + 85 * frac, `plausibility: ${s.nats_per_char.toFixed(2)} nats per character`,
+    // a fixed scale, the same for every batch (it was scaled within each batch): full at 1 nat per letter,
+    // empty at 4 (real given names average about 1.9)
+    const frac = Math.min(1, Math.max(0, (PLAUSIBLE_WORST - s.nats_per_char) / (PLAUSIBLE_WORST - PLAUSIBLE_BEST)));
+    const bar = makeBar(4 + 96 * frac, `plausibility: ${s.nats_per_char.toFixed(2)} nats per character`,
       `log-probability ${s.logprob.toFixed(2)} (${s.nats_per_char.toFixed(2)} nats/char)`);
     const tag = document.createElement("span");
     if (s.novel === false) { tag.className = "tag known"; tag.textContent = "known"; }
@@ -259,24 +279,29 @@ function downloadCsv() {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
+let generation = 0;
+
 async function onGenerate(ev) {
   ev.preventDefault();
   showError($("gen-error"), "");
   const button = $("generate");
   button.disabled = true;
   $("gen-status").textContent = "Forging…";
+  const mine = ++generation; // an answer to an earlier request (the one made on opening) never overwrites a later one
   try {
     const data = await api("/api/generate", generateRequest());
+    if (mine !== generation) return;
     lastNames = data.names;
     renderResults(lastNames);
     const rate = data.tries ? ` (${data.names.length} of ${data.tries} candidates kept)` : "";
     $("gen-status").textContent = `${data.names.length} names in ${data.elapsed_ms} ms${rate}; seed ${data.seed}.`;
     $("copy-all").disabled = $("download").disabled = !lastNames.length;
   } catch (e) {
+    if (mine !== generation) return;
     $("gen-status").textContent = "";
     showError($("gen-error"), e.message);
   } finally {
-    button.disabled = false;
+    if (mine === generation) button.disabled = false;
   }
 }
 
@@ -370,7 +395,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("copy-all").addEventListener("click", () => copyText(lastNames.map((s) => s.display).join("\n"), $("copy-all")));
   $("download").addEventListener("click", downloadCsv);
   loadOptions().then(loadModels, (e) => showError($("gen-error"), e.message)).then(() => {
-    // an exported page shows names as soon as it opens (a served page waits for the first click)
-    if (globalThis.namesmithLocal && globalThis.namesmithLocal.generateOnOpen && models.length) $("gen-form").requestSubmit();
+    // names as soon as the page opens (it waited for the first click)
+    if (models.length) $("gen-form").requestSubmit();
   });
 });

@@ -31,4 +31,4 @@ async function answer(path, body) {
   throw new Error(`the exported page has no ${path}`);
 }
 
-globalThis.namesmithLocal = { request: answer, generateOnOpen: true };
+globalThis.namesmithLocal = { request: answer };

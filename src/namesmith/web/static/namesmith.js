@@ -668,6 +668,73 @@ const capitalised = (name) => {
 const foldChar = (c) => c.normalize("NFKD").replace(/\p{M}/gu, "");
 
 // ----- the model ---------------------------------------------------------------------------------------------
+// ----- offensive names (offensive.py: the same rules, with the tables the export computed) ---------------------
+class OffensiveFilter {
+  constructor(t) {
+    this.whole = new Set(t.whole);
+    this.embed = new Map(Object.entries(t.embed)); // word -> the places it is unambiguous in: s, m, e
+    this.real = new Set(t.real); // real names that match: a whole match of one is real, an embedded one none
+    this.leet = t.leet;
+    this.sizes = [...new Set([...this.embed.keys()].map((w) => [...w].length))].sort((a, b) => a - b);
+  }
+
+  key(text) { // accents folded, lowercased, leetspeak read as letters, only letters kept
+    let out = "";
+    for (const c of text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase()) {
+      const x = this.leet[c] === undefined ? c : this.leet[c];
+      if (/\p{L}/u.test(x)) out += x;
+    }
+    return out;
+  }
+
+  variants(key) { // as written, repeated letters as one, and as two
+    if (!/(.)\1/u.test(key)) return [key];
+    return [...new Set([key, key.replace(/(.)\1+/gu, "$1"), key.replace(/(.)\1{2,}/gu, "$1$1")])];
+  }
+
+  wholeMatch(name) {
+    const parts = name.includes(" ") || name.includes("-") ? [name, ...name.split(/[\s\-]+/u)] : [name];
+    for (const part of parts) for (const k of this.variants(this.key(part))) if (this.whole.has(k)) return k;
+    return null;
+  }
+
+  embeddedMatch(name) {
+    for (const k of this.variants(this.key(name))) {
+      const chars = [...k], n = chars.length;
+      for (const size of this.sizes) {
+        if (size >= n) break;
+        for (let start = 0; start + size <= n; start++) {
+          const word = chars.slice(start, start + size).join(""), places = this.embed.get(word);
+          if (places === undefined) continue;
+          const place = start === 0 ? "s" : start + size === n ? "e" : "m";
+          if (places.includes(place)) return word;
+        }
+      }
+    }
+    return null;
+  }
+
+  check(name, known = false) { // {how, word, real} or null
+    const w = this.wholeMatch(name);
+    if (w !== null) return { how: "whole", word: w, real: known || this.real.has(name.toLowerCase()) };
+    const e = this.embeddedMatch(name);
+    return e === null || known || this.real.has(name.toLowerCase()) ? null : { how: "embedded", word: e, real: false };
+  }
+
+  rejects(name, mode, known) {
+    if (mode === "allow") return false;
+    const v = this.check(name, known);
+    return v !== null && !(v.real && mode === "block");
+  }
+
+  flag(name) { // what score and classify say (they flag, never refuse)
+    const v = this.check(name);
+    if (v === null) return null;
+    if (v.how === "embedded") return "holds an offensive word";
+    return v.real ? "a real name, also an offensive word" : "an offensive word";
+  }
+}
+
 export class Model {
   constructor(doc) {
     if (!doc || doc.format !== FORMAT) fail("not a namesmith model document (its format field is missing)");
@@ -683,6 +750,7 @@ export class Model {
     this.root = build(doc.model, this.V);
     this.known = doc.known_hashes ? halves(readArray(doc.known_hashes)) : null;
     this.knownNames = doc.known_names ? new Set(doc.known_names) : null;
+    this.offensive = doc.offensive ? new OffensiveFilter(doc.offensive) : null;
   }
 
   // ----- options ------------------------------------------------------------------
@@ -709,11 +777,14 @@ export class Model {
       } else if (o.kind === "text") {
         if (typeof v !== "string") fail(`${o.name} must be text, got ${JSON.stringify(v)}`);
         if (o.longest && v.length > o.longest) fail(`${o.name} is longer than ${o.longest} characters`);
+      } else if (o.kind === "choice") {
+        if (!o.choices.includes(v)) fail(`${o.name} must be one of ${o.choices.join(", ")}, got ${JSON.stringify(v)}`);
       }
       out[o.name] = v;
     }
     if (out.min_len > out.max_len) fail(`min_len (${out.min_len}) is larger than max_len (${out.max_len})`);
     if (out.best !== null) fail("best (the most probable names) is computed by the Python sampler only");
+    for (const k of ["no_words", "no_real"]) if (out[k] !== null && out[k] !== undefined) fail(`${k} is computed by the Python sampler only (it needs word lists and corpora the export does not hold)`);
     return out;
   }
 
@@ -750,7 +821,7 @@ export class Model {
   /** [[style id, weight]] of a style, "A=0.7,B=0.3" or {A: 0.7, B: 0.3}; null for no style (styles.py parse_styles). */
   parseStyles(spec) {
     if (spec === null || spec === undefined || spec === "") return null;
-    if (!this.styles.length) fail("this model was not trained on a labelled corpus, so it has no styles");
+    if (!this.styles.length) fail("this model has no styles (it was not trained on a labelled corpus): the shipped world model has them");
     let pairs;
     if (typeof spec === "string") {
       const parts = spec.split(",");
@@ -790,6 +861,13 @@ export class Model {
     return r.logp;
   }
 
+  /** The seed of a key (keys.py key_seed): BLAKE2b-64 of the key with the model's digest, below 2^53. */
+  keySeed(key) {
+    if (!this.doc.model_digest) fail("this export has no model digest, so keys cannot be turned into seeds; export it again");
+    const [lo, hi] = blake2b64(`namesmith-key\n${this.doc.model_digest}\n${key}`);
+    return (hi & 0x1fffff) * 4294967296 + lo;
+  }
+
   isKnown(name) {
     if (this.knownNames) return this.knownNames.has(name);
     if (!this.known || !this.known.hi.length) return false;
@@ -816,6 +894,7 @@ export class Model {
     if ([...suffix].length > opts.max_len || [...contains].length > opts.max_len) fail("the suffix or contains text is longer than max_len");
     if (!allowed.some(Boolean) && opts.min_len > [...prefix].length) fail("no character is allowed, so no name can reach min_len");
     if (opts.novel && !this.known && !this.knownNames) fail("novel-only needs the training names, and this model file has no record of them");
+    if (opts.offensive && opts.offensive !== "allow" && !this.offensive) fail("this export has no offensive-word table; export it again, or pass offensive: \"allow\"");
     let pattern = null;
     if (opts.pattern) {
       if (/\([^)]*[+*}][^)]*\)\s*[+*{]/.test(opts.pattern)) fail(`the pattern '${opts.pattern}' nests repeats (such as (a|aa)+), which can take hours to match; simplify it`);
@@ -828,6 +907,8 @@ export class Model {
     if (prep.suffix && !name.endsWith(prep.suffix)) return "suffix";
     if (prep.contains && !name.includes(prep.contains)) return "contains";
     if (prep.pattern && !prep.pattern.test(name)) return "pattern";
+    const mode = prep.opts.offensive;
+    if (mode && mode !== "allow" && this.offensive.rejects(name, mode, this.isKnown(name))) return "offensive";
     if (prep.opts.novel && this.isKnown(name)) return "known";
     if (prep.opts.unique && seen.has(name)) return "duplicate";
     return null;
@@ -876,7 +957,10 @@ export class Model {
     const opts = this.checkOptions(options);
     const prep = this.prepare(opts);
     const st = this.stepper(opts.style, opts.style ? opts.style_strength : 0);
-    const n = opts.n, seed = opts.seed === null ? freshSeed() : opts.seed;
+    if (opts.key !== null && opts.key !== undefined && (opts.seed !== null || opts.best !== null)) {
+      fail("give a key or a seed, not both (a key makes the seed); the most probable names (best) take neither");
+    }
+    const n = opts.n, seed = opts.key != null ? this.keySeed(opts.key) : opts.seed === null ? freshSeed() : opts.seed;
     const budget = opts.max_tries !== null ? opts.max_tries : 100 * n + 1000;
     const filtering = Boolean(opts.suffix || opts.contains || opts.pattern || opts.novel || opts.unique);
     const out = [];
@@ -917,7 +1001,8 @@ export class Model {
     if (!text) fail("cannot score an empty name; give at least one character");
     const shown = this.lowercase ? capitalised(text) : text;
     const unknown = this.unknown(text);
-    if (unknown.length) return { name: text, display: shown, logprob: null, nats_per_char: null, surprisal: [], percentile: null, unknown_chars: unknown };
+    const offensive = this.offensive ? this.offensive.flag(text) : null;
+    if (unknown.length) return { name: text, display: shown, logprob: null, nats_per_char: null, surprisal: [], percentile: null, unknown_chars: unknown, offensive };
     const ids = this.ids(text, "name"), st = this.stepper(style, 0);
     let state = st.init(1);
     const surprisal = [];
@@ -931,7 +1016,7 @@ export class Model {
       surprisal.push({ char: labels[i], nats });
     });
     const per = total / surprisal.length;
-    return { name: text, display: shown, logprob: -total, nats_per_char: per, surprisal, percentile: this.percentile(per), unknown_chars: [] };
+    return { name: text, display: shown, logprob: -total, nats_per_char: per, surprisal, percentile: this.percentile(per), unknown_chars: [], offensive };
   }
 
   percentile(perChar) { // score.py percentile_of: the share of training names with a higher nats/char
@@ -961,10 +1046,11 @@ export class Model {
     });
     const text = this.normalize(String(name), fold_accents);
     const display = this.lowercase ? capitalised(text) : text;
-    if (scores[0] === null) return { name: text, display, style: null, probability: null, styles: {}, unknown_chars: this.unknown(text) };
+    const offensive = this.offensive ? this.offensive.flag(text) : null;
+    if (scores[0] === null) return { name: text, display, style: null, probability: null, styles: {}, unknown_chars: this.unknown(text), offensive };
     const best = Math.max(...scores), z = scores.map((x) => Math.exp(x - best)), sum = z.reduce((a, b) => a + b, 0);
     const ranked = z.map((p, i) => [this.styles[i], p / sum]).sort((a, b) => b[1] - a[1]).slice(0, top || S);
-    return { name: text, display, style: ranked[0][0], probability: ranked[0][1], styles: Object.fromEntries(ranked), unknown_chars: [] };
+    return { name: text, display, style: ranked[0][0], probability: ranked[0][1], styles: Object.fromEntries(ranked), unknown_chars: [], offensive };
   }
 }
 
