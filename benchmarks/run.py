@@ -412,6 +412,13 @@ def sec_export(r):
     r["export"]["date"] = dt.date.today().isoformat()
 
 
+def sec_offensive(r):
+    """The offensive-name filter: what it rejects of each shipped model's samples and of real names it never
+    saw (benchmarks/offensive.py)."""
+    r["offensive"] = bench("offensive.py", "--n", "100000", label="offensive names")
+    r["offensive"]["date"] = dt.date.today().isoformat()
+
+
 def sec_contention(r):
     r["contention"] = bench("contention.py", "--reps", "5", label="BLAS threads under contention")
 
@@ -437,7 +444,7 @@ SECTIONS = {
     "sampling": sec_sampling, "web": sec_web, "corpora": sec_corpora, "seed200k": sec_seed200k,
     "contention": sec_contention, "parallel": sec_parallel, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
     "serving": sec_serving, "slowloris": sec_slowloris, "styles_finetune": sec_styles_finetune, "paired": sec_paired,  # paired: after presets
-    "style_guidance": sec_style_guidance, "export": sec_export,
+    "style_guidance": sec_style_guidance, "export": sec_export, "offensive": sec_offensive,
 }
 PARTIAL = {"styles_finetune"}  # reruns of part of a section: only with --only
 
@@ -692,6 +699,8 @@ def render(r: dict) -> str:
         L += render_style_guidance(r["style_guidance"])
     if "export" in r:
         L += render_export(r["export"])
+    if "offensive" in r:
+        L += render_offensive(r["offensive"])
     if "web" in r:
         L += ["## Web API under load", "",
               "`POST /api/generate` with n = 20, 8 concurrent keep-alive clients for 20 s on loopback "
@@ -701,6 +710,41 @@ def render(r: dict) -> str:
             L.append(f"| {name} | {f(w['requests_per_s'], 0)} | {f(w['p50_ms'], 1)} | {f(w['p99_ms'], 1)} | {w['errors']} |")
         L += ["", f"Command: `{r['web']['rnn128']['_command']}`", ""]
     return "\n".join(L) + "\n"
+
+
+def render_offensive(o: dict) -> list[str]:
+    pct = lambda k, n: f"{k:,} ({100 * k / max(n, 1):.3f}%)"  # noqa: E731
+    ex = lambda xs: ", ".join(f"`{x}`" for x in xs[:8]) or "-"  # noqa: E731
+    L = ["## Offensive names", "",
+         f"Measured {o.get('date', '?')} with `{o['_command']}` on this machine (the list: {o['list']} without "
+         f"its Turkish list, {o['words']:,} keys matched as a whole name). *Samples*: {o['n']:,} names of each shipped model (seed 1, default options) drawn "
+         "with `offensive=\"allow\"` and judged by the filter in each mode, and by a plain substring test (any "
+         "listed word of 4 letters or more inside the name's letters: the naive filter); then the same number "
+         "drawn with the default `block` and judged again (the target: 0). Speed: 20,000 names with `allow` and "
+         "with `block`, 3 rounds interleaved, medians.", "",
+         "| model | block rejects | strict rejects | substring test flags | offensive after block | names/s allow | "
+         "names/s block | block rejected, examples |", "|---|---|---|---|---|---|---|---|"]
+    for m, row in o["samples"].items():
+        L.append(f"| `{m}` | {pct(row['block'], row['names'])} | {pct(row['strict'], row['names'])} | "
+                 f"{pct(row['substring'], row['names'])} | {row['after_block']} | "
+                 f"{row['names_per_s']['allow']:,.0f} | {row['names_per_s']['block']:,.0f} | "
+                 f"{ex(row['block_examples'])} |")
+    L += ["", "The filter costs about a tenth of the sampler's rate (the check is 8 µs a name in Python); the "
+          "substring test would reject 15 times as many names, most of them harmless (`Michelle`, `Babcock`).",
+          "", "*Real names the filter never saw*: each built-in corpus's names that no other built-in corpus "
+          "holds, judged with the other corpora as the real names (leave one out): the false-rejection rate a "
+          "user's own real names would meet. (With every corpus as the real names, as shipped, no name of the "
+          "built-in corpora is rejected by `block`: tests/test_offensive.py.)", "",
+          "| corpus | names | block rejects | strict rejects | substring test flags | block rejected, examples |",
+          "|---|---|---|---|---|---|"]
+    for c, row in o["real_names"].items():
+        L.append(f"| `{c}` | {row['names']:,} | {pct(row['block'], row['names'])} | "
+                 f"{pct(row['strict'], row['names'])} | {pct(row['substring'], row['names'])} | "
+                 f"{ex(row['block_examples'])} |")
+    L += ["", "What `block` lets pass that a product may not want is a real name that is a listed word as a "
+          "whole (`Dick`, `Cumming`): `strict` rejects those too. Names that are neither listed nor hold an "
+          "English listed word (`Fanny` is not on the list) pass in every mode.", ""]
+    return L
 
 
 def render_export(ex: dict) -> list[str]:
