@@ -412,6 +412,14 @@ def sec_export(r):
     r["export"]["date"] = dt.date.today().isoformat()
 
 
+def sec_similar(r):
+    """Names like liked ones on the shipped world model, judged by an independent classifier
+    (benchmarks/similar.py)."""
+    r["similar"] = bench("similar.py", "world", "--names", "60", "--triples", "20", "--n", "10",
+                         label="names like this one")
+    r["similar"]["date"] = dt.date.today().isoformat()
+
+
 def sec_offensive(r):
     """The offensive-name filter: what it rejects of each shipped model's samples and of real names it never
     saw (benchmarks/offensive.py)."""
@@ -445,6 +453,7 @@ SECTIONS = {
     "contention": sec_contention, "parallel": sec_parallel, "scale": sec_scale, "styles": sec_styles, "pretrained": sec_pretrained,
     "serving": sec_serving, "slowloris": sec_slowloris, "styles_finetune": sec_styles_finetune, "paired": sec_paired,  # paired: after presets
     "style_guidance": sec_style_guidance, "export": sec_export, "offensive": sec_offensive,
+    "similar": sec_similar,
 }
 PARTIAL = {"styles_finetune"}  # reruns of part of a section: only with --only
 
@@ -701,6 +710,8 @@ def render(r: dict) -> str:
         L += render_export(r["export"])
     if "offensive" in r:
         L += render_offensive(r["offensive"])
+    if "similar" in r:
+        L += render_similar(r["similar"])
     if "web" in r:
         L += ["## Web API under load", "",
               "`POST /api/generate` with n = 20, 8 concurrent keep-alive clients for 20 s on loopback "
@@ -710,6 +721,34 @@ def render(r: dict) -> str:
             L.append(f"| {name} | {f(w['requests_per_s'], 0)} | {f(w['p50_ms'], 1)} | {f(w['p99_ms'], 1)} | {w['errors']} |")
         L += ["", f"Command: `{r['web']['rnn128']['_command']}`", ""]
     return "\n".join(L) + "\n"
+
+
+def render_similar(sm: dict) -> list[str]:
+    L = ["## Names like this one", "",
+         f"Measured {sm.get('date', '?')} with `{sm.get('_command', 'python benchmarks/similar.py world')}` on this "
+         "machine. An independent judge (a per-style Kneser-Ney 4-gram Bayes classifier counted on the world corpus, "
+         "not the model) gives each name a style posterior. For 60 real names of the corpus taken at random (one "
+         "liked name), and 20 sets of three names of one style (`--like A,B,C`), 10 names come back from "
+         "`similar` (`ck.similar(liked, 10)`), from plain sampling (`sample -n 10 --novel`, the same seed) and from "
+         "sampling with the first liked name's first third as a prefix (no steering, no ranking). *Style distance*: "
+         "total variation between the mean judged posterior of the 10 names and the liked names' (0: the same "
+         "styles, 1: none shared). *Edit distance*: to the nearest liked name, normalised by the longer name. "
+         "Differences paired over the liked sets, ± one standard error.", "",
+         "| liked | arm | style distance | similar − arm | edit distance | similar − arm | similar closer in | "
+         "s per call |", "|---|---|---|---|---|---|---|---|"]
+    for key, label in (("one_name", "one name"), ("three_names", "three names")):
+        row = sm[key]
+        L.append(f"| {label} | similar | {f(row['tv']['unsteered']['mean_a'])} | | "
+                 f"{f(row['edit']['unsteered']['mean_a'])} | | | {f(row['seconds']['similar'], 2)} |")
+        for arm in ("unsteered", "prefix"):
+            t, e = row["tv"][arm], row["edit"][arm]
+            L.append(f"| {label} | {arm} | {f(t['mean_b'])} | {t['diff']:+.3f} ± {t['se']:.3f} | {f(e['mean_b'])} | "
+                     f"{e['diff']:+.3f} ± {e['se']:.3f} | {t['a_closer']} of {t['pairs']} | "
+                     f"{f(row['seconds'][arm], 2)} |")
+    ex = sm["one_name"]["examples"][:4] + sm["three_names"]["examples"][:2]
+    L += ["", "Examples (the first five names): " + "; ".join(
+        f"{', '.join(e['liked'])} → {', '.join(e['names'])}" for e in ex) + ".", ""]
+    return L
 
 
 def render_offensive(o: dict) -> list[str]:

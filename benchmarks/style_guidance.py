@@ -31,8 +31,9 @@ from namesmith.styles import styled
 from namesmith.vocab import Vocab
 
 
-def judge(names: list[str], labels: list[str], styles: list[str], vocab: Vocab):
-    """A classify(names) -> style indices function: per-style KN-4 with the training shares as priors."""
+def soft_judge(names: list[str], labels: list[str], styles: list[str], vocab: Vocab):
+    """A posterior(names) -> (N, S) function: per-style KN-4 with the training shares as priors (names with a
+    character outside ``vocab`` are left out)."""
     models, logprior = [], []
     for s in styles:
         mine = [n for n, lab in zip(names, labels) if lab == s]
@@ -40,12 +41,19 @@ def judge(names: list[str], labels: list[str], styles: list[str], vocab: Vocab):
         logprior.append(np.log(len(mine) / len(names)))
     logprior = np.array(logprior)[:, None]
 
-    def classify(items: list[str]) -> np.ndarray:
-        enc = vocab.encode_many(items)
-        ll = np.stack([-name_totals(m, enc) for m in models]) + logprior  # (S, N)
-        return ll.argmax(axis=0)
+    def posterior(items: list[str]) -> np.ndarray:
+        items = [n for n in items if all(c in vocab for c in n)]
+        ll = np.stack([-name_totals(m, vocab.encode_many(items)) for m in models]) + logprior  # (S, N)
+        p = np.exp(ll - ll.max(axis=0))
+        return (p / p.sum(axis=0)).T
 
-    return classify
+    return posterior
+
+
+def judge(names: list[str], labels: list[str], styles: list[str], vocab: Vocab):
+    """A classify(names) -> style indices function: the most probable style of :func:`soft_judge`."""
+    posterior = soft_judge(names, labels, styles, vocab)
+    return lambda items: posterior(items).argmax(axis=1)
 
 
 def main() -> int:

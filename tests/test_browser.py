@@ -149,6 +149,21 @@ def test_styles_blends_and_classify_in_a_real_browser(browser, server):
     rows = page.locator("#classify-result li").all_inner_texts()
     assert rows[0].startswith("Omega") and "%" in rows[0]
     page.screenshot(path=str(ARTIFACTS / "web-page-styles.png"), full_page=True)
+
+    # "More like this": the name goes into "Like these names" and new names close to it come back, drawn
+    # under the styles it sounds like
+    page.select_option("#style", "")
+    page.fill("#seed", "")
+    page.fill("#n", "10")
+    first = page.locator("#results .name").first.inner_text()
+    page.eval_on_selector("#gen-status", "e => { e.textContent = ''; }")
+    page.locator("#results button.like").first.click()
+    page.wait_for_function("/ names like /.test(document.getElementById('gen-status').textContent)")
+    assert page.input_value("#like") == first
+    assert "drawn under" in page.inner_text("#gen-status")
+    names = page.locator("#results .name").all_inner_texts()
+    assert len(names) == 10 and first not in names
+    page.screenshot(path=str(ARTIFACTS / "web-page-like.png"), full_page=True)
     page.select_option("#model", "names")  # another model's classification does not stay on screen
     assert page.locator("#classify-result li").count() == 0
     page.select_option("#model", "styled")

@@ -146,7 +146,7 @@ def module_page(browser):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.set_content("<!doctype html><html><body></body></html>")
     page.add_script_tag(content=static_file("namesmith.js") + "\nglobalThis.ns = { load, useKernel, blake2b64, "
-                        "childSeeds, uniform, mix64, wasmModule };" + HARNESS, type="module")
+                        "childSeeds, uniform, mix64, wasmModule, capitalised };" + HARNESS, type="module")
     page.wait_for_function("globalThis.nsRun !== undefined")
     assert not errors, errors
     return page
@@ -301,6 +301,21 @@ def test_seeded_javascript_names_are_pythons(browser, two_styles):
 
 
 @pytest.mark.browser
+def test_display_capitalises_as_python(browser, two_styles):
+    """Each part capitalised, particles after the first kept lowercase (the particles come in the document)."""
+    from namesmith.text import capitalised
+
+    names = ["van der berg", "mary jane", "de hann", "mac an tsaoi", "ludwig van beethoven", "jean-luc", "ó briain",
+             "maria da silva", "van 't hof", "anna-de", "zoë", "  double  space", ""]
+    page = module_page(browser)
+    got = page.evaluate("([doc, names]) => ns.load(doc).then(() => names.map(ns.capitalised))",
+                        [document(namesmith.load(two_styles)), names])
+    assert got == [capitalised(n) for n in names]
+    assert got[:3] == ["Van der Berg", "Mary Jane", "De Hann"]
+    page.close()
+
+
+@pytest.mark.browser
 def test_exported_page_works_offline_from_a_folder(browser, two_styles, tmp_path):
     site = tmp_path / "site"
     assert main(["export", str(two_styles), "--web", str(site), "--title", "Two styles"]) == 0
@@ -330,6 +345,7 @@ def test_exported_page_works_offline_from_a_folder(browser, two_styles, tmp_path
     in_style = sum(c in "stuvwxyz" for c in letters) / len(letters)
     assert in_style >= 0.9, (in_style, names)
     assert page.locator("#results .tag.novel").count() == 25  # novel-only, from the exported hashes
+    assert page.locator("#like").count() == 0 == page.locator("#results button.like").count()  # Python only
     page.fill("#classify-name", "Abba")
     page.click("#classify")
     page.wait_for_selector("#classify-result li")

@@ -54,3 +54,35 @@ def test_an_unseen_accent_in_the_prefix_points_at_fold_accents(capsys):
     assert "--fold-accents" in capsys.readouterr().err
     assert main(["sample", "given-names", "--prefix", "Zoë", "-n", "2", "--fold-accents", "--raw"]) == 0
     assert all(n.startswith("zoe") for n in capsys.readouterr().out.split())
+
+
+def test_every_part_of_a_name_is_capitalised_and_particles_stay_lowercase():
+    """The page and the CLI printed "De hann" and "Mary jane": only the start was capitalised."""
+    from namesmith.text import capitalised
+
+    assert capitalised("mary jane") == "Mary Jane" and capitalised("de hann") == "De Hann"
+    assert capitalised("van der berg") == "Van der Berg"  # a particle first is capitalised, later ones are not
+    assert capitalised("ludwig van beethoven") == "Ludwig van Beethoven"
+    assert capitalised("mac an tsaoi") == "Mac an Tsaoi" and capitalised("ó briain") == "Ó Briain"
+    assert capitalised("jean-luc picard") == "Jean-Luc Picard" and capitalised("Kara") == "Kara"
+
+
+def test_the_loss_plot_keeps_its_legend_off_the_curves_and_names_what_each_best_is(elves, tmp_path):
+    """`namesmith plot` on a fine-tuning run: the legend covered the curves, the "best" labels of the folds
+    overlapped, and "best 1.8921" (the network alone) stood beside the run's reported 1.8778 (the mixture)."""
+    from matplotlib.figure import Figure
+
+    from namesmith.plot import draw, plot_run
+
+    curves = {k: ([(s, 3.0 - s / 1000) for s in range(0, 500, 50)], [(s, 2.5 - k / 10 - s / 2000)
+                                                                    for s in range(0, 500, 100)]) for k in (1, 2, 3)}
+    ax = Figure().add_subplot(1, 1, 1)
+    draw(ax, curves, ("mixture", 1.8778))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not ax.texts  # no text beside the points to overlap
+    assert "network 2: validation, network alone (best 2.1000 at step 400)" in labels
+    assert any("the saved model (networks + n-gram): 1.8778" in x for x in labels)
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1  # beside the axes, not over them
+    png = plot_run(elves, tmp_path / "elves.png")
+    assert png.stat().st_size > 10_000
+

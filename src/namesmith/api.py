@@ -30,21 +30,22 @@ import numpy as np
 
 from .checkpoint import CheckpointData, save_checkpoint
 from .config import TrainConfig, load_toml, resolve
-from .corpus import LONGEST_NAME, is_builtin, load_corpus
+from .corpus import LONGEST_NAME, load_corpus
 from .ensemble import mix_runs, train_members
 from .errors import ConfigError, check_bool
-from .files import OutputLock, ensure_writable, output_target, refuse_inputs, remove_stale_temps, same_file
+from .files import OutputLock, output_target, remove_stale_temps
 from .finetune import finetune_base
 from .keys import model_digest
 from .meta import RunInfo, RunMeta
 from .models import Model, summary
 from .pretrained import PRETRAINED, load_model_file, pretrained_path
 from .run import Phases, Result, Run, RunReport, fit_counts, is_fitted, resume_config, train_one
-from .runfiles import RunFiles, RunPaths, check_replace, new_run
+from .runfiles import check_replace, new_run, run_files
 from .runtime import keep_freed_memory
 from .sample import Sample, SampleOptions, Sampler, Samples
+from .similar import sample_like
 from .score import Evaluation, NameScore, evaluate, score_names
-from .styles import Classification, classify, evaluate_styles, styled
+from .styles import Classification, classify, evaluate_styles, posterior, styled
 from .train import split_data
 from .vocab import Vocab
 
@@ -104,29 +105,47 @@ class Checkpoint:
     def sample(self, n: int | None = None, *, exclude: Sequence[str] = (), deadline: float | None = None,
                emit: Callable[[list[Sample]], None] | None = None, **options) -> Samples:
         """``n`` random names (default 10, or 1 with a ``key=``: the key's name; the ``best`` most probable with
-        ``best=K``); ``options`` are
+        ``best=K``; the closest to liked names with ``like="Aria,Luna"`` or a list); ``options`` are
         :class:`~namesmith.sample.SampleOptions` fields (``style="Italian"``, ``prefix="ka"``, ``seed=1``...).
         The result is a list of :class:`~namesmith.sample.Sample` with the candidates tried and the seed.
         ``deadline`` is a ``time.perf_counter()`` value; ``emit`` receives the names batch by batch instead
         (they are then not kept: memory stays flat for any ``n``)."""
         if n is None:
             n = 1 if options.get("key") is not None else SampleOptions.n
-        opts = SampleOptions.from_kwargs(n=n, **self.with_best_defaults(options))
+        if isinstance(options.get("like"), (list, tuple)):
+            options["like"] = ",".join(map(str, options["like"]))
+        opts = SampleOptions.from_kwargs(n=n, **self.with_mode_defaults(options))
+        if opts.like is not None:
+            found = self.like(opts, exclude, deadline)
+            if emit is not None:
+                emit(found.names)
+            return found
         sampler = self.sampler(exclude, opts.style, opts.style_strength)
         if opts.best is not None:
             return sampler.best(opts, deadline=deadline)
         return sampler.sample(opts, deadline, emit)
 
-    def with_best_defaults(self, options: dict) -> dict:
-        """``options`` with, for ``best``, defaults that make the most probable names useful: new names only and
+    def similar(self, names: str | Sequence[str], n: int = 10, **options) -> Samples:
+        """``n`` new names close to ``names`` (one name or several): :meth:`sample` with ``like=names``."""
+        return self.sample(n, like=names, **options)
+
+    def like(self, opts: SampleOptions, exclude: Sequence[str] = (), deadline: float | None = None) -> Samples:
+        """The names of ``opts`` with ``opts.like`` set (:func:`namesmith.similar.sample_like`)."""
+        return sample_like(lambda style: self.sampler(exclude, style, opts.style_strength), opts,
+                           posterior=functools.partial(posterior, self.model, self.vocab, styles=self.styles,
+                                                       counts=self.style_counts) if self.styles else None,
+                           styles=self.styles, digest=self.digest, deadline=deadline)
+
+    def with_mode_defaults(self, options: dict) -> dict:
+        """``options`` with the defaults that make ``best`` and ``like`` useful: new names only, and for ``best``
         at least ``round(mean length) - 2`` letters of the training list (at least 2); a given value wins."""
-        if options.get("best") is None:
+        if options.get("best") is None and options.get("like") is None:
             return options
         out = dict(options)
         if "novel" not in out and self.known_hashes is not None:
             out["novel"] = True
         corpus = self.meta.corpus
-        if "min_len" not in out and corpus.names:
+        if options.get("best") is not None and "min_len" not in out and corpus.names:
             out["min_len"] = max(2, round(corpus.chars / corpus.names) - 2)
         return out
 
@@ -241,7 +260,7 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
         log(f"namesmith: the preset's --ensemble {cfg.ensemble} trains new networks on one split; this run trains "
             + ("its folds" if cfg.folds > 1 else "one network from the base") + " instead")
         cfg = replace(cfg, ensemble=1)
-    files = _files(cfg, config, resume, ck, force)
+    files = run_files(cfg, config, resume, ck.meta if ck is not None else None, force)
     phases = Phases()
     cfg, data = _read(cfg, given, base, phases, log)
     run = Run(cfg, data, files, log, phases, base, progress and not is_fitted(cfg), tune_process and not is_fitted(cfg))
@@ -252,24 +271,6 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
         for p in files.paths.all():
             remove_stale_temps(output_target(p))
         return _execute(run, ck)
-
-
-def _files(cfg: TrainConfig, config, resume, ck, force: bool) -> RunFiles | None:
-    """The run's files, checked before any work: none is an input, another run's (without ``force``) or not
-    namesmith's, and the folder is writable."""
-    if not cfg.out:
-        return None
-    paths = RunPaths.of(cfg.out)
-    inputs = [("corpus", None if is_builtin(cfg.corpus) or cfg.corpus is None else cfg.corpus),
-              ("validation file", cfg.val), ("configuration file", config), ("base model", cfg.init_from)]
-    if resume is not None and not same_file(resume, paths.last):
-        inputs.append(("checkpoint to resume", resume))
-    refuse_inputs([output_target(p) for p in paths.all()], inputs)
-    run = (ck.meta.run.__dict__ if ck is not None and ck.meta.run is not None else None) or new_run()
-    files = RunFiles(paths, run, force, resuming=ck is not None)
-    files.claim()
-    ensure_writable(output_target(paths.best))
-    return files
 
 
 def _read(cfg: TrainConfig, given: set[str], base, phases: Phases, log: Log):

@@ -112,9 +112,9 @@ def _add_train(sub) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def _add_sample_options(p) -> None:
+def _add_sample_options(p, skip=()) -> None:
     g = p.add_argument_group("generation controls (namesmith.sample.SampleOptions)")
-    add_declared(g, SampleOptions)
+    add_declared(g, SampleOptions, skip)
     g.add_argument("--exclude-file", help="also avoid the names in this file (one per line)")
     g.add_argument("--keys", metavar="FILE", help="one name per line of FILE, each line a key (see --key), in order; "
                    "with --unique no name twice across the file")
@@ -137,6 +137,15 @@ def build_parser() -> Parser:
     p.add_argument("model", nargs="?", default="given-names",
                    help="model file (.npz) or a shipped model's name (namesmith models; default: given-names)")
     _add_sample_options(p)
+    p.add_argument("--format", choices=["text", "json", "csv"], default="text")
+    p.add_argument("--raw", action="store_true", help="text output without capitalising the first letter")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("similar", help="new names close to names you like (sample --like): under their styles, "
+                       "ranked by edit distance and plausibility")
+    p.add_argument("model", help="model file (.npz) or a shipped model's name (namesmith models)")
+    p.add_argument("names", nargs="+", metavar="NAME", help="the names you like")
+    _add_sample_options(p, skip=("like", "best"))
     p.add_argument("--format", choices=["text", "json", "csv"], default="text")
     p.add_argument("--raw", action="store_true", help="text output without capitalising the first letter")
     p.set_defaults(func=cmd_sample)
@@ -303,14 +312,25 @@ def _exclude(ck, exclude_file) -> set[str]:
 def cmd_sample(args) -> int:
     ck = load(args.model)
     given = declared(args, SampleOptions)
+    if getattr(args, "names", None):  # namesmith similar MODEL NAME...
+        given["like"] = ",".join(args.names)
     if "key" in given and "n" not in given:
         given["n"] = 1  # a key names one thing: its name (-n K for K)
-    opts = SampleOptions(**ck.with_best_defaults(given))
+    opts = SampleOptions(**ck.with_mode_defaults(given))
     keys = getattr(args, "keys", None)
-    if keys is not None and ({"n", "key", "seed", "best"} & set(given)):
-        raise ConfigError("--keys gives one name per key of the file: drop -n, --key, --seed and --best")
-    sampler = ck.sampler(_exclude(ck, args.exclude_file), opts.style, opts.style_strength)
+    if keys is not None and ({"n", "key", "seed", "best", "like"} & set(given)):
+        raise ConfigError("--keys gives one name per key of the file: drop -n, --key, --seed, --best and --like")
+    exclude = _exclude(ck, args.exclude_file)
     write = _Rows(args.format, args.raw, keyed=keys is not None)
+    if opts.like is not None:
+        found = ck.like(opts, exclude)
+        if found.steered:
+            print("drawn under the liked names' styles: " + ", ".join(f"{k} {v:.0%}" for k, v in found.steered.items()),
+                  file=sys.stderr)
+        write(found)
+        write.close()
+        return 0
+    sampler = ck.sampler(exclude, opts.style, opts.style_strength)
     if keys is not None:
         for key, sample in name_keys(sampler, opts, read_keys(keys)):
             write([sample], key)

@@ -47,8 +47,17 @@ from .models.styled_ngram import StyledNGram
 from .offensive import tables as offensive_tables
 from .options import schema
 from .sample import SampleOptions
+from .text import PARTICLES
 
 FORMAT, VERSION = "namesmith-model", 1
+# the sampling options only the Python sampler computes (namesmith.js refuses them with the reason; the exported
+# page has no control for them): each needs what an export does not hold
+PYTHON_ONLY = {
+    "best": "the most probable names need the exact best-first search",
+    "like": "names close to liked ones need the styles' posterior and the ranking (namesmith similar)",
+    "no_words": "it needs word lists the export does not hold",
+    "no_real": "it needs corpora the export does not hold",
+}
 JS_GLOBAL = "NAMESMITH_MODEL"  # model.js: "globalThis.NAMESMITH_MODEL = " + the document + ";"
 WEB_FILES = ("index.html", "namesmith.js", "app.js", "style.css", "model.js")
 EXPORT_MARK = ".namesmith-export"  # a web export's folder holds this file, so it may be exported into again
@@ -173,7 +182,8 @@ def assemble(model: Model, vocab: list[str], *, lowercase: bool = True, styles: 
         "known_hashes": None if known_hashes is None else array(known_hashes, "uint64"),
         "known_names": known_names,
         "quantiles": None if quantiles is None else [float(q) for q in quantiles],
-        "options": schema(SampleOptions, "api"), "page_options": schema(SampleOptions, "page"),
+        "options": schema(SampleOptions, "api"), "python_only": PYTHON_ONLY, "particles": sorted(PARTICLES),
+        "page_options": [o for o in schema(SampleOptions, "page") if o["name"] not in PYTHON_ONLY],
         "offensive": offensive_tables(), "model": tree,
     }
 

@@ -6,6 +6,7 @@ import io
 import os
 from pathlib import Path
 
+from .checkpoint import read_meta
 from .errors import NamesmithError, OutputError
 from .files import atomic_write, read_jsonl, refuse_inputs
 from .runfiles import RunPaths, check_png, owner
@@ -33,6 +34,36 @@ def read_metrics(path: Path) -> Curves:
     return curves
 
 
+COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+
+
+def draw(ax, curves: Curves, saved: tuple[str | None, float | None] | None = None) -> None:
+    """The curves on ``ax``: each network's training and validation NLL, its best validation point starred and
+    named in the legend (text beside the points overlapped on a run of several networks), the saved model's
+    own validation NLL as a dashed line when it is a mixture (the network alone is not what the run reported),
+    and the legend beside the plot, not over the curves."""
+    several = len(curves) > 1 or None not in curves
+    for i, (member, (train, val)) in enumerate(sorted(curves.items(), key=lambda kv: kv[0] or 0)):
+        who = "" if member is None else f"network {member}: "
+        light, dark = (COLOURS[0], COLOURS[1]) if member is None else (COLOURS[i % 8], COLOURS[i % 8])
+        if train:
+            ax.plot(*zip(*train), label=f"{who}training (mean over log interval)", color=light, linewidth=1,
+                    alpha=0.5 if several else 1.0)
+        if val:
+            best = min(val, key=lambda sv: sv[1])
+            alone = ", network alone" if saved and saved[0] == "mixture" else ""
+            ax.plot(*zip(*val), label=f"{who}validation{alone} (best {best[1]:.4f} at step {best[0]:,})",
+                    color=dark, marker="o", markersize=3, linewidth=1.5)
+            ax.plot(*best, marker="*", markersize=11, color=dark, markeredgecolor="black", linestyle="none")
+    if saved and saved[0] == "mixture" and isinstance(saved[1], (int, float)):
+        ax.axhline(saved[1], color="black", linestyle="--", linewidth=1,
+                   label=f"the saved model (networks + n-gram): {saved[1]:.4f}, as the run reported")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("NLL (nats per character)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+
+
 def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
     """Draw the run's loss curves; returns the PNG written (``out`` may be a file or a folder)."""
     try:
@@ -55,25 +86,15 @@ def plot_run(run: str | Path, out: str | Path | None = None) -> Path:
         raise OutputError(f"{target.parent}: no such folder for the plot")
     refuse_inputs([target], [("metrics log", path), *(("run's file", p) for p in paths.all())])
     target = check_png(target)
-    fig = Figure(figsize=(7, 4.2), dpi=120)
+    saved = None
+    if model is not None and model.ours and (log is None or not log.run or model.run == log.run):
+        meta = read_meta(paths.best) or {}
+        saved = ((meta.get("model") or {}).get("type"), (meta.get("metrics") or {}).get("val_nll"))
+    fig = Figure(figsize=(9, 4.2), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    colours = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
-    for i, (member, (train, val)) in enumerate(sorted(curves.items(), key=lambda kv: kv[0] or 0)):
-        who = "" if member is None else f"network {member}: "
-        light, dark = (colours[0], colours[1]) if member is None else (colours[i % 8], colours[i % 8])
-        if train:
-            ax.plot(*zip(*train), label=f"{who}training (mean over log interval)", color=light, linewidth=1,
-                    alpha=1.0 if member is None else 0.5)
-        if val:
-            ax.plot(*zip(*val), label=f"{who}validation", color=dark, marker="o", markersize=3, linewidth=1.5)
-            best = min(val, key=lambda sv: sv[1])
-            ax.annotate(f"best {best[1]:.4f}", best, textcoords="offset points", xytext=(0, -14), fontsize=8)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("NLL (nats per character)")
+    draw(ax, curves, saved)
     ax.set_title(name)
-    ax.grid(alpha=0.3)
-    ax.legend()
     fig.tight_layout()
     png = io.BytesIO()
     fig.savefig(png, format="png")

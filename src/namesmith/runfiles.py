@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import read_meta
-from .corpus import display_name
+from .corpus import display_name, is_builtin
 from .errors import OutputError
-from .files import output_target, read_limited
+from .files import ensure_writable, output_target, read_limited, refuse_inputs, same_file
 
 SIDE = (".last.npz", ".neural.npz", ".metrics.jsonl")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -193,3 +193,21 @@ class RunFiles:
                     p.unlink()
                 except OSError:
                     pass
+
+
+def run_files(cfg, config, resume, meta, force: bool) -> RunFiles | None:
+    """The files of a run of ``cfg`` (a TrainConfig; ``meta``: the resumed checkpoint's), checked before any
+    work: none is an input, another run's (without ``force``) or not namesmith's, and the folder is writable."""
+    if not cfg.out:
+        return None
+    paths = RunPaths.of(cfg.out)
+    inputs = [("corpus", None if is_builtin(cfg.corpus) or cfg.corpus is None else cfg.corpus),
+              ("validation file", cfg.val), ("configuration file", config), ("base model", cfg.init_from)]
+    if resume is not None and not same_file(resume, paths.last):
+        inputs.append(("checkpoint to resume", resume))
+    refuse_inputs([output_target(p) for p in paths.all()], inputs)
+    run = (meta.run.__dict__ if meta is not None and meta.run is not None else None) or new_run()
+    files = RunFiles(paths, run, force, resuming=meta is not None)
+    files.claim()
+    ensure_writable(output_target(paths.best))
+    return files

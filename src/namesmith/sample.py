@@ -122,6 +122,10 @@ class SampleOptions:
                                    "(namesmith.keys)", longest=1000, label="Key", web={"longest": 200})
     best: int | None = option(None, "the K most probable names instead of random ones", lo=1, hi=10**5,
                               label="Most probable", web={"hi": 100}, page={"hidden": True})
+    like: str | None = option(None, "names you like, separated by commas: new names close to them, drawn in the "
+                                    "styles they sound like and ranked by closeness and plausibility",
+                              longest=1000, label="Like these names",
+                              web={"longest": 400}, page={"group": "main"})
     style: str | Mapping | None = option(None, "a style of a model trained on a labelled corpus, or a blend "
                                                "'Italian=0.7,Spanish=0.3' (default: all styles pooled)",
                                          kind="style", label="Style", page={"hidden": True})
@@ -139,6 +143,8 @@ class SampleOptions:
         check_all(self)
         if self.min_len > self.max_len:
             raise ConfigError(f"min_len ({self.min_len}) is larger than max_len ({self.max_len})")
+        if self.like is not None and self.best is not None:
+            raise ConfigError("give like or best, not both (like ranks its own candidates by closeness)")
         if self.key is not None and (self.seed is not None or self.best is not None):
             raise ConfigError("give a key or a seed, not both (a key makes the seed); the most probable names "
                               "(best) take neither")
@@ -186,6 +192,7 @@ class Samples:
     seed: int | None = None  # the run's seed (name 0's seed); None for the k most probable
     rejected: dict[str, int] = field(default_factory=dict)  # candidates each filter rejected
     accepted: int = 0  # names found (== len(names) unless streamed)
+    steered: dict[str, float] | None = None  # with ``like``: the blend of styles the names were drawn under
 
     def __iter__(self):
         return iter(self.names)

@@ -135,6 +135,15 @@ def style_loglik(model: Model, vocab: Vocab, names: list[str], n_styles: int) ->
     return out
 
 
+def posterior(model: Model, vocab: Vocab, names: list[str], *, styles: Sequence[str],
+              counts: Mapping[str, int] | None = None, uniform_prior: bool = False) -> np.ndarray:
+    """``p(s | name)`` of every (encodable, normalised) name: ``(N, S)``, rows summing to 1."""
+    joint = style_loglik(model, vocab, names, len(styles))
+    joint += _priors(styles, counts, uniform_prior)[:, None]  # (S, N) log p(s) + log P_s(name)
+    post = np.exp(joint - joint.max(axis=0))
+    return (post / post.sum(axis=0)).T
+
+
 @dataclass
 class Classification:
     """Which style a name sounds like: ``p(style | name)`` of each style (the ``top`` most probable first)."""
@@ -174,10 +183,8 @@ def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts
     results = [Classification(n, None, None, {}, u, capitalised(n) if lowercase else n, flag(n))
                for n, u in zip(prep.names, prep.unknown)]
     if ok:
-        joint = style_loglik(model, vocab, [prep.names[i] for i in ok], len(styles))
-        joint += _priors(styles, counts, uniform_prior)[:, None]  # (S, N) log p(s) + log P_s(name)
-        post = np.exp(joint - joint.max(axis=0))
-        post /= post.sum(axis=0)  # (S, N)
+        post = posterior(model, vocab, [prep.names[i] for i in ok], styles=styles, counts=counts,
+                         uniform_prior=uniform_prior).T  # (S, N)
         for col, i in enumerate(ok):
             order = np.argsort(-post[:, col], kind="stable")[:top]
             r = results[i]

@@ -45,11 +45,23 @@ def is_control(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
+# name particles written in lowercase after the first part ("Ludwig van Beethoven", "Van der Berg", "Mac an
+# tSaoi", "Maria da Silva"); the first part is always capitalised ("De Hann", "Van der Berg")
+PARTICLES = frozenset("van von der den de del della di da das do dos du la le les 't te ter ten an na y e zu und "
+                      "bin binti ibn".split())
+
+
 def capitalised(name: str) -> str:
     """A lowercased name as people write it: each part after a space or a hyphen starts with a capital
-    ("mary-jane smith" -> "Mary-Jane Smith"); the rest of the name is kept as it is."""
+    ("mary-jane smith" -> "Mary-Jane Smith"), except a particle after the first part (:data:`PARTICLES`:
+    "van der berg" -> "Van der Berg"); the rest of the name is kept as it is."""
+    words = name.split(" ")
+    return " ".join(w if i and w in PARTICLES else _capital_parts(w) for i, w in enumerate(words))
+
+
+def _capital_parts(word: str) -> str:
     out, start = [], True
-    for c in name:
+    for c in word:
         out.append(c.upper() if start and c.islower() else c)
-        start = c in " -"
+        start = c == "-"
     return "".join(out)

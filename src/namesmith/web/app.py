@@ -138,6 +138,8 @@ class GenerateResponse(BaseModel):
     model: str
     seed: Optional[int]
     tries: Optional[int]
+    steered: Optional[dict[str, float]] = Field(None, description="with like: the styles the names were drawn "
+                                                                  "under, with their shares")
     names: list[NameOut]
     elapsed_ms: float
 
@@ -249,12 +251,15 @@ class App:
         sampler = (self.samplers[name] if opts.style is None else
                    self.models[name].ckpt.sampler(style=opts.style, style_strength=opts.style_strength))
         t0 = time.perf_counter()
-        if opts.best is not None:
+        if opts.like is not None:
+            found = self.models[name].ckpt.like(opts, deadline=t0 + self.time_budget)
+        elif opts.best is not None:
             found = sampler.best(opts, max_expansions=20_000, deadline=t0 + self.time_budget)
         else:
             found = sampler.sample(opts, deadline=t0 + self.time_budget)
         return {"model": name, "seed": found.seed, "tries": found.tries if opts.best is None else None,
-                "names": [s.to_dict() for s in found], "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 2)}
+                "steered": found.steered, "names": [s.to_dict() for s in found],
+                "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 2)}
 
     def options(self) -> dict:
         """The generation controls as the page builds its form from them (declared in SampleOptions)."""

@@ -247,6 +247,15 @@ function renderResults(names) {
     copy.setAttribute("aria-label", `Copy ${s.display}`);
     copy.addEventListener("click", () => copyText(s.display, copy));
     li.append(name, bar, tag, copy);
+    if ($("like")) { // the server's page: names like this one (an exported page has no like: Python only)
+      const more = document.createElement("button");
+      more.type = "button";
+      more.className = "copy like";
+      more.textContent = "More like this";
+      more.setAttribute("aria-label", `More names like ${s.display}`);
+      more.addEventListener("click", () => { $("like").value = s.display; $("gen-form").requestSubmit(); });
+      li.append(more);
+    }
     li.dataset.seed = s.seed;
     list.appendChild(li);
   }
@@ -294,7 +303,10 @@ async function onGenerate(ev) {
     lastNames = data.names;
     renderResults(lastNames);
     const rate = data.tries ? ` (${data.names.length} of ${data.tries} candidates kept)` : "";
-    $("gen-status").textContent = `${data.names.length} names in ${data.elapsed_ms} ms${rate}; seed ${data.seed}.`;
+    const like = $("like") && $("like").value.trim();
+    const steered = data.steered ? `, drawn under ${Object.entries(data.steered).map(([k, v]) => `${k} ${Math.round(100 * v)}%`).join(", ")}` : "";
+    const what = like ? `${data.names.length} names like ${like}${steered}` : `${data.names.length} names`;
+    $("gen-status").textContent = `${what} in ${data.elapsed_ms} ms${rate}; seed ${data.seed}.`;
     $("copy-all").disabled = $("download").disabled = !lastNames.length;
   } catch (e) {
     if (mine !== generation) return;

@@ -660,11 +660,13 @@ function nextSymbol(lp, mask, opts, u, z, order) {
 }
 
 // ----- text (namesmith/text.py) ----------------------------------------------------------------------------
-const capitalised = (name) => {
+let PARTICLES = new Set(); // text.PARTICLES, from the exported document (lowercase after the first part)
+const capitalParts = (word) => {
   let out = "", start = true;
-  for (const c of name) { out += start && c !== c.toUpperCase() ? c.toUpperCase() : c; start = c === " " || c === "-"; }
+  for (const c of word) { out += start && c !== c.toUpperCase() ? c.toUpperCase() : c; start = c === "-"; }
   return out;
 };
+export const capitalised = (name) => name.split(" ").map((w, i) => (i && PARTICLES.has(w) ? w : capitalParts(w))).join(" ");
 const foldChar = (c) => c.normalize("NFKD").replace(/\p{M}/gu, "");
 
 // ----- the model ---------------------------------------------------------------------------------------------
@@ -751,6 +753,8 @@ export class Model {
     this.known = doc.known_hashes ? halves(readArray(doc.known_hashes)) : null;
     this.knownNames = doc.known_names ? new Set(doc.known_names) : null;
     this.offensive = doc.offensive ? new OffensiveFilter(doc.offensive) : null;
+    if (doc.particles) PARTICLES = new Set(doc.particles);
+    this.pythonOnly = doc.python_only || { best: "", no_words: "", no_real: "" }; // documents before python_only
   }
 
   // ----- options ------------------------------------------------------------------
@@ -783,8 +787,9 @@ export class Model {
       out[o.name] = v;
     }
     if (out.min_len > out.max_len) fail(`min_len (${out.min_len}) is larger than max_len (${out.max_len})`);
-    if (out.best !== null) fail("best (the most probable names) is computed by the Python sampler only");
-    for (const k of ["no_words", "no_real"]) if (out[k] !== null && out[k] !== undefined) fail(`${k} is computed by the Python sampler only (it needs word lists and corpora the export does not hold)`);
+    for (const [k, why] of Object.entries(this.pythonOnly)) {
+      if (out[k] !== null && out[k] !== undefined) fail(`${k} is computed by the Python sampler only: ${why}`);
+    }
     return out;
   }
 
