@@ -473,7 +473,7 @@ def test_finetune_adds_characters_and_styles(two_styles, tmp_path):
     assert ck.vocab.chars[: base.vocab.size] == base.vocab.chars and ck.vocab.chars[base.vocab.size:] == ("q", "é")
     assert ck.styles == ["Alpha", "Omega", "Kappa"]
     assert any("added 2 characters (q é), 1 styles (Kappa)" in line for line in log)
-    assert any("the preset's --folds 5 is for unlabelled lists" in line for line in log)  # one network, said so
+    assert any("the preset's --folds 4 is for unlabelled lists" in line for line in log)  # one network, said so
     net = ck.model.parts[0] if ck.model.kind == "mixture" else ck.model
     assert net.kind == "gru" and net.config["hidden"] == 16  # the base's architecture
     assert ck.style_counts["Alpha"] > 1350 and ck.meta.train.config["preset"] == "finetune"
@@ -525,7 +525,7 @@ def test_labelled_list_on_the_finetune_preset_is_read_once(two_styles, tmp_path,
     monkeypatch.setattr(api, "load_corpus", lambda *a, **k: reads.append(a) or real(*a, **k))
     log = []
     ck = namesmith.fit(small, init_from=d / "two.npz", steps=2, samples=0, log=log.append)
-    assert any("the preset's --folds 5 is for unlabelled lists" in line for line in log)
+    assert any("the preset's --folds 4 is for unlabelled lists" in line for line in log)
     assert len(reads) == 1 and ck.meta.train.config["folds"] == 1
     assert ck.meta.corpus.val_names == 2 and ck.meta.corpus.names == 7  # 20% held out, as --folds 1
 

@@ -55,7 +55,7 @@ def test_training_learns(corpus, tmp_path):
     ck = load_checkpoint(tmp_path / "m.npz")
     assert ck.meta.train.config["hidden"] == 32
     assert ck.extras["known_hashes"].size == len(set(NAMES))  # every name given, the validation split's too
-    assert ck.extras["train_nll_quantiles"].size == 1001
+    assert "train_nll_quantiles" not in ck.extras  # fewer than RANK_MIN names rank nothing: not computed
     assert (tmp_path / "m.last.npz").exists()
 
 
@@ -308,7 +308,8 @@ def test_the_time_of_each_phase_is_reported(corpus, tmp_path):
     ck = fit(corpus, tmp_path / "p.npz", model="rnn", hidden=8, steps=20, eval_every=10, samples=0, log=logs.append)
     phases = ck.run.phases
     assert {"reading the data", "hashing the names", "training steps", "evaluations and checkpoints",
-            "the n-gram mixture", "score quantiles", "saving", "sample names"} <= set(phases)
+            "the n-gram mixture", "saving", "sample names"} <= set(phases)
+    assert "score quantiles" not in phases  # a list of fewer than RANK_MIN names ranks nothing
     assert all(v >= 0 for v in phases.values())
     assert any(line.startswith("namesmith: time: reading the data") for line in logs)
     last = json.loads((tmp_path / "p.metrics.jsonl").read_text().splitlines()[-1])
@@ -361,3 +362,40 @@ def test_mix_makes_an_ensemble_of_runs_on_one_split(corpus, tmp_path, capsys):
     before = (tmp_path / "a.npz").read_bytes()
     assert main(["mix", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "-o", str(tmp_path / "a.npz")]) == 2
     assert (tmp_path / "a.npz").read_bytes() == before
+
+
+def test_a_small_list_is_evaluated_every_few_epochs_and_stops_within_patience_of_its_best(tmp_path):
+    """--eval-epochs: a 48-name fold evaluated every 50 steps (33 epochs) ran 300 steps after its best; with
+    the cadence in epochs it is evaluated every round(E * N / B) steps, and stops `patience` evaluations after
+    its best (a cadence left at --eval-every fails both)."""
+    import namesmith
+
+    names = [f"{a}{b}{c}" for a in "bdgk" for b in "aeiou" for c in "lnrs"][:48]
+    corpus = tmp_path / "small.txt"
+    corpus.write_text("\n".join(names) + "\n")
+    out = tmp_path / "small.npz"
+    namesmith.fit(corpus, out, model="gru", hidden=16, embed=8, batch_size=16, steps=3000, eval_every=50,
+                  eval_epochs=2, patience=2, lr=3e-2, val_fraction=0.25, mix_ngram=0, samples=0,
+                  log=lambda s: None)
+    recs = [json.loads(line) for line in (tmp_path / "small.metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in recs if r.get("val_nll") is not None]
+    train_names = 36
+    every = round(2 * train_names / 16)  # 4 steps: 2 epochs of 36 names at batch 16
+    assert [r["step"] for r in evals[:3]] == [every, 2 * every, 3 * every]
+    best = min(evals, key=lambda r: r["val_nll"])["step"]
+    assert evals[-1]["step"] - best <= 2 * every  # stopped patience (2) evaluations after its best
+    assert evals[-1]["step"] < 3000
+
+
+def test_score_quantiles_are_computed_from_rank_min_names(corpus, tmp_path, monkeypatch):
+    from namesmith import run as runmod
+
+    monkeypatch.setattr(runmod, "RANK_MIN", 10)
+    ck = fit(corpus, tmp_path / "q.npz", model="rnn", hidden=8, steps=5, samples=0, log=lambda s: None)
+    assert ck.quantiles.size == 1001 and "score quantiles" in ck.run.phases
+
+
+def test_off_values_turn_an_optional_option_off_and_leave_the_others():
+    cfg = resolve({"eval_epochs": 0.0, "patience": 0, "mix_ngram": 0, "ema": 0.0})
+    assert cfg.eval_epochs is None and cfg.patience is None and cfg.mix_ngram == 0 and cfg.ema == 0.0
+

@@ -44,13 +44,12 @@ from .runfiles import check_replace, new_run, run_files
 from .runtime import keep_freed_memory
 from .sample import Sample, SampleOptions, Sampler, Samples
 from .similar import sample_like
-from .score import Evaluation, NameScore, evaluate, score_names
+from .score import RANK_MIN, Evaluation, NameScore, evaluate, score_names
 from .styles import Classification, classify, evaluate_styles, posterior, styled
 from .train import split_data
 from .vocab import Vocab
 
 Log = Callable[[str], None]
-RANK_MIN = 1000  # training names behind a score's percentile: fewer rank nothing (issue 29: 0.0% for all four)
 
 
 def _stderr(line: str) -> None:

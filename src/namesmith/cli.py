@@ -37,7 +37,7 @@ from .runfiles import check_png, check_replace, new_run
 from .runtime import blas_default, keep_freed_memory
 from .options import specs
 from .sample import SampleOptions
-from .score import generation_report, perplexity
+from .score import RANK_MIN, generation_report, perplexity
 from .text import capitalised
 
 class UsageError(NamesmithError):
@@ -499,7 +499,7 @@ def cmd_score(args) -> int:
             worst = max(s.surprisal, key=lambda cs: cs[1])
             lines.append("    " + "  ".join(f"{c if c != '<end>' else '⏎'}:{v:.2f}" for c, v in s.surprisal)
                          + f"   (least expected: {worst[0]!r}, {worst[1]:.2f} nats)")
-    if not ck.ranks and ck.quantiles is not None:
+    if not ck.ranks and 0 < (ck.meta.corpus.names or 0) < RANK_MIN:
         lines.append(f"(no percentiles: the model was trained on {ck.meta.corpus.names:,} names, too few to rank a "
                      f"name against; the log-probabilities compare names with each other)")
     _out("\n".join(lines) + "\n")

@@ -27,7 +27,7 @@ from .files import read_limited
 from .models import buildable_kinds, model_class
 from .models.base import DTYPES
 from .optim import OPTIMIZERS, SCHEDULES
-from .options import check, option, specs
+from .options import UNSET, check, option, specs
 
 MAX_TOML_BYTES = 1 << 20
 MAX_SEED = 2**63 - 1
@@ -63,7 +63,7 @@ class TrainConfig:
                                  **FIXED)
     folds: int = option(1, "cross-validation bagging: train K networks, each early-stopped on its own 1/K of the "
                            "names (replaces --val-fraction), and average them with an n-gram of all the names, the "
-                           "weights fitted on the names each network did not see (the finetune preset uses 5)",
+                           "weights fitted on the names each network did not see (the finetune preset uses 4)",
                         lo=1, hi=7, **FIXED)
     ensemble: int = option(1, "train N networks on the same split (seeds SEED, SEED+1, ...) and mix them with the "
                               "n-gram, the weights fitted on the validation names (the best preset uses 2)",
@@ -137,6 +137,9 @@ class TrainConfig:
                                   lo_open=True)
     time_limit: float | None = option(None, "stop after this many seconds of this run", lo=0, hi=1e7, lo_open=True)
     eval_every: int = option(250, "evaluate on the validation names every N steps", lo=1, hi=10**9)
+    eval_epochs: float | None = option(None, "evaluate at least every this many epochs (passes over the training "
+                                             "names), when that is fewer steps than --eval-every: a small list's "
+                                             "cadence and patience in epochs", lo=0, hi=1e6, lo_open=True, off=0.0)
     patience: int | None = option(10, "stop early after N evaluations without improvement", lo=1, hi=10**6, off=0)
     # ----- output
     out: str | None = option(None, "where the best model goes (the CLI's default: model.npz); None: write nothing",
@@ -206,12 +209,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "steps": 3000, "eval_every": 250, "patience": 8, "mix_ngram": 5,
     },
     "finetune": {  # --init-from: a small list adapts a trained network (the architecture comes from it);
-        # five folds, each network early-stopped on its own fifth of the list, averaged with a 4-gram of all of it
+        # folds, each network early-stopped on its own share of the list, averaged with a 4-gram of all of it
         # (benchmarks/finetune_dev.py, lists of 50 and 200 names of two styles the base never saw: mean NLL
         # 2.2040 against 2.2717 for one network validated on 20% at lr 1e-3, -3.0%; with the base's n-gram of
         # the style the list sounds like in the mixture (api._Base.ngram), 2.1723, -1.4% more)
-        "lr": 5e-4, "steps": 1500, "eval_every": 50, "patience": 6, "batch_size": 32, "val_fraction": 0.2,
-        "schedule": "constant", "mix_ngram": 4, "folds": 5,
+        # issue 30 (benchmarks/finetune_time.py, BENCHMARKS "Time to a fine-tuned model"): evaluated every
+        # 4 epochs, patience 3 (12 epochs; a 48-name fold evaluated every 50 steps = 33 epochs ran 300 steps, two
+        # thirds of its time, after its best), lr 2e-3 (5e-4 needed ~150 steps to its best), 4 folds (5 on 2 cores
+        # left one core idle for the fifth): 60 dinosaurs from given-names 27.5 s -> 3.9 s at -0.0076 nats/char
+        "lr": 2e-3, "steps": 1500, "eval_every": 50, "eval_epochs": 4, "patience": 3, "batch_size": 32,
+        "val_fraction": 0.2, "schedule": "constant", "mix_ngram": 4, "folds": 4,
     },
     "best": {  # under 10 minutes on 2 cores (514-570 s measured): two LSTMs side by side, one per core, mixed with
         # the 6-gram: 1.8455 against 1.8518 for one of them (its best validation at step 2,600 of 4,600, so
@@ -271,8 +278,9 @@ def resolve(cli: dict[str, Any], config_file: str | Path | None = None,
     explicit = set(file_values) | set(cli)
     if ({"epochs", "time_limit"} & explicit) and "steps" not in explicit:
         merged["steps"] = None  # an explicit epoch or time budget replaces the default step budget
-    if merged.get("patience") == 0:
-        merged["patience"] = None  # --patience 0: no early stopping (its declared "off" value)
+    for name, (_, spec) in SPECS.items():  # --patience 0, --eval-epochs 0: an "off" value that may be None is None
+        if spec.off is not UNSET and spec.nullable and merged.get(name) is not None and merged[name] == spec.off:
+            merged[name] = None
     cfg = from_dict(merged)
     if not cfg.init_from:  # fine-tuning takes the model type from its base (checked there)
         _check_applies(cfg.model, explicit)

@@ -83,7 +83,12 @@ def jobs_of(run: Run) -> tuple[list[Job], list[TrainData]]:
     one = replace(cfg, folds=1, ensemble=1, mix_ngram=0, out=None, samples=0)
     if cfg.folds > 1:
         splits = fold_data(data, cfg.folds, cfg.seed)
-        return [Job(one, split, f"fold {k + 1} of {cfg.folds}", run.base) for k, split in enumerate(splits)], splits
+        base = run.base
+        if base is not None and data.encoded.styles is None and base.ck.styles:
+            # every fold starts from the styles the whole list sounds like: classified once, here
+            post = base.sounds_like(data.train.names)
+            base = replace(base, heard={**base.heard, **{tuple(s.train.names): post for s in splits}})
+        return [Job(one, split, f"fold {k + 1} of {cfg.folds}", base) for k, split in enumerate(splits)], splits
     return [Job(replace(one, seed=(cfg.seed + k) % (MAX_SEED + 1)), data, f"network {k + 1} of {cfg.ensemble}",
                 run.base) for k in range(cfg.ensemble)], []
 

@@ -23,7 +23,8 @@ from .corpus import display_name
 from .errors import ConfigError
 from .models import Model
 from .pretrained import load_model_file
-from .styles import classify
+from .score import prepare_names
+from .styles import posterior
 from .train import STREAM_INIT, TrainData, stream
 
 
@@ -115,9 +116,9 @@ def list_styles(ck: CheckpointData, names, most: int = 2000) -> np.ndarray | Non
     """The mean of ``p(style | name)`` (uniform prior) over (at most ``most`` of) ``names``: the styles an
     unlabelled list sounds like to a styled model; None when no name can be scored."""
     names = list(names)[:: max(1, math.ceil(len(names) / most))]
-    rows = [r.styles for r in classify(ck.model, ck.vocab, names, ck.styles, counts=ck.style_counts,
-                                        uniform_prior=True, lowercase=ck.lowercase) if r.style is not None]
-    if not rows:
+    prep = prepare_names(ck.vocab, names, ck.lowercase, False)
+    if not prep.ok:
         return None
-    post = np.array([[r[s] for s in ck.styles] for r in rows]).mean(axis=0)  # (S,)
+    post = posterior(ck.model, ck.vocab, [prep.names[i] for i in prep.ok], styles=ck.styles,
+                     uniform_prior=True).mean(axis=0)  # (S,)
     return post / post.sum()

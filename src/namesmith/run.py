@@ -39,7 +39,7 @@ from .runfiles import RunFiles, RunPaths, new_run
 from .runfiles import owner as file_owner
 from .runtime import ThreadTuner
 from .sample import SampleOptions, Sampler
-from .score import nll_quantiles
+from .score import RANK_MIN, nll_quantiles
 from .train import STREAM_INIT, Hooks, Outcome, RunState, TrainData, heldout_nll, mix_with_ngram, stream, train
 
 Log = Callable[[str], None]
@@ -174,8 +174,10 @@ class Run:
     def finish(self, model: Model, meta: RunMeta, report: RunReport) -> Result:
         """Score quantiles, the final file (the metrics published, stale files swept), sample names."""
         hashes = self.hashes  # (its own phase, before the next)
-        with self.phases("score quantiles"):
-            extras = {"known_hashes": hashes, "train_nll_quantiles": nll_quantiles(model, self.data.encoded)}
+        extras = {"known_hashes": hashes}
+        if len(self.data.train) >= RANK_MIN:  # a smaller list ranks nothing (Checkpoint.ranks): not computed
+            with self.phases("score quantiles"):
+                extras["train_nll_quantiles"] = nll_quantiles(model, self.data.encoded)
         if self.paths is not None:
             with self.phases("saving"):
                 self.save(self.paths.best, model, meta, None, extras)

@@ -239,6 +239,14 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_INHERITED: list = []  # run_parallel's jobs, read by forked workers from the memory they inherit (not pickled)
+
+
+def _inherited(fn: Callable[[Any], Any], i: int):
+    """Job ``i`` of the running :func:`run_parallel`, in a forked worker: its memory holds the jobs."""
+    return fn(_INHERITED[i])
+
+
 def _start_worker(lines, lock, threads: int) -> None:
     global _LINES
     _LINES = (lines, lock)
@@ -309,15 +317,23 @@ def run_parallel(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, lo
     # Ctrl-C waits until every worker is started and known (so that it can be ended); the workers inherit
     # the blocked signal and ignore it too: Ctrl-C is the parent's to handle
     masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+    forked = ctx.get_start_method() == "fork"
     with _CtrlCAtSafePoints() as ctrl_c:  # until the workers are ended and the executor shut down
         ex = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker,
                                  initargs=(sender, lock, threads))
         try:
-            futures = [ex.submit(fn, job) for job in jobs]
+            # forked workers (started by the first submit) inherit the jobs: a fine-tuning fold's base model
+            # (78 MB for world) is then not pickled once per job
+            _INHERITED[:] = jobs if forked else []
+            futures = [ex.submit(functools.partial(_inherited, fn), i) if forked else ex.submit(fn, job)
+                       for i, job in enumerate(jobs)]
         finally:
             if masked is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, masked)
-        return _collect(ex, futures, lines, sender, log, ctrl_c)
+        try:
+            return _collect(ex, futures, lines, sender, log, ctrl_c)
+        finally:
+            _INHERITED.clear()
 
 
 def _collect(ex: ProcessPoolExecutor, futures: list, lines, sender, log: Callable[[str], None],

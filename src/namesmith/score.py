@@ -194,6 +194,9 @@ def evaluate(model: Model, vocab: Vocab, names, *, lowercase: bool | None = None
 QUANTILE_SAMPLE = 20_000  # names enough for percentiles to ~0.5 points; keeps the set-up linear at 1M names
 
 
+RANK_MIN = 1000  # training names behind a score's percentile: fewer rank nothing (issue 29: 0.0% for all four)
+
+
 def nll_quantiles(model: Model, encoded: Encoded, points: int = 1001, sample: int = QUANTILE_SAMPLE) -> np.ndarray:
     """Quantiles of the per-name nats/char over the encoded names (kept in checkpoints for percentiles).
 

@@ -179,6 +179,9 @@ class Plan:
     def __init__(self, cfg: TrainConfig, data: TrainData, dtype: np.dtype):
         self.cfg, self.data, self.dtype = cfg, data, dtype
         self.per_epoch = math.ceil(len(data.train) / cfg.batch_size)
+        # evaluations every eval_every steps, or every eval_epochs epochs when that comes sooner (a small list)
+        self.eval_every = cfg.eval_every if cfg.eval_epochs is None else max(
+            1, min(cfg.eval_every, round(cfg.eval_epochs * len(data.train) / cfg.batch_size)))
         budgets = [b for b in (cfg.steps, math.ceil(cfg.epochs * self.per_epoch) if cfg.epochs else None)
                    if b is not None]
         self.total = min(budgets) if budgets else None
@@ -336,14 +339,14 @@ def train(model: TrainableModel, data: TrainData, cfg: TrainConfig, opt: Optimiz
                 _log(state, plan, hooks, lr, log_chars / max(log_time, 1e-9), clock() - t0, train_time, last_val,
                      start)
                 log_time, log_chars = 0.0, 0
-            if state.step % cfg.eval_every == 0:
+            if state.step % plan.eval_every == 0:
                 last_val, stop_early = evaluate_and_checkpoint(model, data, state, hooks, cfg, _mean(recent), bound,
                                                                train_time, averaged=averaged)
                 recent = [0.0, 0]
                 if stop_early:
                     stopped = "early stopping"
                     break
-    if state.step % cfg.eval_every != 0 or state.step == start:  # the final evaluation
+    if state.step % plan.eval_every != 0 or state.step == start:  # the final evaluation
         evaluate_and_checkpoint(model, data, state, hooks, cfg, _mean(recent), bound, train_time, final=True,
                                 averaged=averaged)
     return Outcome(stopped, clock() - t0, train_time, chars)
