@@ -7,6 +7,7 @@ the model it wrote, paired with the first variant's over the same test names (``
 Prints one JSON object.
 
     python benchmarks/finetune_time.py --sizes 60,200 --reps 3
+    python benchmarks/finetune_time.py --scratch --sizes 200,1000 --reps 1 --seeds 1337,1338   # from scratch
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ VARIANTS = {  # the finetune preset of 0.8 (its flags given explicitly), then to
         "--folds", "5", "--lr", "5e-4", "--eval-every", "50", "--patience", "6", "--eval-epochs", "0"],
     "the preset (4 folds, lr 2e-3, eval every 4 epochs, patience 3)": [],
 }
+SCRATCH = {  # --scratch: the list trained from scratch with the default preset, before and after --eval-epochs 4
+    "0.8 default preset (eval every 250 steps)": ["--eval-epochs", "0"],
+    "the default preset (at least every 4 epochs)": [],
+}
 
 
 def lists(sizes: list[int], seed: int) -> dict[str, tuple[list[str], list[str]]]:
@@ -57,24 +62,27 @@ def main() -> int:
     ap.add_argument("--bases", default="given-names,world")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--variants", help="JSON: name -> extra flags (default: steps against epochs)")
+    ap.add_argument("--variants", help="JSON: name -> extra flags (default: the 0.8 preset against today's)")
+    ap.add_argument("--seeds", default="1337", help="training seeds, each its own row")
+    ap.add_argument("--scratch", action="store_true", help="train the lists from scratch (the default preset)")
     a = ap.parse_args()
-    variants = json.loads(a.variants) if a.variants else VARIANTS
+    variants = json.loads(a.variants) if a.variants else SCRATCH if a.scratch else VARIANTS
+    bases = ["scratch"] if a.scratch else a.bases.split(",")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for label, (train, test) in lists([int(x) for x in a.sizes.split(",")], a.seed).items():
             src = tmp / f"{label.replace(' ', '-')}.txt"
             src.write_text("\n".join(train) + "\n")
-            for base in a.bases.split(","):
+            for base, seed in ((b, int(x)) for b in bases for x in a.seeds.split(",")):
                 if label.startswith("surnames") and base == "world":
                     continue  # the world corpus holds surnames: not a list the base never saw
                 walls = {v: [] for v in variants}
                 for _ in range(a.reps):
                     for v, flags in variants.items():  # interleaved
                         out = tmp / f"m-{abs(hash((label, base, v)))}.npz"
-                        cmd = ["namesmith", "train", str(src), "--init-from", base, "-o", str(out), "--force",
-                               "--samples", "0", *flags]
+                        cmd = ["namesmith", "train", str(src), *([] if base == "scratch" else ["--init-from", base]),
+                               "-o", str(out), "--force", "--samples", "0", "--seed", str(seed), *flags]
                         t = time.perf_counter()
                         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ})
                         walls[v].append(time.perf_counter() - t)
@@ -84,7 +92,8 @@ def main() -> int:
                     scores[v] = name_scores(ck, test)
                 first = next(iter(variants))
                 a_nll, tokens = scores[first]
-                row = {"list": label, "base": base, "names": len(train), "test_names": len(test), "variants": {}}
+                row = {"list": label, "base": base, "seed": seed, "names": len(train), "test_names": len(test),
+                       "variants": {}}
                 for v in variants:
                     b_nll = scores[v][0]
                     ok = np.isfinite(a_nll) & np.isfinite(b_nll)
@@ -92,7 +101,7 @@ def main() -> int:
                                           "paired": paired(a_nll[ok], b_nll[ok], tokens[ok])}
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
-    print(json.dumps({"reps": a.reps, "rows": rows, "variants": variants}))
+    print(json.dumps({"reps": a.reps, "rows": rows, "variants": variants, "scratch": a.scratch}))
     return 0
 
 

@@ -417,6 +417,9 @@ def sec_finetune_time(r):
     today's, interleaved (benchmarks/finetune_time.py)."""
     r["finetune_time"] = bench("finetune_time.py", "--sizes", "60,200", "--reps", "3", label="time to a fine-tuned model")
     r["finetune_time"]["date"] = dt.date.today().isoformat()
+    r["scratch_time"] = bench("finetune_time.py", "--scratch", "--sizes", "200,1000", "--reps", "1", "--seeds",
+                              "1337,1338", label="time to a model trained from scratch")
+    r["scratch_time"]["date"] = dt.date.today().isoformat()
 
 
 def sec_similar(r):
@@ -721,6 +724,8 @@ def render(r: dict) -> str:
         L += render_similar(r["similar"])
     if "finetune_time" in r:
         L += render_finetune_time(r["finetune_time"])
+    if "scratch_time" in r:
+        L += render_scratch_time(r["scratch_time"])
     if "web" in r:
         L += ["## Web API under load", "",
               "`POST /api/generate` with n = 20, 8 concurrent keep-alive clients for 20 s on loopback "
@@ -749,6 +754,24 @@ def render_finetune_time(ft: dict) -> list[str]:
         a, b = row["variants"][old], row["variants"][new]
         p = b["paired"]
         L.append(f"| {row['list']} | `{row['base']}` | {a['wall_s']:.1f} s | {b['wall_s']:.1f} s | "
+                 f"{a['wall_s'] / b['wall_s']:.1f}× | {p['a_nll']:.4f} | {p['b_nll']:.4f} | "
+                 f"{p['diff']:+.4f} ± {p['diff_se']:.4f} |")
+    return L + [""]
+
+
+def render_scratch_time(st: dict) -> list[str]:
+    old, new = list(st["variants"])[:2]
+    L = ["### Small lists from scratch", "",
+         f"Measured {st.get('date', '?')} with `{st.get('_command', 'python benchmarks/finetune_time.py --scratch')}`"
+         " the same way, `namesmith train LIST` with the default preset, one run per seed: *before* without "
+         "`--eval-epochs` (evaluated every 250 steps: 83 epochs of a 200-name list at batch 64), *after* with the "
+         "preset's `--eval-epochs 4`.", "",
+         "| list | seed | wall before | wall after | speed-up | test NLL before | test NLL after | after − before |",
+         "|---|---|---|---|---|---|---|---|"]
+    for row in st["rows"]:
+        a, b = row["variants"][old], row["variants"][new]
+        p = b["paired"]
+        L.append(f"| {row['list']} | {row['seed']} | {a['wall_s']:.1f} s | {b['wall_s']:.1f} s | "
                  f"{a['wall_s'] / b['wall_s']:.1f}× | {p['a_nll']:.4f} | {p['b_nll']:.4f} | "
                  f"{p['diff']:+.4f} ± {p['diff_se']:.4f} |")
     return L + [""]

@@ -398,4 +398,7 @@ def test_score_quantiles_are_computed_from_rank_min_names(corpus, tmp_path, monk
 def test_off_values_turn_an_optional_option_off_and_leave_the_others():
     cfg = resolve({"eval_epochs": 0.0, "patience": 0, "mix_ngram": 0, "ema": 0.0})
     assert cfg.eval_epochs is None and cfg.patience is None and cfg.mix_ngram == 0 and cfg.ema == 0.0
+    # the default preset evaluates at least every 4 epochs, unless a step cadence alone is given
+    assert resolve({}).eval_epochs == 4.0 and resolve({"eval_every": 10}).eval_epochs is None
+    assert resolve({"eval_every": 10, "eval_epochs": 2.0}).eval_epochs == 2.0
 
