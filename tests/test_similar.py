@@ -116,3 +116,17 @@ def test_the_export_refuses_like_and_has_no_control_for_it(two_styles):
     assert {"best", "like", "no_words", "no_real"} <= set(doc["python_only"]) == set(PYTHON_ONLY)
     assert not {o["name"] for o in doc["page_options"]} & set(PYTHON_ONLY)
     assert {o["name"] for o in doc["options"]} >= set(PYTHON_ONLY)  # known, so refused by name with a reason
+
+
+def test_like_under_a_time_budget_ranks_what_it_has_or_says_what_to_change(two_styles):
+    """The web API's 2-s budget ran out on three liked names of the world model: "found only 0 of 6 names"
+    (a pool's count). Now the pools drawn in time are ranked when they hold n names, else one clear line."""
+    import time
+
+    from namesmith.sample import OutOfTime, SampleOptions
+
+    ck = two_styles
+    with pytest.raises(OutOfTime, match="ask for fewer names or like fewer names"):
+        ck.like(SampleOptions(n=10, like="Tuvy,Bacad", seed=1), deadline=time.perf_counter())
+    got = ck.like(SampleOptions(n=10, like="Tuvy,Bacad", seed=1), deadline=time.perf_counter() + 60)
+    assert len(got) == 10

@@ -12,12 +12,14 @@ a name), and each costs one style's pass rather than one per style. A ``style``
 given with ``like`` wins over the posterior. A model without styles is steered
 by the candidates and the ranking alone.
 
-**Candidates.** For each style of the blend and each liked name ``L``, a pool drawn with every other option
-as given (new names only by default, no duplicates, never a liked name itself),
-in three equal parts: free; starting with ``L``'s first ``ceil(|L| / 3)``
-letters (unless a ``prefix`` is given); ending with its last ``ceil(|L| / 3)``
-letters (unless a ``suffix`` is given; by rejection, within ``SUFFIX_TRIES``
-times the part's size: what the budget leaves is kept). The pools hold
+**Candidates.** For each style of the blend, pools drawn with every other option as given (new
+names only by default, no duplicates, never a liked name itself), of equal
+sizes: one free; for each liked name ``L``, one starting with ``L``'s first
+``ceil(|L| / 3)`` letters (unless a ``prefix`` is given) and one ending with
+its last ``ceil(|L| / 3)`` letters (unless a ``suffix`` is given; by rejection,
+within ``SUFFIX_TRIES`` times the pool's size: what the budget leaves is kept).
+With a ``deadline`` (the web API's time budget), the pools drawn when it passes
+are ranked if they hold ``n`` names. The pools hold
 ``clip(POOL_PER_NAME * n, POOL_MIN, POOL_MAX)`` candidates in all, shared
 among the styles by their shares.
 
@@ -95,16 +97,40 @@ def pool_seed(seed: int, part: int) -> int:
 
 
 def _parts(liked: list[str], opts: SampleOptions) -> list[dict]:
-    """The pools' option changes: per liked name, free, its beginning and its ending (where not given)."""
-    parts = []
+    """The pools' option changes: one free pool, and per liked name its beginning and its ending (where not
+    given)."""
+    parts = [{}]
     for name in liked:
         k = math.ceil(len(name) / 3)
-        parts.append({})
         if not opts.prefix:
             parts.append({"prefix": name[:k]})
         if not opts.suffix:
             parts.append({"suffix": name[-k:]})
     return parts
+
+
+def _draw(sampler: Sampler, pool: SampleOptions, optional: bool, deadline: float | None,
+          out: Samples) -> tuple[list[Sample], bool]:
+    """One pool's names and whether the time ran out; its tries and rejections added to ``out``. A pool whose
+    budget runs out keeps what it found; an ``optional`` one (a beginning or an ending) that the other options
+    rule out gives nothing."""
+    got: list[Sample] = []
+    late = False
+    try:
+        report = sampler.sample(pool, deadline, got.extend)
+        tries, rejected = report.tries, report.rejected
+    except OutOfTime:
+        tries, rejected, late = len(got), {}, True
+    except ConstraintError:  # the budget ran out: what was found is kept
+        tries, rejected = pool.budget, {}
+    except ConfigError:
+        if not optional:
+            raise
+        tries, rejected = 0, {}
+    out.tries += tries
+    for k, v in rejected.items():
+        out.rejected[k] = out.rejected.get(k, 0) + v
+    return got, late
 
 
 def sample_like(sampler_for: Callable[[object], Sampler], opts: SampleOptions, *,
@@ -137,24 +163,16 @@ def sample_like(sampler_for: Callable[[object], Sampler], opts: SampleOptions, *
             pool = replace(opts, like=None, key=None, best=None, n=each, unique=True, style=style,
                            seed=pool_seed(seed, g * len(parts) + p), **change,
                            **({"max_tries": SUFFIX_TRIES * each + 100} if "suffix" in change else {}))
-            got: list[Sample] = []
-            try:
-                report = sampler.sample(pool, deadline, got.extend)
-                tries, rejected = report.tries, report.rejected
-            except OutOfTime:
-                raise
-            except ConstraintError:  # the budget ran out: what was found is kept
-                tries, rejected = pool.budget, {}
-            except ConfigError:  # a beginning or ending the other options rule out (or the options themselves)
-                if not change:
-                    raise
-                continue
-            out.tries += tries
-            for k, v in rejected.items():
-                out.rejected[k] = out.rejected.get(k, 0) + v
-            for one in got:
-                if one.name not in taken:
-                    found.setdefault(one.name, one)
+            got, late = _draw(sampler, pool, bool(change), deadline, out)
+            found.update((one.name, one) for one in got if one.name not in taken and one.name not in found)
+            if late:
+                if len(found) < opts.n:
+                    raise OutOfTime(f"the time ran out after {len(found)} names like {', '.join(liked)} of "
+                                    f"{opts.n} asked; ask for fewer names or like fewer names at once")
+                break  # enough candidates: ranked below
+        else:
+            continue
+        break
     candidates = list(found.values())
     if len(candidates) < opts.n:
         raise ConstraintError(f"found only {len(candidates)} names like {', '.join(liked)} for {opts.n} asked "
