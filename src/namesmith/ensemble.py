@@ -33,7 +33,7 @@ from .pretrained import load_model_file
 from .run import NetworkRun, Phases, Result, Run, RunReport, is_fitted
 from .runfiles import check_replace, new_run
 from .runtime import run_parallel, usable_cores, worker_log
-from .score import nll_quantiles
+from .score import RANK_MIN, nll_quantiles
 from .train import RunState, TrainData, fold_data, heldout_nll, load_data, mix_folds, mix_with_ngram
 
 
@@ -213,8 +213,8 @@ def mix_runs(models: Sequence, out=None, *, order: int = 6, log=print, force: bo
     train = replace(first.train, ensemble=[os.fspath(m) for m in models])
     meta = RunMeta(run=RunInfo(**run), train=train, rng=first.rng, corpus=first.corpus, metrics=Metrics(val),
                    styles=first.styles)
-    extras = {"known_hashes": cks[0].extras.get("known_hashes"), "train_nll_quantiles": nll_quantiles(final,
-                                                                                                    data.encoded)}
+    quantiles = nll_quantiles(final, data.encoded) if len(data.train) >= RANK_MIN else None  # as Run.finish
+    extras = {"known_hashes": cks[0].extras.get("known_hashes"), "train_nll_quantiles": quantiles}
     extras = {k: v for k, v in extras.items() if v is not None}
     if out is not None:
         save_checkpoint(out, final, data.vocab, meta, None, extras)

@@ -56,14 +56,11 @@ POOL_PER_NAME, POOL_MIN, POOL_MAX = 20, 240, 6_000  # candidates drawn in all: 2
 SUFFIX_TRIES = 10  # the suffix part draws at most this many candidates per candidate it needs
 
 
-def liked_names(spec: str | Sequence[str]) -> list[str]:
-    """The names of ``like``: comma-separated text or a sequence of names, stripped, blanks dropped, in order."""
-    if isinstance(spec, str):
-        names = spec.split(",")
-    elif isinstance(spec, (list, tuple)) and all(isinstance(n, str) for n in spec):
-        names = list(spec)
-    else:
-        raise ConfigError(f"like is a name, names separated by commas, or a list of names, not {spec!r:.60}")
+def liked_names(spec: str) -> list[str]:
+    """The names of ``like``: comma-separated text (the API joins a list), stripped, blanks dropped, in order."""
+    if not isinstance(spec, str):
+        raise ConfigError(f"like is a name or names separated by commas, not {spec!r:.60}")
+    names = spec.split(",")
     names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
     if not names:
         raise ConfigError("like needs at least one name (names separated by commas: Aria,Luna)")
@@ -156,23 +153,21 @@ def sample_like(sampler_for: Callable[[object], Sampler], opts: SampleOptions, *
     found: dict[str, Sample] = {}
     out = Samples([], 0, seed)
     taken = set(liked)
-    for g, (style, share) in enumerate(groups):
-        sampler = sampler_for(style)
+    pools = [(g, style, share, change) for g, (style, share) in enumerate(groups) for change in parts]
+    samplers: dict[int, Sampler] = {}
+    for i, (g, style, share, change) in enumerate(pools):  # pool i: seed pool_seed(seed, i)
+        sampler = samplers[g] = samplers.get(g) or sampler_for(style)
         each = max(1, round(total * share / len(parts)))
-        for p, change in enumerate(parts):
-            pool = replace(opts, like=None, key=None, best=None, n=each, unique=True, style=style,
-                           seed=pool_seed(seed, g * len(parts) + p), **change,
-                           **({"max_tries": SUFFIX_TRIES * each + 100} if "suffix" in change else {}))
-            got, late = _draw(sampler, pool, bool(change), deadline, out)
-            found.update((one.name, one) for one in got if one.name not in taken and one.name not in found)
-            if late:
-                if len(found) < opts.n:
-                    raise OutOfTime(f"the time ran out after {len(found)} names like {', '.join(liked)} of "
-                                    f"{opts.n} asked; ask for fewer names or like fewer names at once")
-                break  # enough candidates: ranked below
-        else:
-            continue
-        break
+        pool = replace(opts, like=None, key=None, best=None, n=each, unique=True, style=style,
+                       seed=pool_seed(seed, i), **change,
+                       **({"max_tries": SUFFIX_TRIES * each + 100} if "suffix" in change else {}))
+        got, late = _draw(sampler, pool, bool(change), deadline, out)
+        found.update((one.name, one) for one in got if one.name not in taken and one.name not in found)
+        if late and len(found) < opts.n:
+            raise OutOfTime(f"the time ran out after {len(found)} names like {', '.join(liked)} of {opts.n} "
+                            "asked; ask for fewer names or like fewer names at once")
+        if late:
+            break  # enough candidates: ranked below
     candidates = list(found.values())
     if len(candidates) < opts.n:
         raise ConstraintError(f"found only {len(candidates)} names like {', '.join(liked)} for {opts.n} asked "
