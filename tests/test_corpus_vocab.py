@@ -192,3 +192,71 @@ def test_labelled_corpus_column_reading_equals_the_line_by_line_reading(rows):
         except CorpusError as e:
             outcomes.append(str(e))
     assert outcomes[0] == outcomes[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="aZé \x00", max_size=4), st.text(alphabet="Ab=", max_size=3),
+                          st.text(alphabet="gs \t,", max_size=3)), max_size=5))
+def test_a_headed_labelled_corpus_reads_the_same_by_column_and_by_line(rows):
+    """With a header (name, style, kind) both readings agree, further columns included (blank is unknown)."""
+    from namesmith.corpus import _parse_labelled, _parse_labelled_lines
+
+    text = "name\tstyle\tkind\n" + "".join(f"{a}\t{b}\t{k}\n" for a, b, k in rows)
+    outcomes = []
+    for parse in (_parse_labelled, _parse_labelled_lines):
+        try:
+            c = parse(text, "t.tsv", lowercase=True, max_len=3)
+            outcomes.append((c.names, c.labels, c.factors))
+        except CorpusError as e:
+            outcomes.append(str(e))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_further_label_columns_are_read_kept_and_split_with_their_names():
+    c = parse_names("Name\tStyle\tkind\tsex\nAnna\tItalian\tgiven\tfemale\nRossi\tItalian\tsurname\t\n"
+                    "Ivanova\tRussian\tsurname\tfemale\n", "w.tsv")
+    assert c.names == ("anna", "rossi", "ivanova") and c.labels == ("Italian", "Italian", "Russian")
+    assert c.factor("kind") == ("given", "surname", "surname") and c.factor("sex") == ("female", "", "female")
+    assert c.factor("era") is None and c.styles == ["Italian", "Russian"]
+    sub = c.subset(np.array([2, 0]), "part")
+    assert sub.names == ("ivanova", "anna") and sub.factor("kind") == ("surname", "given")
+    assert parse_names("name\tIt\nbob\tIt\n").names == ("name", "bob")  # no header: "name" is a name
+
+
+@pytest.mark.parametrize("text,message", [
+    ("name\tstyle\tkind\nanna\tIt\n", r"w.tsv:2: expected name<TAB>style<TAB>kind \(2 tabs, as the header"),
+    ("name\tstyle\tkind\tkind\nanna\tIt\tg\tg\n", r"w.tsv:1: the header names each column once"),
+    ("name\tstyle\t\nanna\tIt\tg\n", r"w.tsv:1: the header names each column once"),
+    ("name\tstyle\tkind\nanna\tIt\tgi=ven\n", r"w.tsv:2: kind 'gi=ven' must be"),
+    ("name\tstyle\tkind\nanna\t\tgiven\n", r"w.tsv:2: the style after the tab is empty"),
+])
+def test_headed_labelled_file_errors_name_the_line(text, message):
+    with pytest.raises(CorpusError, match=message):
+        parse_names(text, "w.tsv")
+
+
+def test_the_world_corpus_is_labelled_by_origin_kind_and_sex():
+    """The shipped world corpus (issue 27): 59 origins with hundreds of names each, every row a kind, given names
+    a sex; a name listed by many locales stands only where it is characteristic."""
+    import unicodedata
+    from collections import Counter
+
+    from namesmith.corpus import load_corpus
+
+    w = load_corpus("world")
+    counts = Counter(w.labels)
+    assert len(counts) >= 59 and min(counts.values()) >= 200
+    assert {"Japanese", "Chinese", "Korean", "Russian", "Ukrainian", "Polish", "Greek", "Arabic", "Hebrew",
+            "Hindi", "Thai", "Vietnamese", "Turkish", "Italian", "Yoruba"} <= set(counts)
+    assert set(w.factor("kind")) == {"given", "surname"}
+    sexes = set(zip(w.factor("kind"), w.factor("sex")))
+    assert {("given", "female"), ("given", "male"), ("surname", "female")} <= sexes
+    styles_of = {}
+    for name, style in zip(w.names, w.labels):
+        styles_of.setdefault(name, set()).add(style)
+    assert styles_of["giuseppe"] == {"Italian"} and styles_of["francesca"] == {"Italian"}
+    assert styles_of["yuki"] == {"Japanese"} and styles_of["siobhan"] == {"Irish"}
+    assert sum(len(s) > 1 for s in styles_of.values()) < 0.05 * len(styles_of)
+    assert all(c in " '-" or (c.isalpha() and "LATIN" in unicodedata.name(c)) for c in set("".join(w.names)))
+    native = load_corpus("world-native")
+    assert "Japanese" in native.styles and any("\u3040" <= ch <= "\u9fff" for ch in "".join(native.names))

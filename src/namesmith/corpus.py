@@ -54,7 +54,13 @@ BUILTIN_CORPORA = {
     ),
     "world": (
         "world.tsv",
-        "first names and surnames of 35 languages and countries, Latin script, from Faker's locales (MIT)",
+        "given names and surnames of 59 origins labelled by style, kind (given/surname) and sex, romanised; from "
+        "gender-guesser's nam_dict (GNU FDL) and Faker's locales (MIT)",
+    ),
+    "world-native": (
+        "world-native.tsv",
+        "given names and surnames in their own scripts (日本語, русский, العربية, ... 20 styles), labelled by "
+        "style, kind and sex, from Faker's locales (MIT)",
     ),
 }
 DEFAULT_CORPUS = "given-names"
@@ -75,6 +81,13 @@ class Corpus:
     names: tuple[str, ...]
     source: str = "<memory>"
     labels: tuple[str, ...] | None = None
+    # further label columns of a labelled file with a header (name, style, kind, sex): (column, values) pairs,
+    # each value "" where the file leaves it blank; read and kept, not yet used in training
+    factors: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def factor(self, column: str) -> tuple[str, ...] | None:
+        """The values of a further label column (``"kind"``, ``"sex"``), None when the corpus has none."""
+        return dict(self.factors).get(column)
 
     @property
     def styles(self) -> list[str]:
@@ -126,7 +139,8 @@ class Corpus:
     def subset(self, idx: np.ndarray, what: str) -> "Corpus":
         """The names (and labels) at positions ``idx``; ``what`` is appended to the source."""
         labels = None if self.labels is None else tuple(self.labels[i] for i in idx)
-        return Corpus(tuple(self.names[i] for i in idx), f"{self.source} ({what})", labels)
+        factors = tuple((c, tuple(v[i] for i in idx)) for c, v in self.factors)
+        return Corpus(tuple(self.names[i] for i in idx), f"{self.source} ({what})", labels, factors)
 
     def split(self, val_fraction: float, seed: int | np.random.SeedSequence,
               val_max: int | None = None) -> tuple["Corpus", "Corpus"]:
@@ -279,22 +293,49 @@ def parse_names(
     return Corpus(tuple(names), source)
 
 
-def _check_style(style: str, where: str) -> str:
+def _check_style(style: str, where: str, what: str = "style") -> str:
     if not style:
         raise CorpusError(f"{where}: the style after the tab is empty; write name<TAB>style")
     if len(style) > STYLE_MAX_LEN or any(is_control(c) or c in "=," for c in style):
-        raise CorpusError(f"{where}: style {style[:STYLE_MAX_LEN]!r} must be at most {STYLE_MAX_LEN} characters "
+        raise CorpusError(f"{where}: {what} {style[:STYLE_MAX_LEN]!r} must be at most {STYLE_MAX_LEN} characters "
                           "of plain text without '=' or ',' (they separate the styles of a blend)")
     return style
 
 
+def _header(line: str) -> list[str] | None:
+    """The column names of a labelled file's header line (``name<TAB>style[<TAB>kind...]``), None for a data line."""
+    cols = [c.strip() for c in line.split("\t")]
+    if len(cols) < 2 or cols[0].casefold() != "name" or cols[1].casefold() != "style":
+        return None
+    return [c.casefold() for c in cols]
+
+
+def _check_header(cols: list[str], source: str) -> None:
+    bad = [c for c in cols[2:] if not c or len(c) > STYLE_MAX_LEN or any(is_control(ch) for ch in c)]
+    if bad or len(set(cols)) != len(cols):
+        raise CorpusError(f"{display_name(source)}:1: the header names each column once (name, style, then "
+                          f"columns such as kind or sex), got {chr(9).join(cols)!r}")
+
+
+def _check_value(value: str, where: str, column: str) -> str:
+    """A further label column's value: blank (unknown) or a style-like label."""
+    return _check_style(value, where, column) if value else value
+
+
 def _parse_labelled(text: str, source: str, *, lowercase: bool, max_len: int) -> Corpus:
-    """A labelled corpus: ``name<TAB>style`` per line (blank lines skipped); errors name ``file:line``.
+    """A labelled corpus: ``name<TAB>style`` per line (blank lines skipped), or a header line
+    ``name<TAB>style<TAB>kind<TAB>sex...`` and that many columns on every line (further columns may be blank);
+    errors name ``file:line``.
 
     The names are checked and normalised as one column at C speed and each distinct style once; only when
     something is wrong does the line-by-line reading run, to name the line (it is 20x slower)."""
     rows = [raw.split("\t") for raw in text.split("\n") if raw.strip()]
-    if rows and all(len(r) == 2 for r in rows):
+    header = _header("\t".join(rows[0])) if rows else None
+    if header is not None:
+        _check_header(header, source)
+        rows = rows[1:]
+    ncols = len(header) if header else 2
+    if rows and all(len(r) == ncols for r in rows):
         items = [line.strip() for line in normalize("\n".join(r[0] for r in rows), lowercase).split("\n")]
         styles: dict[str, str] = {}
         try:
@@ -305,7 +346,14 @@ def _parse_labelled(text: str, source: str, *, lowercase: bool, max_len: int) ->
                         styles[r[1]] = _check_style(normalize(r[1].strip(), False), source)
                 shared: dict[str, str] = {}
                 names = tuple(shared.setdefault(i, i) if len(shared) < SHARED else shared.get(i, i) for i in items)
-                return Corpus(names, source, tuple(styles[r[1]] for r in rows))
+                factors = []
+                for c in range(2, ncols):
+                    seen: dict[str, str] = {}
+                    for r in rows:
+                        if r[c] not in seen:
+                            seen[r[c]] = _check_value(normalize(r[c].strip(), False), source, header[c])
+                    factors.append((header[c], tuple(seen[r[c]] for r in rows)))
+                return Corpus(names, source, tuple(styles[r[1]] for r in rows), tuple(factors))
         except CorpusError:
             pass  # the line-by-line reading below names the line
     return _parse_labelled_lines(text, source, lowercase=lowercase, max_len=max_len)
@@ -313,14 +361,23 @@ def _parse_labelled(text: str, source: str, *, lowercase: bool, max_len: int) ->
 
 def _parse_labelled_lines(text: str, source: str, *, lowercase: bool, max_len: int) -> Corpus:
     """:func:`_parse_labelled` one line at a time: the reading whose errors name ``file:line``."""
-    names, labels = [], []
+    names, labels, header = [], [], None
+    values: list[list[str]] = []
     for lineno, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         where = f"{display_name(source)}:{lineno}"
         parts = raw.split("\t")
-        if len(parts) != 2:
-            raise CorpusError(f"{where}: expected name<TAB>style (one tab), found {len(parts) - 1} tabs; "
+        if header is None and not names and _header(raw) is not None:
+            header = _header(raw)
+            _check_header(header, source)
+            values = [[] for _ in header[2:]]
+            continue
+        ncols = len(header) if header else 2
+        if len(parts) != ncols:
+            shown = (f"{'<TAB>'.join(header)} ({ncols - 1} tabs, as the header says)" if header
+                     else "name<TAB>style (one tab)")
+            raise CorpusError(f"{where}: expected {shown}, found {len(parts) - 1} tabs; "
                               "a labelled corpus has a style on every line")
         if not parts[0].strip():
             raise CorpusError(f"{where}: the name before the tab is empty")
@@ -329,9 +386,12 @@ def _parse_labelled_lines(text: str, source: str, *, lowercase: bool, max_len: i
         except CorpusError as e:
             raise CorpusError(str(e).replace(f"{where}: line 1: ", f"{where}: ")) from None
         labels.append(_check_style(normalize(parts[1].strip(), False), where))
+        for column, name, value in zip(values, header[2:] if header else (), parts[2:]):
+            column.append(_check_value(normalize(value.strip(), False), where, name))
     if not names:
         raise CorpusError(f"{source}: the corpus is empty (no non-blank lines)")
-    return Corpus(tuple(names), source, tuple(labels))
+    factors = tuple((c, tuple(v)) for c, v in zip(header[2:], values)) if header else ()
+    return Corpus(tuple(names), source, tuple(labels), factors)
 
 
 def read_folder(path: str | Path, *, lowercase: bool = True, max_len: int = MAX_ITEM_LEN) -> Corpus:

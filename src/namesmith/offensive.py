@@ -15,12 +15,12 @@ as two (``shiiit`` as ``shit``, ``asss`` as ``ass``). A name is offensive when
   ``Fvck``, ``B1tch``, ``Big-Dick``;
 * **embedded**: a key of the name contains an English listed word of 4 letters
   or more (the other lists hold mild words, Finnish ``hitto``) that is
-  *unambiguous there*: fewer than 3 real names hold it in the same place (at the
+  *unambiguous there*: fewer than 4 real names hold it in the same place (at the
   start, in the middle, at the end). Real names are the names of every built-in
-  corpus (given names, surnames, the world corpus: about 110,000 distinct), so
+  corpus (given names, surnames, the world corpora: about 135,000 distinct), so
   ``hell`` never flags ``Michelle``, ``cock`` never ``Hitchcock`` (many surnames
-  end so), ``shit`` never ``Yamashita``, while ``Shitiqua`` is flagged (one real
-  name, Shital, starts so).
+  end so), ``shit`` never ``Yamashita``, while ``Shitiqua`` is flagged (three real
+  names, Shital, Shitao and Shitong, start so).
 
 A real name (in a built-in corpus, or one of the model's own training names) is
 never offensive for a word inside it (``Draper``, ``Atwater``); one that
@@ -44,7 +44,8 @@ from .errors import NamesmithError
 
 MODES = ("block", "strict", "allow")
 EMBED_MIN = 4  # the shortest listed word searched for inside a longer name (a key's letters)
-REAL_MIN = 3  # real names holding a word in the same place that make it ambiguous there
+REAL_MIN = 4  # real names holding a word in the same place that make it ambiguous there (3 until the world corpus
+# gained Chinese and Indian names: shitao, shitong and shital made "shit" at the start ambiguous)
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a",
                       "$": "s", "!": "i", "|": "l"})
 _RUNS = re.compile(r"(.)\1+")
