@@ -21,10 +21,10 @@ RECORDED = {
     "given-names": ("5444171867295eac7dac2af7211fe8ca92e5d599953756b0b7f7ba7cab849ff2",
                     {"user-4711": "emmelyn", "npc:blacksmith:3": "fram", "Ω-42": "mareena", "0": "vella"},
                     ["kalishaa", "kaylon", "kaylenne"]),
-    # world re-recorded when it was retrained on the origin-labelled corpus (issue 27)
-    "world": ("66c0f8e73dc258646c5359b63fa99def2b5bc34c56d24a21415cb27289fab581",
-              {"user-4711": "mcnanda", "npc:blacksmith:3": "sofíbek", "Ω-42": "tale", "0": "cibeso"},
-              ["karlo", "kamil", "kadel"]),
+    # world re-recorded when it was retrained on the origin-labelled corpus with kind and sex (issue 27)
+    "world": ("c37a29c93c831affb0d3c1164e7a7c3cd68724df5c9daa1172d0b0587d65420b",
+              {"user-4711": "boole", "npc:blacksmith:3": "sanimber", "Ω-42": "nadela", "0": "tieberl"},
+              ["kahnger", "karah", "kallin"]),
 }
 
 

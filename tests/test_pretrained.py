@@ -63,3 +63,16 @@ def test_the_build_commands_still_describe_the_shipped_files():
         skip = {"out", "corpus", "jobs"}  # where the file went, how the corpus was named, processes
         differ = {k: (stored[k], now[k]) for k in stored if k in now and k not in skip and stored[k] != now[k]}
         assert not differ, f"{name}: the build command now trains with {differ} (shipped, today)"
+
+
+def test_world_takes_kind_and_sex_right_after_install(capsys):
+    """Issue 27's commands print names with no training: a Japanese girl's name, a Polish surname."""
+    ck = namesmith.load("world")
+    assert ck.factors == {"kind": ["given", "surname"], "sex": ["female", "male", "unisex"]}
+    assert main(["sample", "world", "--style", "Japanese", "--kind", "given", "--sex", "female", "-n", "5",
+                 "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out.split()) == 5
+    russian = [s.name for s in ck.sample(40, style="Russian", kind="surname", sex="female", seed=2)]
+    assert sum(n.endswith(("a", "aya")) for n in russian) >= 30  # Ivanova, not Ivanov
+    [k] = ck.classify(["Kowalski"])
+    assert k.style == "Polish" and next(iter(k.factors["kind"])) == "surname"

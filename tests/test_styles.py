@@ -238,7 +238,7 @@ def test_classify_and_per_style_eval(two_styles, capsys):
     res = ck.classify(["abba", "zzyx", "Héllo", "ace"], top=1)
     assert [r.style for r in res] == ["Alpha", "Omega", None, "Alpha"]
     assert res[0].probability > 0.99 and list(res[0].to_dict()) == ["name", "style", "probability", "styles",
-                                                                    "unknown_chars", "display", "offensive"]
+                                                                    "unknown_chars", "display", "offensive", "factors"]
     assert res[0].offensive is None
     assert res[2].unknown_chars == ["é", "l", "o"] and len(res[1].styles) == 1
     uniform = ck.classify(["abba"], uniform_prior=True)[0].styles

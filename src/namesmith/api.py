@@ -2,18 +2,16 @@
 
     import namesmith
     ck = namesmith.load("world")                               # a shipped model, or a file
-    for s in ck.sample(5, style="Italian", seed=1):            # Sample(name, display, logprob, ...)
-        print(s.display)
+    print([s.display for s in ck.sample(5, style="Italian", seed=1)])   # Sample(name, display, logprob, ...)
+    ck.sample(5, style="Japanese", kind="given", sex="female")  # a factor of the world model: kind, sex
     ck.classify(["Giuseppe"])[0].style                         # 'Italian'
-    ck.score(["Kara"])[0].nats_per_char
 
     ck = namesmith.fit("names.txt", model="gru", steps=2000)          # trains in memory, writes nothing
     ck = namesmith.fit("names.txt", out="names.npz", preset="fast")   # also writes the run's files
 
-Library calls never change process-wide settings (the malloc tuning and the BLAS
-thread count are the CLI's, or ``fit(..., tune_process=True)``). This module is the
-facade: the run lives in :mod:`namesmith.run`, several networks in
-:mod:`namesmith.ensemble`, fine-tuning in :mod:`namesmith.finetune`.
+Library calls never change process-wide settings (malloc tuning, BLAS threads: the CLI's, or
+``fit(..., tune_process=True)``). This module is the facade: the run lives in :mod:`namesmith.run`,
+several networks in :mod:`namesmith.ensemble`, fine-tuning in :mod:`namesmith.finetune`.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Callable, Sequence
 
 import numpy as np
@@ -45,7 +44,7 @@ from .runtime import keep_freed_memory
 from .sample import Sample, SampleOptions, Sampler, Samples
 from .similar import sample_like
 from .score import RANK_MIN, Evaluation, NameScore, evaluate, score_names
-from .styles import Classification, classify, evaluate_styles, posterior, styled
+from .styles import Classification, classify, evaluate_styles, factor_ids, posterior, styled
 from .train import split_data
 from .vocab import Vocab
 
@@ -68,6 +67,7 @@ class Checkpoint:
     meta: RunMeta = property(lambda self: self._data.meta)  # typed metadata (namesmith.meta)
     styles: list[str] = property(lambda self: self._data.styles)
     style_counts: dict[str, int] = property(lambda self: self._data.style_counts)  # training names per style
+    factors: dict[str, list[str]] = property(lambda self: self._data.factors)  # kind, sex, ... -> their values
     val_nll: float | None = property(lambda self: self._data.val_nll)  # held-out NLL on its validation names
     corpus_name: str | None = property(lambda self: self._data.corpus_name)
     lowercase: bool = property(lambda self: self._data.lowercase)
@@ -85,15 +85,15 @@ class Checkpoint:
                 "corpus_names": self.meta.corpus.names or None, "val_nll": val,
                 "val_bits_per_char": val / math.log(2) if val is not None else None,
                 "alphabet": "".join(self.vocab.chars[1:]), "lowercase": self.lowercase,
-                "novelty_check": self.known_hashes is not None,
+                "novelty_check": self.known_hashes is not None, "factors": self.factors,
                 "styles": [{"name": n, "names": c} for n, c in self.style_counts.items()]}
 
-    def sampler(self, exclude: Sequence[str] = (), style=None,
-                style_strength: float = SampleOptions.style_strength) -> Sampler:
-        """A :class:`~namesmith.sample.Sampler` of this model (in ``style`` if given, guided by
-        ``style_strength``) that knows every name it was given; ``exclude`` adds names to avoid."""
-        return Sampler(styled(self.model, self.styles, style, style_strength), self.vocab,
-                       known_hashes=self.known_hashes, exclude=frozenset(exclude), lowercase=self.lowercase,
+    def sampler(self, exclude: Sequence[str] = (), style=None, style_strength: float = SampleOptions.style_strength,
+                factors: Mapping[str, str | None] | None = None) -> Sampler:
+        """A :class:`~namesmith.sample.Sampler` of this model (in ``style`` if given, guided by ``style_strength``,
+        the ``factors`` asked: ``{"kind": "given"}``) that knows every name it was given and avoids ``exclude``."""
+        return Sampler(styled(self.model, self.styles, style, style_strength, factor_ids(factors, self.factors)),
+                       self.vocab, known_hashes=self.known_hashes, exclude=frozenset(exclude), lowercase=self.lowercase,
                        alphabet=self.meta.corpus.alphabet, digest=self.digest)
 
     @functools.cached_property
@@ -119,7 +119,7 @@ class Checkpoint:
             if emit is not None:
                 emit(found.names)
             return found
-        sampler = self.sampler(exclude, opts.style, opts.style_strength)
+        sampler = self.sampler(exclude, opts.style, opts.style_strength, opts.factor_values())
         if opts.best is not None:
             return sampler.best(opts, deadline=deadline)
         return sampler.sample(opts, deadline, emit)
@@ -130,7 +130,7 @@ class Checkpoint:
 
     def like(self, opts: SampleOptions, exclude: Sequence[str] = (), deadline: float | None = None) -> Samples:
         """The names of ``opts`` with ``opts.like`` set (:func:`namesmith.similar.sample_like`)."""
-        return sample_like(lambda style: self.sampler(exclude, style, opts.style_strength), opts,
+        return sample_like(lambda s: self.sampler(exclude, s, opts.style_strength, opts.factor_values()), opts,
                            posterior=functools.partial(posterior, self.model, self.vocab, styles=self.styles,
                                                        counts=self.style_counts) if self.styles else None,
                            styles=self.styles, digest=self.digest, deadline=deadline)
@@ -169,7 +169,8 @@ class Checkpoint:
                  fold_accents: bool = False) -> list[Classification]:
         """Which style each name sounds like: ``p(style | name)`` by Bayes' rule (a model with styles)."""
         return classify(self.model, self.vocab, names, self.styles, counts=self.style_counts,
-                        uniform_prior=uniform_prior, lowercase=self.lowercase, fold_accents=fold_accents, top=top)
+                        uniform_prior=uniform_prior, lowercase=self.lowercase, fold_accents=fold_accents, top=top,
+                        factors=self.factors)
 
     def evaluate(self, corpus: str | os.PathLike | Sequence[str], *, labels: Sequence[str] | None = None,
                  strict: bool = False, fold_accents: bool = False, uniform_prior: bool = False) -> Evaluation:

@@ -28,6 +28,7 @@ class Batch:
     mask: np.ndarray  # (B, T) float, 1 on real positions
     norm: float = 1.0  # the loss is sum(token NLL * mask) / norm
     styles: np.ndarray | None = None  # (B,) int32 style id per row (conditional models), None = no style
+    factors: np.ndarray | None = None  # (B, F) int32 value id per further factor (kind, sex), None = none
 
     @property
     def size(self) -> int:
@@ -66,7 +67,8 @@ def pad(encoded: Encoded, idx: np.ndarray | None = None, *, dtype=np.float64, no
         norm_value = 1.0
     else:
         norm_value = float(norm)
-    return Batch(X, Y, mask, norm_value, None if encoded.styles is None else encoded.styles[idx])
+    return Batch(X, Y, mask, norm_value, None if encoded.styles is None else encoded.styles[idx],
+                 None if encoded.factors is None else encoded.factors[idx])
 
 
 def make_batch(encoded: Sequence[np.ndarray] | Encoded, *, dtype=np.float64, norm: str | float = "tokens") -> Batch:

@@ -91,6 +91,12 @@ class CheckpointData:
         return list(self.meta.styles.names) if self.meta.styles else []
 
     @property
+    def factors(self) -> dict[str, list[str]]:
+        """The further factors a conditional network learned (``{"kind": ["given", "surname"], ...}``, value
+        id = index); empty for a model without them."""
+        return {k: list(v) for k, v in self.meta.styles.factors.items()} if self.meta.styles else {}
+
+    @property
     def style_counts(self) -> dict[str, int]:
         """Training names per style."""
         return dict(zip(self.meta.styles.names, self.meta.styles.counts)) if self.meta.styles else {}

@@ -330,7 +330,7 @@ def cmd_sample(args) -> int:
         write(found)
         write.close()
         return 0
-    sampler = ck.sampler(exclude, opts.style, opts.style_strength)
+    sampler = ck.sampler(exclude, opts.style, opts.style_strength, opts.factor_values())
     if keys is not None:
         for key, sample in name_keys(sampler, opts, read_keys(keys)):
             write([sample], key)
@@ -524,7 +524,9 @@ def cmd_classify(args) -> int:
             lines.append(f"{r.display:<20} cannot be classified: the model never saw "
                          f"{', '.join(map(repr, r.unknown_chars))}")
         else:
-            lines.append(f"{r.display:<20} " + "  ".join(f"{s} {p:.1%}" for s, p in r.styles.items())
+            factors = "".join(f"  | {column}: " + "  ".join(f"{v} {p:.0%}" for v, p in list(probs.items())[:2])
+                              for column, probs in r.factors.items())
+            lines.append(f"{r.display:<20} " + "  ".join(f"{s} {p:.1%}" for s, p in r.styles.items()) + factors
                          + (f"  [{r.offensive}]" if r.offensive else ""))
     _out("\n".join(lines) + "\n")
     return 0

@@ -157,11 +157,12 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def model_config(self, vocab_size: int, styles: int = 0) -> dict:
+    def model_config(self, vocab_size: int, styles: int = 0, factors: list[int] | None = None) -> dict:
         """The model's own configuration: the fields its class declares, plus the vocabulary size, dtype and,
-        for a labelled corpus, the number of styles (for the classes that take styles)."""
+        for a labelled corpus, the number of styles and of each further factor's values (for the classes that
+        take them)."""
         cls = model_class(self.model)
-        values = {**self.to_dict(), "styles": styles}
+        values = {**self.to_dict(), "styles": styles, "factors": list(factors) if factors else None}
         own = {k: values[k] for k in cls.defaults if values.get(k) is not None}  # None: the model's default
         return {**own, "vocab_size": vocab_size, "dtype": self.dtype}
 

@@ -40,6 +40,7 @@ from .api import Checkpoint
 from .errors import ConfigError, NamesmithError
 from .files import atomic_write, output_target, refuse_inputs
 from .models import Model
+from .models.conditional import collapsed
 from .models.mixture import Mixture
 from .models.ngram import NGram
 from .models.recurrent import RecurrentLM
@@ -57,6 +58,8 @@ PYTHON_ONLY = {
     "like": "names close to liked ones need the styles' posterior and the ranking (namesmith similar)",
     "no_words": "it needs word lists the export does not hold",
     "no_real": "it needs corpora the export does not hold",
+    "kind": "the export holds the network with its further factors at 'any' (the style alone is exported)",
+    "sex": "the export holds the network with its further factors at 'any' (the style alone is exported)",
 }
 JS_GLOBAL = "NAMESMITH_MODEL"  # model.js: "globalThis.NAMESMITH_MODEL = " + the document + ";"
 WEB_FILES = ("index.html", "namesmith.js", "app.js", "style.css", "model.js")
@@ -87,6 +90,7 @@ def _small_uint(a: np.ndarray) -> str:
 
 # ----- nodes ----------------------------------------------------------------------------------
 def _recurrent(model: RecurrentLM) -> dict:
+    model = collapsed(model)  # further factors (kind, sex) at "any": the export controls the style alone
     cfg = model.config
     return {"type": model.kind, "layers": cfg["layers"], "hidden": cfg["hidden"], "embed": cfg["embed"],
             "styles": cfg["styles"], "arrays": {k: array(v, "float32") for k, v in model.params.items()}}

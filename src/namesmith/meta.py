@@ -92,10 +92,14 @@ class Metrics:
 class StylesInfo:
     names: list[str]
     counts: list[int]
+    # further factors of a network trained on a headed labelled corpus: column -> its values (id = index)
+    factors: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self):
         if len(set(self.names)) != len(self.names) or len(self.counts) != len(self.names):
             raise CheckpointError("metadata field styles: names must be distinct, one count each")
+        if any(not v or len(set(v)) != len(v) for v in self.factors.values()):
+            raise CheckpointError("metadata field styles.factors: each factor lists distinct values")
 
 
 @dataclass

@@ -33,6 +33,7 @@ from .api import Checkpoint
 from .errors import ConfigError
 from .export import ExportError, _write_bytes, export_target
 from .models import Model
+from .models.conditional import collapsed
 from .models.recurrent import RecurrentLM
 
 OPSET = 17
@@ -43,7 +44,7 @@ def networks_of(model: Model) -> tuple[list[RecurrentLM], np.ndarray | None]:
     fine-tuned model) and their mixture weights, one row per style then the pooled row ((S + 1, K), or
     None for a lone network)."""
     if isinstance(model, RecurrentLM):
-        return [model], None
+        return [collapsed(model)], None  # further factors (kind, sex) at "any": the graph takes the style alone
     keep = [i for i, p in enumerate(getattr(model, "parts", [])) if isinstance(p, RecurrentLM)]
     if model.kind != "mixture" or not keep or not all(
             isinstance(p, RecurrentLM) or p.kind.startswith("ngram") for p in model.parts):
@@ -54,7 +55,7 @@ def networks_of(model: Model) -> tuple[list[RecurrentLM], np.ndarray | None]:
     table = pooled if model._style_logw is None else np.vstack([np.exp(model._style_logw), pooled])
     if table.shape[1] != len(model.parts):
         raise ExportError("this mixture's per-style weights do not match its parts; it cannot be exported as ONNX")
-    return [model.parts[i] for i in keep], table[:, keep]
+    return [collapsed(model.parts[i]) for i in keep], table[:, keep]
 
 
 class Graph:

@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -140,7 +141,8 @@ class Run:
         if self.base is not None:
             for s, n in self.base.ck.style_counts.items():
                 counts[s] = counts.get(s, 0) + n
-        return StylesInfo(list(self.data.styles), [counts.get(s, 0) for s in self.data.styles])
+        factors = {c: list(v) for c, v in self.data.factors} if getattr(model, "factors", None) else {}
+        return StylesInfo(list(self.data.styles), [counts.get(s, 0) for s in self.data.styles], factors)
 
     def meta(self, model: Model, state: RunState, optimizer: dict | None = None, **metrics) -> RunMeta:
         """The metadata of a checkpoint of this run (one constructor for every file it writes)."""
@@ -201,6 +203,10 @@ class Run:
         shown = ", ".join(f"{s} {counts.get(s, 0):,}" for s in self.data.styles[:40])
         more = f", … ({len(self.data.styles)} in all)" if len(self.data.styles) > 40 else ""
         self.log(f"styles ({len(self.data.styles)}, training names each): {shown}{more}")
+        for column, values in self.data.factors:
+            given = Counter(self.data.train.factor(column))
+            self.log(f"factor {column}: " + ", ".join(f"{v} {given[v]:,}" for v in values)
+                     + (f", blank {given['']:,} (any)" if given[""] else ""))
         few = [s for s in self.data.styles if counts.get(s, 0) < FEW_NAMES]
         if few:
             self.log(f"warning: {len(few)} style(s) have fewer than {FEW_NAMES} training names "
@@ -242,7 +248,7 @@ class NetworkRun(Hooks):
         if ck is None and self.run.base is not None:
             return self.run.base.grown(cfg, data, self.run.log), RunState()
         if ck is None:
-            config = cfg.model_config(data.vocab.size, len(data.styles))
+            config = cfg.model_config(data.vocab.size, len(data.styles), data.factor_sizes)
             return model_class(cfg.model).create(config, stream(cfg.seed, STREAM_INIT)), RunState()
         if ck.meta.corpus.fingerprint != data.train.fingerprint():
             raise ConfigError(f"the checkpoint was trained on different data than "

@@ -62,6 +62,9 @@ def candidate_budget(n: int) -> int:
     return 100 * n + 1000
 
 
+FACTOR_OPTIONS = ("kind", "sex")  # the SampleOptions fields that name a further factor of a model (a column)
+
+
 @dataclass(frozen=True)
 class SampleOptions:
     """Every generation control, declared once; every value is type- and range-checked on construction.
@@ -134,6 +137,12 @@ class SampleOptions:
     any_char: bool = option(False, "a model fine-tuned on an unlabelled list samples only the characters of "
                                    "that list, unless this is set (or a style is asked for)",
                             label="Any character", page={"hidden": True})
+    kind: str | None = option(None, "the kind of name, for a model trained with a kind column: 'given' or "
+                                    "'surname' on the world model (default: either)", longest=64, label="Kind",
+                              page={"group": "style", "widget": "factor"})
+    sex: str | None = option(None, "the sex of a given name, for a model trained with a sex column: 'female', "
+                                   "'male' or 'unisex' on the world model (default: any)", longest=64,
+                             label="Sex", page={"group": "style", "widget": "factor"})
     style_strength: float = option(0.5, "style guidance: each letter drawn from P_style^(1+g) / P_pooled^g, so "
                                         "names sound like their style more than like names in general (0: the "
                                         "style as trained; above 1, caricatures)", lo=0, hi=10,
@@ -151,6 +160,10 @@ class SampleOptions:
         if self.style is not None and not isinstance(self.style, (str, Mapping)):
             raise ConfigError(f"style must be a style's name, 'A=0.7,B=0.3' or a mapping of style to weight, "
                               f"not {type(self.style).__name__}")
+
+    def factor_values(self) -> dict[str, str]:
+        """The further factors asked for (``{"kind": "given"}``): the factor options that are set."""
+        return {name: getattr(self, name) for name in FACTOR_OPTIONS if getattr(self, name) is not None}
 
     @classmethod
     def from_kwargs(cls, **options) -> "SampleOptions":

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -100,20 +100,54 @@ def parse_styles(spec, styles: Sequence[str]) -> list[tuple[int, float]] | None:
     return [(i, w / total) for i, w in scaled.items()]
 
 
-def styled(model: Model, styles: Sequence[str], spec, strength: float = 0.0) -> Model:
-    """``model`` conditioned on a style or blend (see :func:`parse_styles`); ``model`` itself for None.
-    ``strength`` > 0 guides each style away from the pooled model (:class:`~namesmith.models.mixture.Guided`)."""
+def factor_ids(spec: Mapping[str, str | None] | None, factors: Mapping[str, Sequence[str]]) -> tuple | None:
+    """The value id of each further factor of a model (``factors``: column -> values, in the model's order)
+    for the values asked in ``spec`` (``{"kind": "given", "sex": "female"}``; a value matches exactly or by
+    case), None for a factor not asked; None when nothing is asked."""
+    asked = {k: v for k, v in (spec or {}).items() if v is not None}
+    if not asked:
+        return None
+    for name, value in asked.items():
+        if name not in factors:
+            known = ", ".join(factors) or "none"
+            raise ConfigError(f"this model has no {name} factor (its further factors: {known}); train on a "
+                              f"labelled file whose header names a {name} column (name<TAB>style<TAB>{name})")
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{name} is a value's name, got {value!r}")
+    out = []
+    for name, values in factors.items():
+        value = asked.get(name)
+        if value is None:
+            out.append(None)
+            continue
+        folded = [i for i, v in enumerate(values) if v == value] or [
+            i for i, v in enumerate(values) if v.casefold() == value.casefold()]
+        if len(folded) != 1:
+            raise ConfigError(f"unknown {name} {value!r}; this model knows: {', '.join(values)}")
+        out.append(folded[0])
+    return tuple(out)
+
+
+def styled(model: Model, styles: Sequence[str], spec, strength: float = 0.0, factors: tuple | None = None) -> Model:
+    """``model`` conditioned on a style or blend (see :func:`parse_styles`) and on the further factors'
+    value ids ``factors`` (:func:`factor_ids`); ``model`` itself for neither. ``strength`` > 0 guides each
+    style away from the pooled model with the same factors (:class:`~namesmith.models.mixture.Guided`)."""
     pairs = parse_styles(spec, styles)
-    if pairs is None:
+    if pairs is None and factors is None:
         return model
+    pairs = pairs or [(None, 1.0)]  # factors alone: the pooled style with them
+
+    def view(i):
+        return model.with_style(i, factors)
+
     if strength:
-        # each style sharpened against the one pooled pass, then interpolated (a blend of two styles is itself
-        # close to the pooled model, so guiding the blend as a whole would amplify noise)
-        return Guided([model.with_style(i) for i, _ in pairs], [w for _, w in pairs], model.with_style(None),
-                      strength)
+        # each style sharpened against the one pooled pass (style and factors at "any": guidance strengthens
+        # every control asked), then interpolated (a blend of two styles is itself close to the pooled model,
+        # so guiding the blend as a whole would amplify noise)
+        return Guided([view(i) for i, _ in pairs], [w for _, w in pairs], model.with_style(None), strength)
     if len(pairs) == 1 or sum(w > 0 for _, w in pairs) == 1:
-        return model.with_style(next(i for i, w in pairs if w > 0))
-    return Blend([model.with_style(i) for i, _ in pairs], [w for _, w in pairs])
+        return view(next(i for i, w in pairs if w > 0))
+    return Blend([view(i) for i, _ in pairs], [w for _, w in pairs])
 
 
 def _priors(styles: Sequence[str], counts: Mapping[str, int] | None, uniform: bool) -> np.ndarray:
@@ -168,20 +202,46 @@ class Classification:
     unknown_chars: list[str]
     display: str = ""  # the name as printed: each part capitalised, unless the model keeps case
     offensive: str | None = None  # why the name is offensive (namesmith.offensive.flag), None if it is not
+    # each further factor of the model (kind, sex): value -> p(value | name), most probable first
+    factors: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def factor_posteriors(model: Model, vocab: Vocab, names: list[str], factors: Mapping[str, Sequence[str]],
+                      style_ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """``p(value | name)`` of each further factor under each name's style ``style_ids (N,)`` (None: all styles
+    pooled), the other factors left at "any", a uniform prior over the values: column -> ``(N, F_k)``, rows
+    summing to 1. One pass over each style's names per value (``with_style``: the parts that learned factors)."""
+    style_ids = np.full(len(names), -1) if style_ids is None else np.asarray(style_ids)
+    K, out = len(factors), {}
+    with np.errstate(all="ignore"):
+        for k, (column, values) in enumerate(factors.items()):
+            ll = np.empty((len(values), len(names)))  # (F_k, N)
+            for s in np.unique(style_ids):
+                rows = np.flatnonzero(style_ids == s)
+                enc = vocab.encode_many([names[i] for i in rows])
+                for v in range(len(values)):
+                    view = model.with_style(None if s < 0 else int(s), tuple(v if j == k else None for j in range(K)))
+                    ll[v, rows] = -name_totals(view, enc)
+            if not np.isfinite(ll).all():
+                raise non_finite()
+            p = np.exp(ll - ll.max(axis=0))
+            out[column] = (p / p.sum(axis=0)).T
+    return out
+
+
 def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts: Mapping[str, int] | None = None,
              uniform_prior: bool = False, lowercase: bool | None = None, fold_accents: bool = False,
-             top: int | None = None) -> list[Classification]:
+             top: int | None = None, factors: Mapping[str, Sequence[str]] | None = None) -> list[Classification]:
     """``p(style | name)`` for each name, in input order.
 
     Each result: ``name``, ``style`` (the most probable), ``probability`` (its
     posterior), ``styles`` (style → probability, most probable first, the ``top``
-    first if given). A name with characters the model never saw gets ``style``
-    None and its ``unknown_chars``.
+    first if given) and ``factors`` (each further factor of the model, such as kind
+    and sex: value → probability, under the name's most probable style). A name with characters the model never saw gets
+    ``style`` None and its ``unknown_chars``.
     """
     check_pair(model, vocab)
     check_bool("uniform_prior", uniform_prior)
@@ -203,6 +263,13 @@ def classify(model: Model, vocab: Vocab, names, styles: Sequence[str], *, counts
             r = results[i]
             r.style, r.probability = styles[order[0]], float(post[order[0], col])
             r.styles = {styles[s]: float(post[s, col]) for s in order}
+        kept = [prep.names[i] for i in ok]
+        best = np.argmax(post, axis=0)  # (N,) each name's most probable style: its factors are judged there
+        for column, p in (factor_posteriors(model, vocab, kept, factors, best) if factors else {}).items():
+            values = list(factors[column])
+            for row, i in enumerate(ok):
+                order = np.argsort(-p[row], kind="stable")
+                results[i].factors[column] = {values[v]: float(p[row, v]) for v in order}
     return results
 
 

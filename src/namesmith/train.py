@@ -96,6 +96,13 @@ class TrainData:
     val_encoded: Encoded
     source: Corpus  # the corpus as given, before any split
     styles: list[str] = field(default_factory=list)  # a labelled corpus's styles (id = index); empty otherwise
+    # a headed labelled corpus's further columns and their values (id = index; blank = the count): the
+    # factors a conditional network learns beside the style (empty when fine-tuning)
+    factors: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    @property
+    def factor_sizes(self) -> list[int]:
+        return [len(values) for _, values in self.factors]
 
 
 def load_data(cfg: TrainConfig, base: tuple[Vocab, list[str]] | None = None) -> TrainData:
@@ -123,7 +130,23 @@ def split_data(corpus: Corpus, cfg: TrainConfig, base: tuple[Vocab, list[str]] |
         encoded = encoded.with_styles(train.style_ids(styles))
         if val.labels is not None:
             val_encoded = val_encoded.with_styles(val.style_ids(styles))
-    return TrainData(train, val, vocab, encoded, val_encoded, corpus, styles)
+    factors = [] if base is not None else [(c, sorted(set(v) - {""})) for c, v in corpus.factors]
+    factors = [(c, v) for c, v in factors if v]  # a column left blank everywhere teaches nothing
+    if factors:
+        encoded = encoded.with_factors(factor_ids(train, factors))
+        if val.factors:
+            val_encoded = val_encoded.with_factors(factor_ids(val, factors))
+    return TrainData(train, val, vocab, encoded, val_encoded, corpus, styles, factors)
+
+
+def factor_ids(corpus: Corpus, factors: list[tuple[str, list[str]]]) -> np.ndarray:
+    """Each name's value id in each factor ``(N, K)``: the value's index, the factor's count for a blank."""
+    out = np.empty((len(corpus), len(factors)), dtype=np.int32)
+    for k, (column, values) in enumerate(factors):
+        index = {v: i for i, v in enumerate(values)}
+        given = corpus.factor(column) or ("",) * len(corpus)
+        out[:, k] = np.fromiter((index.get(v, len(values)) for v in given), dtype=np.int32, count=len(corpus))
+    return out
 
 
 def heldout_nll(model: Model, encoded: Encoded, rows: int = 1024) -> float:

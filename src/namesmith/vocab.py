@@ -37,6 +37,9 @@ class Encoded:
     ids: np.ndarray  # (total characters,) int32
     offsets: np.ndarray  # (N + 1,) int64, offsets[0] == 0
     styles: np.ndarray | None = None  # (N,) int32 style id of each name (a labelled corpus), else None
+    # (N, F) int32: each name's value id in each further label column (kind, sex), its column's value count
+    # where the file leaves it blank (unknown); None without such columns
+    factors: np.ndarray | None = None
 
     def with_styles(self, styles: np.ndarray | None) -> "Encoded":
         """The same names carrying the style ids ``styles (N,)``."""
@@ -44,7 +47,15 @@ class Encoded:
             styles = np.asarray(styles, dtype=np.int32)
             if styles.shape != (len(self),):
                 raise VocabError(f"{len(self)} names need {len(self)} style ids, got shape {styles.shape}")
-        return Encoded(self.ids, self.offsets, styles)
+        return Encoded(self.ids, self.offsets, styles, self.factors)
+
+    def with_factors(self, factors: np.ndarray | None) -> "Encoded":
+        """The same names carrying their further factors' value ids ``factors (N, F)``."""
+        if factors is not None:
+            factors = np.asarray(factors, dtype=np.int32)
+            if factors.ndim != 2 or factors.shape[0] != len(self):
+                raise VocabError(f"{len(self)} names need a row of factor ids each, got shape {factors.shape}")
+        return Encoded(self.ids, self.offsets, self.styles, factors)
 
     def __len__(self) -> int:
         return self.offsets.size - 1
@@ -78,7 +89,8 @@ class Encoded:
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         within = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths)
         return Encoded(self.ids[np.repeat(starts, lengths) + within], offsets,
-                       None if self.styles is None else self.styles[idx])
+                       None if self.styles is None else self.styles[idx],
+                       None if self.factors is None else self.factors[idx])
 
 
 def _characters(names: Iterable[str]) -> set[str]:

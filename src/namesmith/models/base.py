@@ -167,8 +167,10 @@ class Model:
         """Number of styles a conditional model knows (0: it has none and ignores ``batch.styles``)."""
         return 0
 
-    def with_style(self, style: int | None) -> "Model":
-        """This model conditioned on style id ``style`` (None: the pooled "any style" distribution).
+    def with_style(self, style: int | None, factors=None) -> "Model":
+        """This model conditioned on style id ``style`` (None: the pooled "any style" distribution) and, for a
+        network with further factors (kind, sex), their value ids ``factors`` (None entries: any value; a
+        model without factors ignores them).
 
         The result follows this same contract with the style fixed, so samplers and
         scorers need nothing else; a model without styles returns itself.

@@ -8,6 +8,18 @@ row's style is replaced by ``S`` with probability ``style_dropout``, so the same
 network also learns the pooled distribution. ``with_style(s)`` returns a
 :class:`StyleView`, the model with its style fixed, which samples, scores and
 evaluates like any unconditional model.
+
+**Further factors** (``factors = [F_1, ..., F_K]``, e.g. kind and sex of a corpus with those
+columns): each factor has its own rows in the same tables, after the styles' ``S + 1``: factor
+``k``'s values ``0 .. F_k - 1`` and its "any value" row ``F_k``. A row of a batch adds one row
+per factor (its style's and each factor's value's)::
+
+    Sg[s] + Sg[o_1 + v_1] + ... + Sg[o_K + v_K]        o_k = S + 1 + sum_{j<k} (F_j + 1)
+
+so a factor's effect is shared by every style (no table per combination), a value left blank in
+the data is the factor's "any" row, and each factor is dropped to its "any" row with probability
+``style_dropout`` on its own, so every subset of controls is trained. ``with_style(s, factors)``
+fixes the style and any factors (a value id, or None for "any").
 """
 
 from __future__ import annotations
@@ -18,6 +30,30 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import Cache, Params, State, StepFn, TrainableModel, float_option, int_option
+from .layers import lookup_backward
+
+
+def table_rows(config: dict) -> int:
+    """Rows of the style tables ``Sg``, ``Sy``: the styles and their pooled row, then each further factor's."""
+    return config["styles"] + 1 + sum(n + 1 for n in config.get("factors") or ())
+
+
+def style_rows(table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each batch row's style bias: ``table[rows]`` for one style id per row ``(B,)``, else the sum of its
+    ``(B, K)`` rows (a style and its further factors' values)."""
+    return table[rows] if rows.ndim == 1 else table[rows].sum(axis=1)
+
+
+def style_rows_backward(d: np.ndarray, rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """The gradient of a style table from ``d (B, G)``, the gradient of each batch row's bias."""
+    if rows.ndim == 2:  # every one of a row's K table rows receives the row's gradient
+        d = np.repeat(d, rows.shape[1], axis=0)
+    return lookup_backward(d, (rows, (n_rows, d.shape[-1]), d.dtype))
+
+
+def style_bias(table: np.ndarray, rows) -> np.ndarray:
+    """One stepper's bias: the row ``rows`` (an int), or the sum of the rows of a tuple, as ``style_rows`` sums."""
+    return table[rows] if isinstance(rows, (int, np.integer)) else table[list(rows)].sum(axis=0)
 
 
 class Conditional:
@@ -32,6 +68,16 @@ class Conditional:
         out["dropout"] = float_option(out, "dropout", 0.0, 0.95)
         out["styles"] = int_option(out, "styles", 0, 100_000)
         out["style_dropout"] = float_option(out, "style_dropout", 0.0, 1.0)
+        factors = out.get("factors") or []
+        if (not isinstance(factors, list) or len(factors) > 8 or not all(
+                isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 10_000 for n in factors)):
+            raise ConfigError("factors must be a list of at most 8 value counts, each a whole number in [1, 10000]")
+        if factors and not out["styles"]:
+            raise ConfigError("further factors need styles (a labelled corpus)")
+        if factors:
+            out["factors"] = factors
+        else:  # no key at all: a model without factors has the configuration (and digest) it always had
+            out.pop("factors", None)
         return out
 
     @property
@@ -39,14 +85,28 @@ class Conditional:
         """Number of styles (0: not a conditional model)."""
         return self.config["styles"]
 
-    def with_style(self, style: int | None) -> "TrainableModel":
-        """This model with its style fixed (None: the pooled "any style" row); itself when it has no styles."""
+    @property
+    def factors(self) -> list[int]:
+        """Values of each further factor (kind, sex, ...): empty for a model with styles alone."""
+        return list(self.config.get("factors") or ())
+
+    def with_style(self, style: int | None, factors=None) -> "TrainableModel":
+        """This model with its style fixed (None: the pooled "any style" row) and, for a model with further
+        factors, their values (a sequence of value ids, None for "any"); itself when it has no styles."""
         if not self.styles:
             return self  # type: ignore[return-value]
-        return StyleView(self, self.styles if style is None else int(style))  # type: ignore[arg-type]
+        return StyleView(self, self.styles if style is None else int(style),  # type: ignore[arg-type]
+                         factor_ids(self.factors, factors))
+
+    def _offsets(self) -> np.ndarray:
+        """The first table row of each further factor (K,)."""
+        sizes = np.array([n + 1 for n in self.factors], dtype=np.int64)
+        return self.styles + 1 + np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
 
     def _batch_styles(self, batch, train: bool, rng) -> np.ndarray | None:
-        """Each row's style id (B,), the pooled id S where the batch has none; style dropout when training."""
+        """Each row's style table row (B,), the pooled id S where the batch has none; with further factors
+        each row's K + 1 table rows (B, K + 1), a factor's "any" row where the batch has none; each dropped to
+        its "any" row with probability ``style_dropout`` when training (one draw per row and factor)."""
         S = self.styles
         if not S:
             return None
@@ -54,9 +114,20 @@ class Conditional:
         s = np.full(B, S, dtype=np.int64) if batch.styles is None else np.asarray(batch.styles, dtype=np.int64)
         if s.shape != (B,) or s.min(initial=0) < 0 or s.max(initial=0) > S:
             raise ConfigError(f"style ids must be in [0, {S}], one per row")
-        if train and self.config["style_dropout"] > 0:
+        drop = train and self.config["style_dropout"] > 0
+        if drop:
             s = np.where(rng.random(B) < self.config["style_dropout"], S, s)  # (B,)
-        return s
+        sizes = self.factors
+        if not sizes:
+            return s
+        n = np.array(sizes, dtype=np.int64)  # (K,)
+        f = (np.broadcast_to(n, (B, n.size)) if batch.factors is None
+             else np.asarray(batch.factors, dtype=np.int64))  # (B, K) value ids, n_k = any
+        if f.shape != (B, n.size) or f.min(initial=0) < 0 or np.any(f > n):
+            raise ConfigError(f"factor ids must be one row of {n.size} per name, each in [0, F_k]")
+        if drop:
+            f = np.where(rng.random((B, n.size)) < self.config["style_dropout"], n, f)
+        return np.concatenate([s[:, None], self._offsets() + f], axis=1)  # (B, K + 1) table rows
 
     # ----- fine-tuning: growing the alphabet and the styles -------------------------------
     embedding: str = "E"  # the input embedding table (V, D): a new symbol gets a row N(0, std)
@@ -118,15 +189,52 @@ class Conditional:
         value = np.zeros(shape, dtype=self.dtype)
         if old is None:
             return value
+        S = shape[0] - (old.shape[0] - S0 - 1) - 1  # the new style count: the further factors' rows are kept
         value[:S0, : old.shape[1]] = old[:S0]
-        value[S0:, : old.shape[1]] = old[S0]  # new styles and the pooled row start as the pooled row
+        value[S0:S + 1, : old.shape[1]] = old[S0]  # new styles and the pooled row start as the pooled row
+        value[S + 1:, : old.shape[1]] = old[S0 + 1:]  # the further factors' rows, as they were
         return value
 
-    def _step_style(self, style: int | None) -> int | None:
-        """The style row a stepper uses: None for a model without styles, S (pooled) when none is asked."""
+    def _step_style(self, style: int | None, factors=None):
+        """The style rows a stepper uses: None for a model without styles, S (pooled) when none is asked; with
+        further factors the tuple of its table rows (style, then each factor's value or "any" row)."""
         if not self.styles:
             return None
-        return self.styles if style is None else int(style)
+        s = self.styles if style is None else int(style)
+        ids = factor_ids(self.factors, factors)
+        if ids is None:
+            return s
+        return (s, *(int(o + v) for o, v in zip(self._offsets(), ids)))
+
+
+
+def factor_ids(sizes: list[int], factors) -> tuple[int, ...] | None:
+    """Each further factor's value id (its count F_k for "any") from ``factors`` (value ids, None for "any";
+    missing trailing entries are "any"), None for a model without factors."""
+    if not sizes:
+        return None
+    given = list(factors or ())
+    if len(given) > len(sizes):
+        raise ConfigError(f"this model has {len(sizes)} further factors, got {len(given)} values")
+    given += [None] * (len(sizes) - len(given))
+    ids = tuple(n if v is None else int(v) for v, n in zip(given, sizes))
+    if any(not 0 <= v <= n for v, n in zip(ids, sizes)):
+        raise ConfigError(f"factor value ids must be in [0, F_k], got {ids}")
+    return ids
+
+
+def collapsed(net):
+    """``net`` with its further factors folded away at "any": every style row of ``Sg`` and ``Sy`` plus each
+    factor's "any" row, the factor rows dropped. It equals ``net.with_style(s)`` for every style ``s`` with
+    no factor asked (what an export without factor controls needs); ``net`` itself without factors."""
+    if not getattr(net, "factors", None):
+        return net
+    S, any_rows = net.styles, [int(o + n) for o, n in zip(net._offsets(), net.factors)]
+    params = dict(net.params)
+    for name in ("Sg", "Sy"):
+        table = params[name]
+        params[name] = table[:S + 1] + table[any_rows].sum(axis=0)  # (S+1, G)
+    return type(net)({**net.config, "factors": None}, params)
 
 
 class StyleView(TrainableModel):
@@ -135,8 +243,8 @@ class StyleView(TrainableModel):
     Shares the model's parameters (read-only); not registered and never saved.
     """
 
-    def __init__(self, model, style: int):
-        self.model, self.style = model, style
+    def __init__(self, model, style: int, factors: tuple[int, ...] | None = None):
+        self.model, self.style, self.fixed = model, style, factors
         self.config, self.params = model.config, model.params
 
     @property
@@ -144,7 +252,9 @@ class StyleView(TrainableModel):
         return self.model.normalized
 
     def _fixed(self, batch):
-        return replace(batch, styles=np.full(batch.X.shape[0], self.style, dtype=np.int32))
+        B = batch.X.shape[0]
+        factors = None if self.fixed is None else np.tile(np.array(self.fixed, dtype=np.int32), (B, 1))
+        return replace(batch, styles=np.full(B, self.style, dtype=np.int32), factors=factors)
 
     def forward(self, batch, state: State | None = None, *, train: bool = False, rng=None) -> tuple[float, Cache]:
         return self.model.forward(self._fixed(batch), state, train=train, rng=rng)
@@ -156,7 +266,7 @@ class StyleView(TrainableModel):
         return self.model.initial_state(B)
 
     def stepper(self) -> StepFn:
-        return self.model.stepper(self.style)
+        return self.model.stepper(self.style, self.fixed)
 
     def describe(self) -> str:
-        return f"{self.model.describe()}, style {self.style}"
+        return f"{self.model.describe()}, style {self.style}" + (f", factors {self.fixed}" if self.fixed else "")

@@ -69,8 +69,8 @@ class Blend(Model):
     def styles(self) -> int:
         return max(p.styles for p in self.parts)
 
-    def with_style(self, style: int | None) -> Model:
-        return Blend([p.with_style(style) for p in self.parts], np.exp(self._logw))
+    def with_style(self, style: int | None, factors=None) -> Model:
+        return _with_factors(self.parts, np.exp(self._logw), style, factors)
 
     # ----- contract ----------------------------------------------------------------------
     def _row_logw(self, batch) -> np.ndarray | list:
@@ -212,6 +212,18 @@ class Guided(Model):
         return self.forward(batch, state)[1]["nll"]
 
 
+def _with_factors(parts: list[Model], weights: np.ndarray, style: int | None, factors) -> "Blend":
+    """The blend of ``parts`` in ``style``; with a further factor asked (kind, sex), of the parts that learned
+    factors only (the networks; an n-gram is counted per style alone and would pull every kind and sex toward
+    their mix), their weights renormalised."""
+    keep = range(len(parts))
+    if factors is not None and any(v is not None for v in factors):
+        learned = [i for i, p in enumerate(parts) if getattr(p, "factors", None)]
+        keep = learned or keep
+    w = np.asarray(weights, dtype=np.float64)[list(keep)]
+    return Blend([parts[i].with_style(style, factors) for i in keep], w / w.sum())
+
+
 class Mixture(Blend):
     """Per-character linear interpolation of registered component models, saved in checkpoints (see the module
     docstring)."""
@@ -231,10 +243,10 @@ class Mixture(Blend):
         sw = self.config["style_weights"]
         self._style_logw = None if sw is None else np.log(np.asarray(sw, dtype=np.float64))  # (S, C)
 
-    def with_style(self, style: int | None) -> Model:
+    def with_style(self, style: int | None, factors=None) -> Model:
         if self._style_logw is None or style is None:
-            return super().with_style(style)
-        return Blend([p.with_style(style) for p in self.parts], np.exp(self._style_logw[style]))
+            return super().with_style(style, factors)
+        return _with_factors(self.parts, np.exp(self._style_logw[style]), style, factors)
 
     def _row_logw(self, batch):
         if self._style_logw is None or batch.styles is None:

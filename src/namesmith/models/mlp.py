@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, int_option
-from .conditional import Conditional
+from .conditional import Conditional, style_bias, style_rows, style_rows_backward, table_rows
 from .layers import (
     dropout_backward,
     dropout_forward,
@@ -52,7 +52,8 @@ class MLP(Conditional, TrainableModel):
 
     kind = "mlp"
     defaults: ClassVar[dict[str, Any]] = {
-        "embed": 32, "hidden": 256, "layers": 1, "block": 8, "dropout": 0.0, "styles": 0, "style_dropout": 0.0,
+        "embed": 32, "hidden": 256, "layers": 1, "block": 8, "dropout": 0.0, "styles": 0, "factors": None,
+        "style_dropout": 0.0,
     }
 
     @classmethod
@@ -77,8 +78,8 @@ class MLP(Conditional, TrainableModel):
             shapes[W], shapes[b] = (H, k * D if l == 0 else H), (H, 1)
         shapes.update({"Wya": (V, H), "by": (V, 1)})
         if config["styles"]:
-            shapes["Sg"] = (config["styles"] + 1, H)
-            shapes["Sy"] = (config["styles"] + 1, V)
+            shapes["Sg"] = (table_rows(config), H)
+            shapes["Sy"] = (table_rows(config), V)
         return shapes
 
     @classmethod
@@ -115,13 +116,13 @@ class MLP(Conditional, TrainableModel):
             Wl, bl = self._key(l)
             a, lin = linear_forward(h, p[Wl], p[bl])  # (N, H)
             if l == 0 and styles is not None:
-                a = (a.reshape(B, T, H) + p["Sg"][styles][:, None]).reshape(N, H)
+                a = (a.reshape(B, T, H) + style_rows(p["Sg"], styles)[:, None]).reshape(N, H)
             t = np.tanh(a)  # (N, H)
             h, keep = dropout_forward(t, drop, rng) if drop else (t, None)
             layers.append((lin, t, keep))
         logits, out_cache = linear_forward(h, p["Wya"], p["by"])  # (N, V)
         if styles is not None:
-            logits = (logits.reshape(B, T, V) + p["Sy"][styles][:, None]).reshape(N, V)
+            logits = (logits.reshape(B, T, V) + style_rows(p["Sy"], styles)[:, None]).reshape(N, V)
         mask = batch.mask.astype(self.dtype, copy=False)  # (B, T)
         loss, nll, xent_cache = softmax_xent_forward(logits, batch.Y.reshape(-1), mask.reshape(-1), batch.norm)
         last = np.maximum(batch.mask.sum(axis=1).astype(np.int64) - 1, 0)  # (B,)
@@ -140,8 +141,8 @@ class MLP(Conditional, TrainableModel):
         grads: dict[str, np.ndarray] = {}
         dlogits = softmax_xent_backward(xent_cache)  # (N, V)
         if styles is not None:
-            grads["Sy"] = lookup_backward(dlogits.reshape(B, T, V).sum(axis=1),
-                                          (styles, (self.styles + 1, V), dlogits.dtype))  # (S+1, V)
+            grads["Sy"] = style_rows_backward(dlogits.reshape(B, T, V).sum(axis=1), styles,
+                                              self.params["Sy"].shape[0])  # (rows, V)
         dh, grads["Wya"], grads["by"] = linear_backward(dlogits, out_cache)  # (N, H)
         for l in reversed(range(cfg["layers"])):
             lin, t, keep = layers[l]
@@ -149,8 +150,8 @@ class MLP(Conditional, TrainableModel):
                 dh = dropout_backward(dh, keep)
             da = dh * (1.0 - t * t)  # (N, H) through tanh
             if l == 0 and styles is not None:
-                grads["Sg"] = lookup_backward(da.reshape(B, T, H).sum(axis=1),
-                                              (styles, (self.styles + 1, H), da.dtype))  # (S+1, H)
+                grads["Sg"] = style_rows_backward(da.reshape(B, T, H).sum(axis=1), styles,
+                                                  self.params["Sg"].shape[0])  # (rows, H)
             Wl, bl = self._key(l)
             dh, grads[Wl], grads[bl] = linear_backward(da, lin)  # (N, in)
         grads["E"] = lookup_backward(dh.reshape(B, T, k, D), (W, (V, D), dh.dtype))  # (V, D)
@@ -161,12 +162,12 @@ class MLP(Conditional, TrainableModel):
         """The window before the start: k start ids per row, ``(B, k)``."""
         return (np.zeros((B, self.config["block"]), dtype=np.int64),)
 
-    def stepper(self, style: int | None = None) -> StepFn:
+    def stepper(self, style: int | None = None, factors=None) -> StepFn:
         """``step``: shift the new id into the window, then the same layers as ``forward``."""
         p, cfg = self.params, self.config
-        s = self._step_style(style)
-        first_b = p["b1"].T if s is None else p["b1"].T + p["Sg"][s]  # (1, H)
-        out_b = p["by"].T if s is None else p["by"].T + p["Sy"][s]  # (1, V)
+        s = self._step_style(style, factors)
+        first_b = p["b1"].T if s is None else p["b1"].T + style_bias(p["Sg"], s)  # (1, H)
+        out_b = p["by"].T if s is None else p["by"].T + style_bias(p["Sy"], s)  # (1, V)
         Ws = [(p[W].T, first_b if l == 0 else p[b].T) for l, (W, b) in enumerate(map(self._key, range(cfg["layers"])))]
         WyaT = p["Wya"].T
 

@@ -52,7 +52,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, float_option, int_option
-from .conditional import Conditional
+from .conditional import Conditional, style_bias, style_rows, style_rows_backward, table_rows
 from .layers import (
     colsum,
     dropout_backward,
@@ -105,7 +105,7 @@ class RecurrentLM(Conditional, TrainableModel):
         "learn_h0": False,
         "variational": False,
         "weight_drop": 0.0,
-        "styles": 0,
+        "styles": 0, "factors": None,
         "style_dropout": 0.0,
     }
 
@@ -146,8 +146,8 @@ class RecurrentLM(Conditional, TrainableModel):
         shapes["Wya"] = (V, H)
         shapes["by"] = (V, 1)
         if config["styles"]:
-            shapes["Sg"] = (config["styles"] + 1, G)
-            shapes["Sy"] = (config["styles"] + 1, V)
+            shapes["Sg"] = (table_rows(config), G)
+            shapes["Sy"] = (table_rows(config), V)
         return shapes
 
     @classmethod
@@ -230,7 +230,7 @@ class RecurrentLM(Conditional, TrainableModel):
         styles = self._batch_styles(batch, train, rng)  # (B,) or None
         xa, lookup_cache = self._input_forward(Xt)  # (T, B, G), bias included
         if styles is not None:
-            xa = xa + p["Sg"][styles][None]  # (T, B, G) the style's gate bias at every step
+            xa = xa + style_rows(p["Sg"], styles)[None]  # (T, B, G) the style's gate bias at every step
         layer_caches = []
         inp = None
         final_state = []
@@ -255,8 +255,8 @@ class RecurrentLM(Conditional, TrainableModel):
             layer_caches.append((lin_cache, cell_cache, keep, wkeep))
             inp = hs
         logits, out_cache = linear_forward(inp.reshape(T * B, H), p["Wya"], p["by"])  # (T*B, V)
-        if styles is not None:
-            logits = (logits.reshape(T, B, V) + p["Sy"][styles][None]).reshape(T * B, V)  # the style's output bias
+        if styles is not None:  # the output bias
+            logits = (logits.reshape(T, B, V) + style_rows(p["Sy"], styles)[None]).reshape(T * B, V)
         loss, nll, xent_cache = softmax_xent_forward(logits, Yt.reshape(-1), maskt.reshape(-1), batch.norm)
         cache = {
             "logits": logits.reshape(T, B, V).transpose(1, 0, 2),  # (B, T, V)
@@ -273,8 +273,8 @@ class RecurrentLM(Conditional, TrainableModel):
         grads: dict[str, np.ndarray] = {}
         dlogits = softmax_xent_backward(xent_cache)  # (T*B, V)
         if styles is not None:
-            table = (styles, (self.styles + 1, dlogits.shape[1]), dlogits.dtype)
-            grads["Sy"] = lookup_backward(dlogits.reshape(T, B, -1).sum(axis=0), table)  # (S+1, V)
+            grads["Sy"] = style_rows_backward(dlogits.reshape(T, B, -1).sum(axis=0), styles,
+                                              self.params["Sy"].shape[0])  # (rows, V)
         dtop, grads["Wya"], grads["by"] = linear_backward(dlogits, out_cache)  # (T*B, H)
         dhs = dtop.reshape(T, B, H)
         for l in reversed(range(L)):
@@ -300,7 +300,7 @@ class RecurrentLM(Conditional, TrainableModel):
             else:
                 grads.update(self._input_backward(dxa.reshape(T * B, G), lookup_cache))
                 if styles is not None:
-                    grads["Sg"] = lookup_backward(dxa.sum(axis=0), (styles, (self.styles + 1, G), dxa.dtype))
+                    grads["Sg"] = style_rows_backward(dxa.sum(axis=0), styles, self.params["Sg"].shape[0])
         return grads
 
     def _input_forward(self, Xt: np.ndarray):
@@ -336,7 +336,7 @@ class RecurrentLM(Conditional, TrainableModel):
         return grads
 
     # ----- generation ------------------------------------------------------------
-    def stepper(self, style: int | None = None) -> StepFn:
+    def stepper(self, style: int | None = None, factors=None) -> StepFn:
         """``step`` with the input table and the transposed weights prepared once (for one style, if styled)."""
         p, cfg = self.params, self.config
         table = self._input_table()  # (V, G), bias included
@@ -346,8 +346,8 @@ class RecurrentLM(Conditional, TrainableModel):
             layers.append((proj, self._layer_params(l)))
         WyaT, byT = p["Wya"].T, p["by"].T
         if self.styles:
-            s = self.styles if style is None else style
-            table, byT = table + p["Sg"][s], byT + p["Sy"][s]  # (V, G), (1, V): the style's biases folded in
+            s = self._step_style(style, factors)
+            table, byT = table + style_bias(p["Sg"], s), byT + style_bias(p["Sy"], s)  # the style's biases folded in
         cell, layer_state = self.cell, self._layer_state
 
         def step(ids: np.ndarray, state: tuple):

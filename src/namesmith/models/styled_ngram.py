@@ -124,7 +124,7 @@ class StyledNGram(FittedModel):
     def styles(self) -> int:
         return self.config["styles"]
 
-    def with_style(self, style: int | None) -> Model:
+    def with_style(self, style: int | None, factors=None) -> Model:  # counted per style only: factors unused
         if style is None or style == self.styles:
             return self.pooled
         lam = self.config["weights"][style]

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import DTYPES, Cache, Params, State, StepFn, TrainableModel, int_option
-from .conditional import Conditional
+from .conditional import Conditional, style_bias, style_rows, style_rows_backward, table_rows
 from .layers import (
     dropout_backward,
     dropout_forward,
@@ -111,7 +111,7 @@ class Transformer(Conditional, TrainableModel):
     embedding = "wte"
     defaults: ClassVar[dict[str, Any]] = {
         "embed": 64, "layers": 4, "heads": 4, "hidden": 256, "block": 16, "dropout": 0.0, "tie": False,
-        "styles": 0, "style_dropout": 0.0,
+        "styles": 0, "factors": None, "style_dropout": 0.0,
     }
 
     @classmethod
@@ -143,8 +143,8 @@ class Transformer(Conditional, TrainableModel):
             shapes["Wya"] = (V, D)
         shapes["by"] = (V, 1)
         if config["styles"]:
-            shapes["Sg"] = (config["styles"] + 1, D)
-            shapes["Sy"] = (config["styles"] + 1, V)
+            shapes["Sg"] = (table_rows(config), D)
+            shapes["Sy"] = (table_rows(config), V)
         return shapes
 
     @classmethod
@@ -190,7 +190,7 @@ class Transformer(Conditional, TrainableModel):
         pos = np.minimum(np.arange(T), P - 1)  # (T,)
         x = p["wte"][X] + p["wpe"][pos]  # (B, T, D)
         if styles is not None:
-            x = x + p["Sg"][styles][:, None]  # (B, T, D)
+            x = x + style_rows(p["Sg"], styles)[:, None]  # (B, T, D)
         keep0 = None
         if drop:
             x, keep0 = dropout_forward(x, drop, rng)
@@ -202,7 +202,7 @@ class Transformer(Conditional, TrainableModel):
         xf, lnf_cache = layernorm_forward(x, p["lnf_g"], p["lnf_b"])  # (B, T, D)
         logits, out_cache = linear_forward(xf.reshape(B * T, D), self._out_weight(), p["by"])  # (N, V)
         if styles is not None:
-            logits = (logits.reshape(B, T, V) + p["Sy"][styles][:, None]).reshape(B * T, V)
+            logits = (logits.reshape(B, T, V) + style_rows(p["Sy"], styles)[:, None]).reshape(B * T, V)
         mask = batch.mask.astype(self.dtype, copy=False)  # (B, T)
         loss, nll, xent_cache = softmax_xent_forward(logits, batch.Y.reshape(-1), mask.reshape(-1), batch.norm)
         lengths = batch.mask.sum(axis=1).astype(np.int64)  # (B,) positions read
@@ -266,8 +266,8 @@ class Transformer(Conditional, TrainableModel):
         grads: dict[str, np.ndarray] = {}
         dlogits = softmax_xent_backward(xent_cache)  # (N, V)
         if styles is not None:
-            grads["Sy"] = lookup_backward(dlogits.reshape(B, T, V).sum(axis=1),
-                                          (styles, (self.styles + 1, V), dlogits.dtype))  # (S+1, V)
+            grads["Sy"] = style_rows_backward(dlogits.reshape(B, T, V).sum(axis=1), styles,
+                                              self.params["Sy"].shape[0])  # (rows, V)
         dxf, dW_out, grads["by"] = linear_backward(dlogits, out_cache)  # (N, D)
         dx, grads["lnf_g"], grads["lnf_b"] = layernorm_backward(dxf.reshape(B, T, D), lnf_cache)  # (B, T, D)
         for l in reversed(range(cfg["layers"])):
@@ -282,7 +282,7 @@ class Transformer(Conditional, TrainableModel):
             grads["Wya"] = dW_out
         grads["wpe"] = lookup_backward(dx.sum(axis=0), (pos, (P, D), dx.dtype))  # (P, D)
         if styles is not None:
-            grads["Sg"] = lookup_backward(dx.sum(axis=1), (styles, (self.styles + 1, D), dx.dtype))  # (S+1, D)
+            grads["Sg"] = style_rows_backward(dx.sum(axis=1), styles, self.params["Sg"].shape[0])  # (rows, D)
         return grads
 
     # ----- the key/value cache --------------------------------------------------------------
@@ -310,15 +310,15 @@ class Transformer(Conditional, TrainableModel):
         return tuple(state)
 
     # ----- generation -------------------------------------------------------------------------
-    def stepper(self, style: int | None = None) -> StepFn:
+    def stepper(self, style: int | None = None, factors=None) -> StepFn:
         """``step``: one position through every layer, reading and extending the key/value rings."""
         p, cfg = self.params, self.config
         P, nh, D, L = cfg["block"], cfg["heads"], cfg["embed"], cfg["layers"]
         dh = D // nh
         scale = float(1.0 / np.sqrt(dh))  # a Python float: a NumPy float64 would turn float32 arrays into float64
-        s = self._step_style(style)
-        emb_bias = p["wpe"] if s is None else p["wpe"] + p["Sg"][s]  # (P, D)
-        out_b = p["by"].T if s is None else p["by"].T + p["Sy"][s]  # (1, V)
+        s = self._step_style(style, factors)
+        emb_bias = p["wpe"] if s is None else p["wpe"] + style_bias(p["Sg"], s)  # (P, D)
+        out_b = p["by"].T if s is None else p["by"].T + style_bias(p["Sy"], s)  # (1, V)
         WoutT = self._out_weight().T  # (D, V)
         layers = [self._layer(l) for l in range(L)]
 

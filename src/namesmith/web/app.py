@@ -169,6 +169,8 @@ class ClassifyOut(BaseModel):
     probability: Optional[float]
     styles: dict[str, float]
     unknown_chars: list[str]
+    factors: dict[str, dict[str, float]] = Field(default_factory=dict, description="each further factor: "
+                                                 "value -> probability, under the name's most probable style")
 
 
 class ClassifyResponse(BaseModel):
@@ -195,6 +197,8 @@ class ModelInfo(BaseModel):
     lowercase: bool
     novelty_check: bool
     styles: list[StyleInfo]
+    factors: dict[str, list[str]] = Field(default_factory=dict, description="the further factors the model "
+                                          "learned (kind, sex) and their values: the kind and sex options")
 
 
 class ModelsResponse(BaseModel):
@@ -248,8 +252,9 @@ class App:
     def generate(self, req: BaseModel) -> dict:
         name = self.model(req)
         opts = sample_options(req)
-        sampler = (self.samplers[name] if opts.style is None else
-                   self.models[name].ckpt.sampler(style=opts.style, style_strength=opts.style_strength))
+        sampler = (self.samplers[name] if opts.style is None and not opts.factor_values() else
+                   self.models[name].ckpt.sampler(style=opts.style, style_strength=opts.style_strength,
+                                                  factors=opts.factor_values()))
         t0 = time.perf_counter()
         if opts.like is not None:
             found = self.models[name].ckpt.like(opts, deadline=t0 + self.time_budget)

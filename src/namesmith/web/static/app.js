@@ -38,10 +38,12 @@ function control(o) {
     opt.textContent = o.name === "seed" ? " (blank = random)" : " (optional)";
     label.append(opt);
   }
-  if (o.kind === "choice") {
+  if (o.widget === "factor" || o.kind === "choice") {
+    // a choice; a further factor of the chosen model (kind, sex) starts at "any", its values filled by fillStyles
     const select = document.createElement("select");
     select.id = select.name = o.name;
-    for (const c of o.choices) select.append(new Option(c, c, c === o.default, c === o.default));
+    if (o.widget === "factor") select.append(new Option("any", "", true, true));
+    else for (const c of o.choices) select.append(new Option(c, c, c === o.default, c === o.default));
     const hint = document.createElement("p");
     hint.className = "hint";
     hint.id = `${o.name}-hint`;
@@ -135,6 +137,16 @@ function fillStyles() {
     sel.value = styles.some((st) => st.name === keep) ? keep : "";
   }
   $("style-controls").hidden = $("classify-panel").hidden = !styles.length;
+  for (const o of options.filter((x) => x.widget === "factor")) {
+    const sel = $(o.name);
+    if (!sel) continue;
+    const values = (m && m.factors && m.factors[o.name]) || [];
+    const keep = sel.value;
+    while (sel.options.length > 1) sel.remove(1);
+    for (const v of values) sel.append(new Option(v, v));
+    sel.value = values.includes(keep) ? keep : "";
+    sel.parentElement.hidden = !values.length; // only the factors this model learned
+  }
   syncBlend();
 }
 
