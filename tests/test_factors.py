@@ -202,3 +202,42 @@ def test_the_web_api_offers_and_takes_the_factors(two_factor_model, tmp_path):
         assert status == 200 and next(iter(body["results"][0]["factors"]["kind"])) == "surname"
     finally:
         srv.stop()
+
+
+def test_full_names_join_a_given_name_and_a_surname_of_one_style(two_factor_model):
+    ck, letters = two_factor_model
+    got = ck.sample(30, full=True, style="A", seed=4, style_strength=0)
+    assert len(got) == 30 and got.seed == 4
+    parts = [s.name.split(" ") for s in got]
+    assert np.mean([set(g) <= set("ab") and set(f) <= set("cd") for g, f in parts]) >= 0.9  # A's given, A's surname
+    assert all(s.display == f"{g.capitalize()} {f.capitalize()}" for s, (g, f) in zip(got, parts))
+    again = ck.sample(30, full=True, style="A", seed=4, style_strength=0)
+    assert [s.name for s in again] == [s.name for s in got]  # seeded
+    with pytest.raises(ConfigError, match="full or kind"):
+        ck.sample(3, full=True, kind="given")
+    with pytest.raises(ConfigError, match="full names take a seed"):
+        ck.sample(3, full=True, key="user-1")
+    with pytest.raises(ConfigError, match="full names need a model that learned given names and surnames"):
+        namesmith.load("given-names").sample(3, full=True)
+
+
+def test_world_full_names_agree_in_sex_and_follow_the_culture_s_order():
+    from namesmith.cli import main
+
+    ck = namesmith.load("world")
+    polish = ck.sample(20, full=True, style="Polish", seed=3)
+    assert len(polish) == 20 and all(len(s.name.split(" ")) >= 2 for s in polish)
+    russian = ck.sample(30, full=True, style="Russian", sex="female", seed=5)
+    assert sum(s.name.split(" ")[-1].endswith("a") for s in russian) >= 24  # Anna Ivanova: the surname agrees
+    assert main(["sample", "world", "--style", "Japanese", "--full", "-n", "3", "--seed", "1"]) == 0
+
+
+def test_family_first_cultures_write_the_surname_first(two_factor_model, monkeypatch):
+    from namesmith import fullnames
+
+    ck, _ = two_factor_model
+    monkeypatch.setattr(fullnames, "FAMILY_FIRST", frozenset({"B"}))
+    parts = [s.name.split(" ") for s in ck.sample(20, full=True, style="b", seed=6, style_strength=0)]  # by case
+    assert np.mean([set(a) <= set("gh") and set(b) <= set("ef") for a, b in parts]) >= 0.8, parts
+    blend = ck.sample(20, full=True, style="A=0.5,B=0.5", seed=6, style_strength=0)
+    assert np.mean([set(s.name.split(" ")[0]) <= set("abef") for s in blend]) >= 0.8  # a blend: given name first

@@ -17,7 +17,7 @@ PKG = ROOT / "src" / "namesmith"
 ORDER = [
     "_version", "errors", "files", "text", "rng", "runtime", "options",
     "corpus", "vocab", "batch", "models", "optim", "config", "train", "meta", "checkpoint", "runfiles", "pretrained",
-    "decoding", "kbest", "offensive", "realwords", "keys", "sample", "score", "styles", "similar", "finetune", "run",
+    "decoding", "kbest", "offensive", "realwords", "keys", "sample", "score", "styles", "similar", "fullnames", "finetune", "run",
     "ensemble", "api", "export", "onnx_export",
     "plot", "recipes", "web",
     "cli", "__main__",

@@ -44,6 +44,7 @@ from .runtime import keep_freed_memory
 from .sample import Sample, SampleOptions, Sampler, Samples
 from .similar import sample_like
 from .score import RANK_MIN, Evaluation, NameScore, evaluate, score_names
+from .fullnames import full_names
 from .styles import Classification, classify, evaluate_styles, factor_ids, posterior, styled
 from .train import split_data
 from .vocab import Vocab
@@ -82,16 +83,15 @@ class Checkpoint:
         val = self.val_nll
         return {"type": self.model.kind, "description": self.model.describe(), "summary": summary(self.model),
                 "params": self.model.num_params(), "corpus": self.corpus_name,
-                "corpus_names": self.meta.corpus.names or None, "val_nll": val,
+                "corpus_names": self.meta.corpus.names or None, "val_nll": val, "lowercase": self.lowercase,
                 "val_bits_per_char": val / math.log(2) if val is not None else None,
-                "alphabet": "".join(self.vocab.chars[1:]), "lowercase": self.lowercase,
+                "alphabet": "".join(self.vocab.chars[1:]),
                 "novelty_check": self.known_hashes is not None, "factors": self.factors,
                 "styles": [{"name": n, "names": c} for n, c in self.style_counts.items()]}
 
     def sampler(self, exclude: Sequence[str] = (), style=None, style_strength: float = SampleOptions.style_strength,
                 factors: Mapping[str, str | None] | None = None) -> Sampler:
-        """A :class:`~namesmith.sample.Sampler` of this model (in ``style`` if given, guided by ``style_strength``,
-        the ``factors`` asked: ``{"kind": "given"}``) that knows every name it was given and avoids ``exclude``."""
+        """A :class:`~namesmith.sample.Sampler` in ``style`` and ``factors`` (``{"kind": "given"}``), if given."""
         return Sampler(styled(self.model, self.styles, style, style_strength, factor_ids(factors, self.factors)),
                        self.vocab, known_hashes=self.known_hashes, exclude=frozenset(exclude), lowercase=self.lowercase,
                        alphabet=self.meta.corpus.alphabet, digest=self.digest)
@@ -114,8 +114,9 @@ class Checkpoint:
         if isinstance(options.get("like"), (list, tuple)):
             options["like"] = ",".join(map(str, options["like"]))
         opts = SampleOptions.from_kwargs(n=n, **self.with_mode_defaults(options))
-        if opts.like is not None:
-            found = self.like(opts, exclude, deadline)
+        if opts.like is not None or opts.full:  # full names: each part drawn by this method (namesmith.fullnames)
+            found = self.like(opts, exclude, deadline) if opts.like is not None else full_names(
+                functools.partial(self.sample, exclude=exclude, deadline=deadline), opts, self._data)
             if emit is not None:
                 emit(found.names)
             return found
@@ -161,16 +162,14 @@ class Checkpoint:
     def score(self, names: Sequence[str], *, style=None, fold_accents: bool = False) -> list[NameScore]:
         """Log-probability, surprisal per character and percentile of each name (under ``style`` if given; no
         percentile when the model was trained on fewer than ``RANK_MIN`` names, see :attr:`ranks`)."""
-        return score_names(styled(self.model, self.styles, style), self.vocab, names,
-                           quantiles=self._data.quantiles if self.ranks else None, lowercase=self.lowercase,
-                           fold_accents=fold_accents)
+        return score_names(styled(self.model, self.styles, style), self.vocab, names, fold_accents=fold_accents,
+                           quantiles=self._data.quantiles if self.ranks else None, lowercase=self.lowercase)
 
     def classify(self, names: Sequence[str], *, top: int | None = None, uniform_prior: bool = False,
                  fold_accents: bool = False) -> list[Classification]:
         """Which style each name sounds like: ``p(style | name)`` by Bayes' rule (a model with styles)."""
-        return classify(self.model, self.vocab, names, self.styles, counts=self.style_counts,
-                        uniform_prior=uniform_prior, lowercase=self.lowercase, fold_accents=fold_accents, top=top,
-                        factors=self.factors)
+        return classify(self.model, self.vocab, names, self.styles, counts=self.style_counts, factors=self.factors,
+                        uniform_prior=uniform_prior, lowercase=self.lowercase, fold_accents=fold_accents, top=top)
 
     def evaluate(self, corpus: str | os.PathLike | Sequence[str], *, labels: Sequence[str] | None = None,
                  strict: bool = False, fold_accents: bool = False, uniform_prior: bool = False) -> Evaluation:
@@ -245,10 +244,10 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
     options = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in options.items()}
     if tune_process:
         keep_freed_memory()  # no page faults for the temporaries every step reallocates
+    if resume is not None and config is not None:
+        raise ConfigError("--config cannot be combined with --resume: the run's configuration is stored in its "
+                          "checkpoint; give the options to change on the command line")
     if resume is not None:
-        if config is not None:
-            raise ConfigError("--config cannot be combined with --resume: the run's configuration is stored in its "
-                              "checkpoint; give the options to change on the command line")
         cfg, ck, resume = resume_config(resume, options, log)
     else:
         cfg, ck = resolve(options, config, base=defaults), None
@@ -264,7 +263,7 @@ def fit(corpus: str | os.PathLike | None = None, out: str | os.PathLike | None =
     phases = Phases()
     cfg, data = _read(cfg, given, base, phases, log)
     run = Run(cfg, data, files, log, phases, base, progress and not is_fitted(cfg), tune_process and not is_fitted(cfg))
-    if files is None:
+    if files is None:  # nothing written: no files to claim or lock
         return _execute(run, ck)
     with OutputLock(*files.paths.all()):
         files.claim()  # again, holding the lock: another run may have finished meanwhile

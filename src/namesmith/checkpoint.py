@@ -97,6 +97,11 @@ class CheckpointData:
         return {k: list(v) for k, v in self.meta.styles.factors.items()} if self.meta.styles else {}
 
     @property
+    def factor_combinations(self) -> dict[str, list[str]]:
+        """Style -> the factor values its training names hold together (``"surname/female"``); see meta."""
+        return {k: list(v) for k, v in self.meta.styles.combinations.items()} if self.meta.styles else {}
+
+    @property
     def style_counts(self) -> dict[str, int]:
         """Training names per style."""
         return dict(zip(self.meta.styles.names, self.meta.styles.counts)) if self.meta.styles else {}

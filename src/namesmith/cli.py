@@ -322,6 +322,10 @@ def cmd_sample(args) -> int:
         raise ConfigError("--keys gives one name per key of the file: drop -n, --key, --seed, --best and --like")
     exclude = _exclude(ck, args.exclude_file)
     write = _Rows(args.format, args.raw, keyed=keys is not None)
+    if opts.full:
+        write(ck.sample(**{k: getattr(opts, k) for k in opts.__dataclass_fields__}, exclude=exclude))
+        write.close()
+        return 0
     if opts.like is not None:
         found = ck.like(opts, exclude)
         if found.steered:

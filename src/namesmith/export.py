@@ -58,6 +58,7 @@ PYTHON_ONLY = {
     "like": "names close to liked ones need the styles' posterior and the ranking (namesmith similar)",
     "no_words": "it needs word lists the export does not hold",
     "no_real": "it needs corpora the export does not hold",
+    "full": "full names pair a given name and a surname by the kind factor, which the export folds at 'any'",
     "kind": "the export holds the network with its further factors at 'any' (the style alone is exported)",
     "sex": "the export holds the network with its further factors at 'any' (the style alone is exported)",
 }

@@ -94,6 +94,9 @@ class StylesInfo:
     counts: list[int]
     # further factors of a network trained on a headed labelled corpus: column -> its values (id = index)
     factors: dict[str, list[str]] = field(default_factory=dict)
+    # style -> the factor values its training names hold together ("surname/female": column values joined
+    # by "/", blank for a blank value); full names ask a surname's sex only where the style's surnames have one
+    combinations: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self):
         if len(set(self.names)) != len(self.names) or len(self.counts) != len(self.names):

@@ -142,7 +142,13 @@ class Run:
             for s, n in self.base.ck.style_counts.items():
                 counts[s] = counts.get(s, 0) + n
         factors = {c: list(v) for c, v in self.data.factors} if getattr(model, "factors", None) else {}
-        return StylesInfo(list(self.data.styles), [counts.get(s, 0) for s in self.data.styles], factors)
+        seen: dict[str, set[str]] = {}
+        if factors:
+            columns = [self.data.train.factor(c) for c in factors]
+            for i, style in enumerate(self.data.train.labels or ()):
+                seen.setdefault(style, set()).add("/".join(col[i] for col in columns))
+        return StylesInfo(list(self.data.styles), [counts.get(s, 0) for s in self.data.styles], factors,
+                          {s: sorted(v) for s, v in seen.items()})
 
     def meta(self, model: Model, state: RunState, optimizer: dict | None = None, **metrics) -> RunMeta:
         """The metadata of a checkpoint of this run (one constructor for every file it writes)."""

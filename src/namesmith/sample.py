@@ -137,6 +137,10 @@ class SampleOptions:
     any_char: bool = option(False, "a model fine-tuned on an unlabelled list samples only the characters of "
                                    "that list, unless this is set (or a style is asked for)",
                             label="Any character", page={"hidden": True})
+    full: bool = option(False, "full names: a given name and a surname of the same style and sex, in the "
+                               "culture's usual order (family name first for Chinese, Japanese, Korean, "
+                               "Vietnamese, Hungarian), for a model with a kind factor such as world",
+                        label="Full names", page={"group": "style"})
     kind: str | None = option(None, "the kind of name, for a model trained with a kind column: 'given' or "
                                     "'surname' on the world model (default: either)", longest=64, label="Kind",
                               page={"group": "style", "widget": "factor"})
@@ -157,6 +161,8 @@ class SampleOptions:
         if self.key is not None and (self.seed is not None or self.best is not None):
             raise ConfigError("give a key or a seed, not both (a key makes the seed); the most probable names "
                               "(best) take neither")
+        if self.full and (self.best is not None or self.like is not None or self.key is not None):
+            raise ConfigError("full names take a seed, not best, like or a key (each part is drawn on its own)")
         if self.style is not None and not isinstance(self.style, (str, Mapping)):
             raise ConfigError(f"style must be a style's name, 'A=0.7,B=0.3' or a mapping of style to weight, "
                               f"not {type(self.style).__name__}")

@@ -256,7 +256,10 @@ class App:
                    self.models[name].ckpt.sampler(style=opts.style, style_strength=opts.style_strength,
                                                   factors=opts.factor_values()))
         t0 = time.perf_counter()
-        if opts.like is not None:
+        if opts.full:
+            found = self.models[name].ckpt.sample(deadline=t0 + self.time_budget,
+                                                  **{k: getattr(opts, k) for k in opts.__dataclass_fields__})
+        elif opts.like is not None:
             found = self.models[name].ckpt.like(opts, deadline=t0 + self.time_budget)
         elif opts.best is not None:
             found = sampler.best(opts, max_expansions=20_000, deadline=t0 + self.time_budget)

@@ -788,7 +788,7 @@ export class Model {
     }
     if (out.min_len > out.max_len) fail(`min_len (${out.min_len}) is larger than max_len (${out.max_len})`);
     for (const [k, why] of Object.entries(this.pythonOnly)) {
-      if (out[k] !== null && out[k] !== undefined) fail(`${k} is computed by the Python sampler only: ${why}`);
+      if (out[k] !== null && out[k] !== undefined && out[k] !== false) fail(`${k} is computed by the Python sampler only: ${why}`);
     }
     return out;
   }
