@@ -36,7 +36,7 @@ from .rng import check_seed
 from .runfiles import check_png, check_replace, new_run
 from .runtime import blas_default, keep_freed_memory
 from .options import specs
-from .sample import SampleOptions
+from .sample import SampleOptions, option_kwargs
 from .score import RANK_MIN, generation_report, perplexity
 from .text import capitalised
 
@@ -323,7 +323,7 @@ def cmd_sample(args) -> int:
     exclude = _exclude(ck, args.exclude_file)
     write = _Rows(args.format, args.raw, keyed=keys is not None)
     if opts.full:
-        write(ck.sample(**{k: getattr(opts, k) for k in opts.__dataclass_fields__}, exclude=exclude))
+        write(ck.sample(**option_kwargs(opts), exclude=exclude))
         write.close()
         return 0
     if opts.like is not None:

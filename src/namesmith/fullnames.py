@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import ConfigError
-from .sample import Sample, SampleOptions, Samples
+from .sample import Sample, SampleOptions, Samples, option_kwargs
 
 FAMILY_FIRST = frozenset({"Chinese", "Taiwanese", "Japanese", "Korean", "Vietnamese", "Hungarian"})
 
@@ -48,7 +48,7 @@ def full_names(sample: Callable[..., Samples], opts: SampleOptions, data) -> Sam
         sexes = [opts.sex] * opts.n
     else:
         sexes = [pool[i] for i in rng.integers(0, len(pool), opts.n)]
-    base = {f.name: getattr(opts, f.name) for f in opts.__dataclass_fields__.values()} | {"full": False}
+    base = option_kwargs(opts) | {"full": False}
     surname = {**base, "prefix": "", "suffix": "", "contains": "", "pattern": None, "min_len": 2}
     parts: dict[str | None, tuple[list[Sample], list[Sample]]] = {}  # sex -> (given names, surnames)
     out = Samples([], seed=seed)

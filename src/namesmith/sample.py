@@ -62,6 +62,11 @@ def candidate_budget(n: int) -> int:
     return 100 * n + 1000
 
 
+def option_kwargs(opts: "SampleOptions") -> dict:
+    """Every option of ``opts`` by name: what ``Checkpoint.sample(**option_kwargs(opts))`` takes back."""
+    return {name: getattr(opts, name) for name in opts.__dataclass_fields__}
+
+
 FACTOR_OPTIONS = ("kind", "sex")  # the SampleOptions fields that name a further factor of a model (a column)
 
 

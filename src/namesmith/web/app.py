@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from ..api import Checkpoint, load
 from ..errors import ConfigError, NamesmithError
 from ..options import bounds, optional, overrides, schema, specs
-from ..sample import SampleOptions, candidate_budget
+from ..sample import SampleOptions, candidate_budget, option_kwargs
 
 MAX_BODY = 16 * 1024
 MAX_LEN = 64
@@ -257,8 +257,7 @@ class App:
                                                   factors=opts.factor_values()))
         t0 = time.perf_counter()
         if opts.full:
-            found = self.models[name].ckpt.sample(deadline=t0 + self.time_budget,
-                                                  **{k: getattr(opts, k) for k in opts.__dataclass_fields__})
+            found = self.models[name].ckpt.sample(deadline=t0 + self.time_budget, **option_kwargs(opts))
         elif opts.like is not None:
             found = self.models[name].ckpt.like(opts, deadline=t0 + self.time_budget)
         elif opts.best is not None:
